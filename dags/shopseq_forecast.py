@@ -1,0 +1,45 @@
+"""
+### shopseq_forecast: refresh per-item demand forecasts when a new champion is promoted
+
+Scheduled on the asset `shopseq://champion`, which `shopseq_retrain` emits when a person
+approves a new champion. One task runs `dvc repro forecast` in the project directory (the
+parent of `dags/`, or `$SHOPSEQ_PROJECT_DIR`): without `--single-item`, so DVC first brings
+every stage the forecast depends on up to date. Output: `data/forecast/` (per-item demand
+forecast, backtested against seasonal naive). Shares the pool `shopseq_dvc` with every DVC task.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from airflow.sdk import Asset, dag, task
+
+from shopseq import orchestration as orch
+
+DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
+SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
+
+
+@dag(
+    dag_id="shopseq_forecast",
+    schedule=[Asset(orch.CHAMPION_ASSET)],
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["shopseq"],
+    default_args={
+        "owner": "shopseq",
+        "retries": SETTINGS.retries,
+        "retry_delay": timedelta(minutes=SETTINGS.retry_delay_minutes),
+    },
+)
+def shopseq_forecast() -> None:
+    @task(task_id="forecast", pool=orch.DVC_POOL)
+    def forecast() -> None:
+        orch.run_dvc_stage("forecast", orch.project_dir(DEFAULT_PROJECT), single=False)
+
+    forecast()
+
+
+shopseq_forecast()

@@ -1,0 +1,254 @@
+"""Run Airflow on this machine for the demo: environment, metadata DB, start/stop, REST client.
+
+`LocalAirflow` keeps everything inside the project: AIRFLOW_HOME is `<project>/airflow`
+(git-ignored) with a SQLite metadata DB, the DAGs folder is `<project>/dags`, and one named
+user of Airflow's SimpleAuthManager answers approval requests. `airflow standalone`
+(scheduler, dag-processor, api-server, triggerer; LocalExecutor) runs in its own process
+group, so stopping the group stops every process it started, also on an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from shopseq.orchestration import DVC_POOL, OFFLINE_ENV, PROJECT_ENV
+
+log = logging.getLogger(__name__)
+
+DEMO_USER = "demo-approver"
+
+
+class AirflowError(RuntimeError):
+    """Airflow did not start, or answered the REST API with an error."""
+
+
+@dataclass(frozen=True)
+class LocalAirflow:
+    """A local Airflow for one project (SQLite metadata, AIRFLOW_HOME inside the project)."""
+
+    project: Path
+    port: int = 8080
+    user: str = DEMO_USER
+
+    @property
+    def home(self) -> Path:
+        return self.project / "airflow"
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json.generated"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "standalone.log"
+
+    def env(self) -> dict[str, str]:
+        """Environment for every airflow command of this project."""
+        env = dict(os.environ)
+        bin_dir = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+        env.update(OFFLINE_ENV)
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                # Unpaused on creation: shopseq_retrain has no start_date, so its first
+                # scheduled run waits for the next weekly slot; the asset-triggered DAGs must
+                # be unpaused to run at all.
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API__BASE_URL": self.url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                PROJECT_ENV: str(self.project),
+            }
+        )
+        return env
+
+    def password(self) -> str:
+        """The user's password, generated once and kept in AIRFLOW_HOME for the UI afterwards."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        passwords: dict[str, str] = {}
+        if self.passwords_file.exists() and self.passwords_file.read_text().strip():
+            passwords = json.loads(self.passwords_file.read_text())
+        if self.user not in passwords:
+            passwords[self.user] = secrets.token_urlsafe(12)
+            self.passwords_file.write_text(json.dumps(passwords) + "\n")
+            self.passwords_file.chmod(0o600)
+        return passwords[self.user]
+
+    def airflow(self, *args: str) -> str:
+        """Run one `airflow` CLI command for this project; return its stdout."""
+        command = [str(Path(sys.executable).parent / "airflow"), *args]
+        result = subprocess.run(command, env=self.env(), capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+            raise AirflowError(f"`airflow {' '.join(args)}` failed: " + " | ".join(tail))
+        return result.stdout
+
+    def prepare(self) -> None:
+        """Create or upgrade the metadata DB, the demo user's password and the DVC pool."""
+        self.password()
+        log.info("airflow: migrating the metadata DB in %s", self.home)
+        self.airflow("db", "migrate")
+        self.airflow("pools", "set", DVC_POOL, "1", "tasks that change the DVC workspace")
+
+    @contextmanager
+    def running(self, ready_timeout_s: float = 240.0) -> Iterator["AirflowApi"]:
+        """Start `airflow standalone` in its own process group; yield a logged-in REST client.
+
+        The process group is stopped when the block ends, whatever ends it.
+        """
+        if _port_in_use(self.port):
+            raise AirflowError(
+                f"port {self.port} is already in use (another Airflow?); stop it or set SHOPSEQ_AIRFLOW_PORT"
+            )
+        self.prepare()
+        log.info("airflow: starting standalone on %s (log: %s)", self.url, self.log_file)
+        with self.log_file.open("ab") as sink:
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "airflow"), "standalone"],
+                env=self.env(),
+                cwd=self.project,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # setsid: its own process group, stopped as one below
+            )
+        try:
+            wait_until(
+                lambda: _healthy(self.url),
+                timeout_s=ready_timeout_s,
+                what="Airflow to become healthy",
+                alive=lambda: process.poll() is None,
+                hint=f"see {self.log_file}",
+            )
+            yield AirflowApi.login(self.url, self.user, self.password())
+        finally:
+            stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGTERM the process group led by `process`, SIGKILL what is left after `grace_s`."""
+    if process.poll() is not None:
+        return
+    log.info("airflow: stopping (process group %d)", process.pid)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        log.warning("airflow: still running after %.0f s, killing", grace_s)
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the group may outlive its leader
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        health = httpx.get(f"{url}/api/v2/monitor/health", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    parts = ("metadatabase", "scheduler", "dag_processor")
+    return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
+
+
+def wait_until(
+    ready: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    alive: Callable[[], bool] = lambda: True,
+    hint: str = "",
+    poll_s: float = 2.0,
+    report_s: float = 30.0,
+) -> Any:
+    """Poll `ready()` until it returns something truthy; log a line every `report_s` seconds.
+
+    Raises:
+        AirflowError: `timeout_s` passed, or `alive()` turned false, before `ready()` did.
+    """
+    start = last = time.monotonic()
+    while True:
+        value = ready()
+        if value:
+            return value
+        now = time.monotonic()
+        if not alive():
+            raise AirflowError(f"stopped while waiting for {what}" + (f"; {hint}" if hint else ""))
+        if now - start > timeout_s:
+            raise AirflowError(f"waited {timeout_s:.0f} s for {what}" + (f"; {hint}" if hint else ""))
+        if now - last >= report_s:
+            last = now
+            log.info("still waiting for %s (%.0f s)", what, now - start)
+        time.sleep(poll_s)
+
+
+@dataclass(frozen=True)
+class AirflowApi:
+    """A small client of Airflow's REST API v2, logged in as one user."""
+
+    url: str
+    token: str
+    user: str
+
+    @classmethod
+    def login(cls, url: str, user: str, password: str) -> "AirflowApi":
+        """Get a JWT from POST /auth/token (SimpleAuthManager)."""
+        import httpx
+
+        response = httpx.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        if response.status_code >= 300:
+            raise AirflowError(f"login as {user} failed: {response.status_code} {response.text[:200]}")
+        return cls(url=url, token=response.json()["access_token"], user=user)
+
+    def request(self, method: str, path: str, payload: dict[str, Any] | None = None, **params: Any) -> Any:
+        """Send one request to /api/v2; return the JSON answer or raise naming the call."""
+        import httpx
+
+        response = httpx.request(
+            method,
+            f"{self.url}/api/v2{path}",
+            json=payload,
+            params=params or None,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=60,
+        )
+        if response.status_code >= 300:
+            raise AirflowError(f"{method} /api/v2{path} answered {response.status_code}: {response.text[:300]}")
+        return response.json() if response.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, **params)

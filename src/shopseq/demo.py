@@ -1,0 +1,260 @@
+"""`shopseq demo`: the main job through Airflow, end to end, the way an operator would run it.
+
+Starts a local Airflow for the project (`shopseq.airflow_local`), triggers `shopseq_retrain`,
+follows its tasks, answers the approval request through the REST API as a named user (and
+says so), waits for the promotion and for the asset-triggered `shopseq_audiences` and
+`shopseq_forecast` runs, stops Airflow, and writes `reports/demo_summary.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shopseq.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
+from shopseq.io import write_json
+from shopseq.orchestration import HEADLINE_METRICS, Reports, load_project_params
+
+log = logging.getLogger(__name__)
+
+RETRAIN = "shopseq_retrain"
+DOWNSTREAM = ("shopseq_audiences", "shopseq_forecast")
+APPROVAL_TASK = "approval"
+FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """How long the demo waits for each phase, and where Airflow listens."""
+
+    port: int = 8080
+    user: str = "demo-approver"
+    start_timeout_s: float = 240.0
+    retrain_timeout_s: float = 1800.0
+    downstream_timeout_s: float = 900.0
+    reason: str = "shopseq demo: metrics reviewed, approved through the REST API"
+
+    @classmethod
+    def from_env(cls) -> "DemoSettings":
+        return cls(port=int(os.environ.get("SHOPSEQ_AIRFLOW_PORT", "8080")))
+
+
+@dataclass
+class RunWatcher:
+    """Follows one DAG run's task states and logs each change, like a terse Grid view."""
+
+    api: AirflowApi
+    dag_id: str
+    run_id: str
+    states: dict[str, str] = field(default_factory=dict)
+
+    def poll(self) -> dict[str, str]:
+        """Fetch task states; log every task whose state changed since the last poll."""
+        answer = self.api.get(f"/dags/{self.dag_id}/dagRuns/{self.run_id}/taskInstances", limit=100)
+        current = {ti["task_id"]: str(ti["state"] or "none") for ti in answer["task_instances"]}
+        for task_id, state in current.items():
+            if self.states.get(task_id) != state and state not in ("none", "scheduled", "queued"):
+                log.info("%s: %s %s", self.dag_id, task_id, state)
+        self.states = current
+        return current
+
+    def run_state(self) -> str:
+        return str(self.api.get(f"/dags/{self.dag_id}/dagRuns/{self.run_id}")["state"])
+
+
+def trigger(api: AirflowApi, dag_id: str) -> str:
+    """Unpause and trigger `dag_id` now; return the run id."""
+    api.request("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+    run = api.request("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "note": "shopseq demo"})
+    log.info("triggered %s, run %s", dag_id, run["dag_run_id"])
+    return str(run["dag_run_id"])
+
+
+def wait_for_decision_point(watcher: RunWatcher, timeout_s: float) -> str:
+    """Wait until the approval request is open, or the gate failed; return which happened.
+
+    Raises:
+        AirflowError: a task failed or the run ended some other way; names the task.
+    """
+
+    def reached() -> str | None:
+        states = watcher.poll()
+        if states.get(APPROVAL_TASK) == "awaiting_input":
+            return "approval"
+        if states.get("gate_failed") == "success":
+            return "gate_failed"
+        failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
+        if failed:
+            raise AirflowError(
+                f"{watcher.dag_id} task {failed[0]} failed; its log is in the Airflow UI or under "
+                f"airflow/logs/dag_id={watcher.dag_id}/run_id={watcher.run_id}/task_id={failed[0]}"
+            )
+        if watcher.run_state() in FINISHED:
+            raise AirflowError(f"{watcher.dag_id} run {watcher.run_id} ended before the approval step")
+        return None
+
+    return wait_until(reached, timeout_s=timeout_s, what=f"{watcher.dag_id} to reach the approval step")
+
+
+def answer_approval(api: AirflowApi, run_id: str, option: str, reason: str) -> dict[str, Any]:
+    """Answer the open approval request through PATCH .../hitlDetails, as the logged-in user."""
+    path = f"/dags/{RETRAIN}/dagRuns/{run_id}/taskInstances/{APPROVAL_TASK}/-1/hitlDetails"
+    request = api.get(path)
+    log.info("approval request: %s\n%s", request["subject"], request["body"])
+    log.info("%s answers %s through the REST API: PATCH /api/v2%s", api.user, option, path)
+    return api.request("PATCH", path, {"chosen_options": [option], "params_input": {"reason": reason}})
+
+
+def wait_for_run(api: AirflowApi, dag_id: str, run_id: str, timeout_s: float) -> str:
+    """Wait for one run to finish (logging task changes); return its final state."""
+    watcher = RunWatcher(api, dag_id, run_id)
+
+    def finished() -> str | None:
+        watcher.poll()
+        state = watcher.run_state()
+        return state if state in FINISHED else None
+
+    return wait_until(finished, timeout_s=timeout_s, what=f"{dag_id} run {run_id}")
+
+
+def wait_for_downstream(api: AirflowApi, dag_id: str, after: str, timeout_s: float) -> str:
+    """Wait for the asset-triggered run of `dag_id` created after `after` (ISO time) to finish."""
+
+    def created() -> str | None:
+        runs = api.get(f"/dags/{dag_id}/dagRuns", order_by="-run_after", limit=5)["dag_runs"]
+        fresh = [run for run in runs if run["run_after"] >= after and run["run_type"] == "asset_triggered"]
+        return fresh[0]["dag_run_id"] if fresh else None
+
+    run_id = wait_until(created, timeout_s=timeout_s, what=f"{dag_id} to be triggered by the new champion")
+    return wait_for_run(api, dag_id, run_id, timeout_s)
+
+
+def headline(row: dict[str, Any] | None) -> dict[str, float] | None:
+    """The three headline metrics of one model's row (None when there is no such model)."""
+    if not row:
+        return None
+    return {metric: float(row[metric]) for metric in HEADLINE_METRICS if row.get(metric) is not None}
+
+
+def build_summary(
+    reports: Reports,
+    project: Path,
+    champion_version: str | None,
+    approved_by: str | None,
+    wall_seconds: float,
+    runs: dict[str, str],
+) -> dict[str, Any]:
+    """The demo's summary with the keys DESIGN.md promises (stable; add keys, never rename)."""
+    params = load_project_params(project)
+    report_dir = project / params.paths.reports
+    validation = reports.validation
+    return {
+        "data_version": validation.get("data_version"),
+        "validation": {
+            key: validation.get(key) for key in ("passed", "rows_in", "rows_accepted", "rows_quarantined")
+        },
+        "metrics": {
+            "candidate": headline(reports.metrics.get("candidate")),
+            "popularity": headline(reports.metrics.get("popularity")),
+            "champion_before": headline(reports.metrics.get("champion")),
+        },
+        "champion_before_version": reports.metrics.get("champion_version"),
+        "gate": {"passed": bool(reports.gate.get("passed")), "reasons": list(reports.gate.get("reasons", []))},
+        "champion_version": champion_version,
+        "approved_by": approved_by,
+        "wall_seconds": round(wall_seconds, 1),
+        "dag_runs": runs,
+        "reports": {
+            "validation": str(report_dir / "validation" / "summary.json"),
+            "evaluate": str(report_dir / "evaluate" / "metrics.json"),
+            "gate": str(report_dir / "gate.json"),
+            "summary": str(report_dir / "demo_summary.json"),
+        },
+    }
+
+
+def current_champion(project: Path) -> str | None:
+    """The registry's champion version (asked in the project, where params' paths resolve)."""
+    from contextlib import chdir
+
+    from shopseq.registry import describe
+
+    with chdir(project):
+        champion = describe(load_project_params(project)).get("champion")
+    return str(champion["version"]) if champion else None
+
+
+def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, Any]:
+    """Run the whole demo in `project`; write and return its summary."""
+    settings = settings or DemoSettings.from_env()
+    project = project.resolve()
+    start = time.monotonic()
+    airflow = LocalAirflow(project=project, port=settings.port, user=settings.user)
+    runs: dict[str, str] = {}
+    approved_by: str | None = None
+    with airflow.running(ready_timeout_s=settings.start_timeout_s) as api:
+        log.info("airflow is up: %s (user %s)", airflow.url, settings.user)
+        triggered_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        run_id = trigger(api, RETRAIN)
+        watcher = RunWatcher(api, RETRAIN, run_id)
+        outcome = wait_for_decision_point(watcher, settings.retrain_timeout_s)
+        # Read the reports now: once the new champion is promoted, the downstream DAGs
+        # re-run `evaluate` against it and metrics.json no longer shows the champion before.
+        reports = Reports.load(project, load_project_params(project))
+        if outcome == "approval":
+            answer = answer_approval(api, run_id, "Approve", settings.reason)
+            approved_by = str((answer.get("responded_by") or {}).get("name") or settings.user)
+        runs[RETRAIN] = wait_for_run(api, RETRAIN, run_id, settings.retrain_timeout_s)
+        if runs[RETRAIN] != "success":
+            raise AirflowError(f"{RETRAIN} run {run_id} ended {runs[RETRAIN]}; see the Airflow UI")
+        if outcome == "approval":
+            for dag_id in DOWNSTREAM:
+                runs[dag_id] = wait_for_downstream(api, dag_id, triggered_at, settings.downstream_timeout_s)
+        else:
+            log.warning("the gate failed, so nothing was offered for approval; champion unchanged")
+    summary = build_summary(
+        reports,
+        project,
+        champion_version=current_champion(project),
+        approved_by=approved_by,
+        wall_seconds=time.monotonic() - start,
+        runs=runs,
+    )
+    write_json(Path(summary["reports"]["summary"]), summary)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A short, human-readable account of the demo's summary."""
+
+    def cell(row: dict[str, float] | None, metric: str) -> str:
+        return f"{row[metric]:.4f}" if row and metric in row else "—"
+
+    metrics = summary["metrics"]
+    validation = summary["validation"]
+    lines = [
+        "shopseq demo summary",
+        f"  data version       {summary['data_version']}",
+        f"  validation         passed={validation['passed']} rows in {validation['rows_in']}, "
+        f"accepted {validation['rows_accepted']}, quarantined {validation['rows_quarantined']}",
+        "  metric       candidate  popularity  champion before",
+    ]
+    for metric in HEADLINE_METRICS:
+        lines.append(
+            f"  {metric:<10} {cell(metrics['candidate'], metric):>10} {cell(metrics['popularity'], metric):>11}"
+            f" {cell(metrics['champion_before'], metric):>16}"
+        )
+    gate = summary["gate"]
+    lines.append(f"  gate               {'passed' if gate['passed'] else 'FAILED'}")
+    lines += [f"    - {reason}" for reason in gate["reasons"]]
+    lines += [
+        f"  champion version   {summary['champion_version']} (approved by {summary['approved_by'] or 'nobody'})",
+        f"  dag runs           " + ", ".join(f"{dag} {state}" for dag, state in summary["dag_runs"].items()),
+        f"  wall time          {summary['wall_seconds']:.0f} s",
+        f"  reports            {summary['reports']['summary']} (and validation, evaluate, gate beside it)",
+    ]
+    return "\n".join(lines)

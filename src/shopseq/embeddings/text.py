@@ -1,0 +1,89 @@
+"""What gets encoded: one text per item and per review, and how reviews colour an item's vector."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shopseq import schema as s
+
+
+def item_texts(items: pd.DataFrame) -> list[str]:
+    """One text per item row: "title. description. Brand: b. Category: c." (missing parts left out)."""
+    _require_unique_ids(items, "items")
+    columns = [s.TITLE, s.DESCRIPTION, s.BRAND, s.CATEGORY]
+    prefixes = {s.TITLE: "", s.DESCRIPTION: "", s.BRAND: "Brand: ", s.CATEGORY: "Category: "}
+    values = [_strings(items, column) for column in columns]
+    texts = []
+    for row in zip(*values):
+        parts = [(prefixes[c] + v).rstrip(".") for c, v in zip(columns, row) if v]
+        texts.append(". ".join(parts) + "." if parts else "")
+    return texts
+
+
+def review_texts(reviews: pd.DataFrame) -> list[str]:
+    """The text of each review row (a missing text encodes as the empty string)."""
+    return [text.strip() for text in _strings(reviews, s.TEXT)]
+
+
+def fuse_item_vectors(
+    item_ids: Sequence[str] | pd.Series,
+    own: np.ndarray,
+    review_item_ids: Sequence[str] | pd.Series,
+    review_vectors: np.ndarray,
+    review_weight: float,
+) -> np.ndarray:
+    """Blend each item's own text vector with the mean of its reviews' vectors, then re-normalise.
+
+    item = (1 - w) * own + w * mean(reviews of the item), only for items with at least one review;
+    reviews of items that are not in `item_ids` are ignored.
+
+    Args:
+        item_ids: (I,) unique item ids, row order of `own`.
+        own: (I, H) unit vectors of the items' own texts.
+        review_item_ids: (R,) item id of each review.
+        review_vectors: (R, H) unit vectors of the review texts.
+        review_weight: w in [0, 1] (`embed.review_weight`).
+
+    Returns:
+        (I, H) float32 unit vectors.
+    """
+    if not 0.0 <= review_weight <= 1.0:
+        raise ValueError(f"embed.review_weight must be in [0, 1]; got {review_weight}")
+    index = pd.Index(pd.array(item_ids, dtype="string"))
+    codes = index.get_indexer(pd.array(review_item_ids, dtype="string"))  # (R,), -1 if unknown
+    known = codes >= 0
+    sums = np.zeros_like(own, dtype=np.float64)  # (I, H)
+    np.add.at(sums, codes[known], review_vectors[known])
+    counts = np.bincount(codes[known], minlength=len(index))  # (I,)
+    reviewed = counts > 0
+    fused = own.astype(np.float64)  # (I, H)
+    fused[reviewed] = (1.0 - review_weight) * own[reviewed] + review_weight * (
+        sums[reviewed] / counts[reviewed, None]
+    )
+    return l2_normalize(fused)
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero): float32, same shape."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # (N, 1)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def _strings(frame: pd.DataFrame, column: str) -> list[str]:
+    if column not in frame.columns:
+        return [""] * len(frame)
+    return [v.strip() if isinstance(v, str) else "" for v in frame[column].astype("object").tolist()]
+
+
+def _require_unique_ids(items: pd.DataFrame, table: str) -> None:
+    if s.ITEM_ID not in items.columns:
+        raise ValueError(f"{table}: no {s.ITEM_ID!r} column; found {list(items.columns)}")
+    duplicated = items[s.ITEM_ID][items[s.ITEM_ID].duplicated()]
+    if len(duplicated):
+        raise ValueError(
+            f"{table}: {len(duplicated)} duplicate {s.ITEM_ID} value(s), e.g. {duplicated.iloc[0]!r}; "
+            "each item needs exactly one row"
+        )

@@ -1,0 +1,302 @@
+"""What the Airflow DAGs do inside their tasks, kept out of the DAG files so it can be tested.
+
+The DAG files in `dags/` only wire tasks together; the work of a task (run one DVC stage, read
+the gate decision, build the approval request, record the human's answer in the registry)
+lives here as small functions. This module imports only the standard library and
+`shopseq.config` at module level, so parsing a DAG file stays cheap; the registry (MLflow) is
+imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from contextlib import chdir, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from shopseq.config import Dags, Params, load_params
+
+log = logging.getLogger(__name__)
+
+PROJECT_ENV = "SHOPSEQ_PROJECT_DIR"
+"""Environment variable that points the DAGs at a project directory other than their own."""
+
+DVC_POOL = "shopseq_dvc"
+"""The Airflow pool of one slot shared by every task that changes the DVC workspace."""
+
+RETRAIN_STAGES = (
+    "ingest",
+    "validate",
+    "embed",
+    "profiles",
+    "sequences",
+    "train",
+    "champion",
+    "evaluate",
+    "gate",
+)
+"""dvc.yaml stages run by `shopseq_retrain`, in order; audiences and forecast have their own DAGs."""
+
+CHAMPION_ASSET = "shopseq://champion"
+PROFILES_ASSET = "shopseq://profiles"
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def project_dir(default: str | Path) -> Path:
+    """The shopseq project a DAG works in: $SHOPSEQ_PROJECT_DIR when set, else `default`.
+
+    Raises:
+        FileNotFoundError: the directory has no params.yaml, so it is not a shopseq project.
+    """
+    path = Path(os.environ.get(PROJECT_ENV) or default).resolve()
+    if not (path / "params.yaml").is_file():
+        raise FileNotFoundError(
+            f"{path} is not a shopseq project (no params.yaml); set {PROJECT_ENV} to the project root"
+        )
+    return path
+
+
+def dag_settings(default_project: str | Path) -> Dags:
+    """The `dags` section of the project's params.yaml, or the defaults when it cannot be read.
+
+    A DAG file must parse even when the project is broken, so that the UI shows the DAG and
+    the failing task shows the error; a broken params.yaml therefore falls back to defaults
+    here (with a warning) and fails loudly inside the tasks instead.
+    """
+    try:
+        return load_params(project_dir(default_project) / "params.yaml").dags
+    except (OSError, ValueError) as error:
+        log.warning("using default DAG settings: %s", error)
+        return Dags()
+
+
+def load_project_params(project: Path) -> Params:
+    """Params of `project` (a task reads them at run time, never at parse time)."""
+    return load_params(project / "params.yaml")
+
+
+def stage_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a DVC stage: this interpreter's bin first on PATH, offline switches set.
+
+    The stage commands in dvc.yaml call `shopseq`, which lives next to the Python running the
+    task (the project's venv or the image's), whatever PATH the Airflow worker started with.
+    """
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+    for name, value in OFFLINE_ENV.items():
+        env.setdefault(name, value)
+    env.update(extra or {})
+    return env
+
+
+def dvc_repro_command(stage: str, single: bool) -> list[str]:
+    """The command line that reproduces one dvc.yaml stage.
+
+    `single=True` (`--single-item`) reproduces exactly this stage and trusts the outputs of
+    the stages before it; the retrain DAG uses it because Airflow's edges already ran those
+    stages, each in its own task with its own log and retries. The asset-triggered DAGs use
+    `single=False`, so DVC brings everything their stage depends on up to date first (above
+    all the `champion` stage, which fetches the newly promoted champion).
+    """
+    command = [sys.executable, "-m", "dvc", "repro"]
+    if single:
+        command.append("--single-item")
+    return [*command, stage]
+
+
+def run_dvc_stage(stage: str, project: Path, single: bool = True) -> None:
+    """Run `dvc repro` for one stage in `project`, streaming its output into the task log.
+
+    Raises:
+        RuntimeError: dvc exited non-zero; the message names the stage and the project.
+    """
+    command = dvc_repro_command(stage, single)
+    log.info("running %s in %s", " ".join(command[1:]), project)
+    with subprocess.Popen(
+        command,
+        cwd=project,
+        env=stage_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip():
+                log.info("%s", line.rstrip())
+        code = process.wait()
+    if code != 0:
+        raise RuntimeError(
+            f"dvc repro {stage} failed with exit code {code} in {project}; the lines above say why"
+        )
+
+
+def read_report(project: Path, relative: str) -> dict[str, Any]:
+    """Read one JSON report of the pipeline, with an error naming the stage that writes it."""
+    path = project / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the stage that writes it has not run (dvc repro)")
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class Reports:
+    """The reports a promotion decision rests on (all written by the retrain stages)."""
+
+    validation: dict[str, Any]
+    metrics: dict[str, Any]
+    gate: dict[str, Any]
+
+    @classmethod
+    def load(cls, project: Path, params: Params) -> "Reports":
+        reports = params.paths.reports
+        return cls(
+            validation=read_report(project, f"{reports}/validation/summary.json"),
+            metrics=read_report(project, f"{reports}/evaluate/metrics.json"),
+            gate=read_report(project, f"{reports}/gate.json"),
+        )
+
+
+def gate_passed(project: Path, params: Params) -> bool:
+    """Whether reports/gate.json says the candidate may be offered for promotion."""
+    gate = read_report(project, f"{params.paths.reports}/gate.json")
+    if "passed" not in gate:
+        raise ValueError(f"{project / params.paths.reports / 'gate.json'} has no 'passed' key")
+    for reason in gate.get("reasons", []):
+        log.info("gate: %s", reason)
+    return bool(gate["passed"])
+
+
+HEADLINE_METRICS = ("ndcg@10", "hr@10", "mrr@10")
+
+
+def _metric_cell(row: dict[str, Any] | None, metric: str) -> str:
+    if not row or row.get(metric) is None:
+        return "—"
+    return f"{float(row[metric]):.4f}"
+
+
+def approval_body(reports: Reports, version: str, model_name: str) -> str:
+    """Markdown shown to the approver: metrics side by side, data version, gate reasons."""
+    metrics = reports.metrics
+    champion_version = metrics.get("champion_version")
+    columns = [
+        (f"candidate (v{version})", metrics.get("candidate")),
+        ("popularity", metrics.get("popularity")),
+        (f"champion (v{champion_version})" if champion_version else "champion (none yet)", metrics.get("champion")),
+    ]
+    lines = [
+        f"**{model_name}** version **{version}** passed the gate and waits for your decision.",
+        "Approve moves alias `champion` to it; Reject keeps the current champion.",
+        "",
+        f"Data version: `{reports.validation.get('data_version', 'unknown')}`; "
+        f"rows in {reports.validation.get('rows_in', '?')}, "
+        f"accepted {reports.validation.get('rows_accepted', '?')}, "
+        f"quarantined {reports.validation.get('rows_quarantined', '?')}.",
+        "",
+        "| metric | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for metric in HEADLINE_METRICS:
+        cells = " | ".join(_metric_cell(row, metric) for _, row in columns)
+        lines.append(f"| {metric} | {cells} |")
+    lines += ["", "Gate:"]
+    lines += [f"- {reason}" for reason in reports.gate.get("reasons", [])] or ["- (no reasons given)"]
+    return "\n".join(lines)
+
+
+def register_challenger(project: Path) -> dict[str, str]:
+    """Register models/candidate as the `challenger` and build the approval request for it.
+
+    Returns a small dict for XCom: the version, and the subject and body the approval shows.
+    """
+    params = load_project_params(project)
+    with _in_project(project):
+        from shopseq.registry import register_candidate
+
+        version = str(register_candidate(params))
+    reports = Reports.load(project, params)
+    log.info("registered version %s of %s as challenger", version, params.registry.model_name)
+    return {
+        "version": version,
+        "subject": f"Promote {params.registry.model_name} version {version} to champion?",
+        "body": approval_body(reports, version, params.registry.model_name),
+    }
+
+
+def hitl_answer(event: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-friendly part of a HITL response event: options, form input, who answered, when."""
+    responded_at = event.get("responded_at")
+    return {
+        "chosen_options": [str(option) for option in event.get("chosen_options") or []],
+        "params_input": dict(event.get("params_input") or {}),
+        "responded_by_user": event.get("responded_by_user"),
+        "responded_at": responded_at.isoformat() if hasattr(responded_at, "isoformat") else responded_at,
+    }
+
+
+def responder(approval: dict[str, Any] | None) -> str:
+    """Who answered the approval request (the HITL response's user name), 'timeout' when nobody."""
+    user = (approval or {}).get("responded_by_user") or {}
+    return str(user.get("name") or user.get("id") or "timeout")
+
+
+def approval_reason(approval: dict[str, Any] | None, default: str) -> str:
+    """The reason the approver typed into the request's form, or `default`."""
+    params_input = (approval or {}).get("params_input") or {}
+    reason = params_input.get("reason")
+    return str(reason) if reason else default
+
+
+def chosen_option(approval: dict[str, Any] | None) -> str | None:
+    """'Approve', 'Reject', or None when the approval task never ran (the gate failed)."""
+    options = (approval or {}).get("chosen_options") or []
+    return str(options[0]) if options else None
+
+
+def promote_challenger(project: Path, version: str, approval: dict[str, Any]) -> str:
+    """Move `champion` to `version`, recording the approver from the HITL response."""
+    params = load_project_params(project)
+    approved_by = responder(approval)
+    reason = approval_reason(approval, default="approved in Airflow (shopseq_retrain)")
+    with _in_project(project):
+        from shopseq.registry import promote
+
+        promoted = str(promote(params, version=version, approved_by=approved_by, reason=reason))
+    log.info("version %s is now champion, approved by %s: %s", promoted, approved_by, reason)
+    return promoted
+
+
+def reject_challenger(project: Path, version: str, approval: dict[str, Any]) -> None:
+    """Record that `version` was rejected (by whom and why); the champion does not move."""
+    params = load_project_params(project)
+    rejected_by = responder(approval)
+    reason = approval_reason(approval, default="rejected in Airflow (shopseq_retrain)")
+    with _in_project(project):
+        from shopseq.registry import reject
+
+        reject(params, version=version, rejected_by=rejected_by, reason=reason)
+    log.info("version %s rejected by %s: %s; champion unchanged", version, rejected_by, reason)
+
+
+@contextmanager
+def _in_project(project: Path) -> Iterator[None]:
+    """Run a block with the project as working directory (params' relative paths resolve there)."""
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
+    with chdir(project):
+        yield

@@ -1,0 +1,207 @@
+"""Per-user behaviour features from events: recency, frequency, money, funnel, categories, price, churn.
+
+Every function takes events already cut at `as_of` (see `events_before`) and returns one row per
+user, indexed by user id. Ratios whose denominator is zero are NaN (a user who viewed nothing has
+no cart-per-view rate); counts and shares are never NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shopseq import schema as s
+
+DAY = pd.Timedelta(days=1)
+UNIT_PRICE = "unit_price"  # price of one unit: the event's, else the item's catalogue price
+UNITS = "units"  # quantity, 1 when the event does not say
+SESSION = "session_key"  # session id, or a derived one for events without a session id
+# How much one event of each type says about the prices a user accepts (price_sensitivity score).
+PRICE_SIGNAL_WEIGHT = {s.VIEW: 1.0, s.CART: 3.0, s.PURCHASE: 3.0}
+PRICE_SIGNAL_PRIOR = 5.0  # pseudo-events at the category median: shrinks users with few events
+CATEGORY_SHARE_PREFIX = "category_share__"
+
+
+def utc_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
+    """`as_of` as a tz-aware UTC timestamp (a naive value is taken to be UTC)."""
+    ts = pd.Timestamp(as_of)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def end_of_data(events: pd.DataFrame) -> pd.Timestamp:
+    """Midnight after the last event's UTC day: the `as_of` that keeps every event."""
+    if events.empty:
+        raise ValueError("events: no rows, so there is no end of the data to build profiles at")
+    return events[s.TS].max().floor("D") + DAY
+
+
+def events_before(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Only events strictly before `as_of`: nothing from the future leaks into a profile."""
+    return events[events[s.TS] < as_of]
+
+
+def prepare_events(events: pd.DataFrame, items: pd.DataFrame, session_gap: pd.Timedelta) -> pd.DataFrame:
+    """Events joined to their item's category, with unit price, units and a session key.
+
+    Raises:
+        ValueError: an item id appears twice in `items` (the join would duplicate events).
+    """
+    if not items[s.ITEM_ID].is_unique:
+        duplicated = items[s.ITEM_ID][items[s.ITEM_ID].duplicated()]
+        raise ValueError(f"items: {len(duplicated)} duplicate item_id value(s), e.g. {duplicated.iloc[0]!r}")
+    catalogue = items[[s.ITEM_ID, s.CATEGORY, s.PRICE]].rename(columns={s.PRICE: "item_price"})
+    frame = events.merge(catalogue, on=s.ITEM_ID, how="left")
+    frame[UNIT_PRICE] = frame[s.PRICE].fillna(frame["item_price"]).astype("float64")
+    frame[UNITS] = frame[s.QUANTITY].fillna(1.0).astype("float64")
+    frame[SESSION] = session_keys(frame, session_gap)
+    return frame.drop(columns="item_price")
+
+
+def session_keys(events: pd.DataFrame, gap: pd.Timedelta) -> pd.Series:
+    """The session id where given; else a new session whenever a user is idle longer than `gap`."""
+    given = events[s.SESSION_ID]
+    if given.notna().all():
+        return "s:" + given.astype("string")
+    ordered = events.sort_values([s.USER_ID, s.TS], kind="stable")
+    idle = ordered.groupby(s.USER_ID, sort=False)[s.TS].diff()
+    new_session = idle.isna() | (idle > gap)
+    derived = "g:" + ordered[s.USER_ID].astype("string") + ":" + new_session.cumsum().astype("string")
+    return ("s:" + given.astype("string")).fillna(derived.reindex(events.index))
+
+
+def activity_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Recency and frequency: days since last/first event, #events, #sessions, active days."""
+    by_user = events.assign(day=events[s.TS].dt.floor("D")).groupby(s.USER_ID, sort=True)
+    return pd.DataFrame(
+        {
+            "days_since_last_event": (as_of - by_user[s.TS].max()) / DAY,
+            "days_since_first_event": (as_of - by_user[s.TS].min()) / DAY,
+            "n_events": by_user.size().astype("float64"),
+            "n_sessions": by_user[SESSION].nunique().astype("float64"),
+            "active_days": by_user["day"].nunique().astype("float64"),
+        }
+    )
+
+
+def funnel_features(events: pd.DataFrame) -> pd.DataFrame:
+    """Counts per event type and the funnel rates cart/view, purchase/cart, purchase/view."""
+    counts = pd.crosstab(events[s.USER_ID], events[s.EVENT_TYPE])
+    views, carts, purchases = (_column(counts, kind) for kind in (s.VIEW, s.CART, s.PURCHASE))
+    return pd.DataFrame(
+        {
+            "n_views": views,
+            "n_carts": carts,
+            "n_purchases": purchases,
+            "cart_per_view": _ratio(carts, views),
+            "purchase_per_cart": _ratio(purchases, carts),
+            "purchase_per_view": _ratio(purchases, views),
+        }
+    )
+
+
+def monetary_features(events: pd.DataFrame) -> pd.DataFrame:
+    """Spend (sum of unit price x units over purchases) and mean unit price paid."""
+    purchases = events[events[s.EVENT_TYPE] == s.PURCHASE]
+    amount = purchases[UNIT_PRICE] * purchases[UNITS]
+    by_user = purchases.assign(amount=amount).groupby(s.USER_ID)
+    users = events[s.USER_ID].unique()
+    return pd.DataFrame(
+        {
+            "spend": by_user["amount"].sum().reindex(users, fill_value=0.0),
+            "mean_purchase_price": by_user[UNIT_PRICE].mean().reindex(users),
+        }
+    ).rename_axis(s.USER_ID)
+
+
+def category_features(events: pd.DataFrame, max_categories: int) -> pd.DataFrame:
+    """Share of each user's events per category (the `max_categories` most frequent), top category.
+
+    Events of items without a known category are left out of the shares.
+    """
+    known = events[events[s.CATEGORY].notna()]
+    users = pd.Index(events[s.USER_ID].unique(), name=s.USER_ID)
+    if known.empty:
+        top = pd.Series(pd.NA, index=users, dtype="string")
+        return pd.DataFrame({"top_category": top, "top_category_share": 0.0, "n_categories": 0.0})
+    shares = pd.crosstab(known[s.USER_ID], known[s.CATEGORY], normalize="index").reindex(users, fill_value=0.0)
+    frequent = known[s.CATEGORY].value_counts().index[:max_categories]
+    out = shares[frequent].add_prefix(CATEGORY_SHARE_PREFIX).astype("float64")
+    has_any = shares.sum(axis=1) > 0
+    out["top_category"] = shares.idxmax(axis=1).astype("string").where(has_any, pd.NA)
+    out["top_category_share"] = shares.max(axis=1)
+    out["n_categories"] = (shares > 0).sum(axis=1).astype("float64")
+    return out
+
+
+def category_median_prices(items: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Median catalogue price per category; the median event price where the catalogue has none."""
+    catalogue = items.dropna(subset=[s.CATEGORY, s.PRICE]).groupby(s.CATEGORY)[s.PRICE].median()
+    observed = events.dropna(subset=[s.CATEGORY, UNIT_PRICE]).groupby(s.CATEGORY)[UNIT_PRICE].median()
+    medians = catalogue.combine_first(observed)
+    return medians[medians > 0]
+
+
+def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
+    """Price sensitivity: cheap-purchase share, price paid vs category median, and a combined score.
+
+    - cheap_purchase_share: share of purchases priced below their category's median (NaN: none).
+    - price_paid_ratio: mean of unit price / category median over purchases (NaN: none).
+    - price_sensitivity: minus the weighted mean log(unit price / category median) over views,
+      carts and purchases (carts and purchases weigh more), shrunk towards 0 by
+      `PRICE_SIGNAL_PRIOR` pseudo-events: high for users who pick and buy the cheap items of a
+      category, about 0 for users with no priced events.
+    """
+    median = events[s.CATEGORY].map(medians).astype("float64")
+    relative = events[UNIT_PRICE] / median  # NaN where price or category median is unknown
+    log_relative = np.log(relative.where(relative > 0))
+    is_purchase = (events[s.EVENT_TYPE] == s.PURCHASE) & relative.notna()
+    weight = events[s.EVENT_TYPE].map(PRICE_SIGNAL_WEIGHT).astype("float64").fillna(0.0)
+    weight = weight.where(log_relative.notna(), 0.0)  # unpriced events say nothing about price
+    frame = pd.DataFrame(
+        {
+            s.USER_ID: events[s.USER_ID],
+            "cheap": (relative < 1.0).where(is_purchase).astype("float64"),
+            "paid_ratio": relative.where(is_purchase),
+            "weighted_log": (weight * log_relative.fillna(0.0)),
+            "weight": weight,
+        }
+    )
+    by_user = frame.groupby(s.USER_ID)
+    weighted = by_user[["weighted_log", "weight"]].sum()
+    return pd.DataFrame(
+        {
+            "cheap_purchase_share": by_user["cheap"].mean(),
+            "price_paid_ratio": by_user["paid_ratio"].mean(),
+            "price_sensitivity": -weighted["weighted_log"] / (weighted["weight"] + PRICE_SIGNAL_PRIOR),
+        }
+    )
+
+
+def churn_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Weekly activity in the last two weeks vs the two before, and its trend in [-1, 1].
+
+    activity_trend = (last - previous) / (last + previous); 0 when both windows are empty.
+    """
+    age = as_of - events[s.TS]
+    last = (age <= 14 * DAY).astype("float64")
+    previous = ((age > 14 * DAY) & (age <= 28 * DAY)).astype("float64")
+    by_user = pd.DataFrame({s.USER_ID: events[s.USER_ID], "last": last, "previous": previous}).groupby(s.USER_ID)
+    counts = by_user[["last", "previous"]].sum()
+    total = counts["last"] + counts["previous"]
+    return pd.DataFrame(
+        {
+            "weekly_events_last_2w": counts["last"] / 2.0,
+            "weekly_events_prev_2w": counts["previous"] / 2.0,
+            "activity_trend": ((counts["last"] - counts["previous"]) / total.where(total > 0)).fillna(0.0),
+        }
+    )
+
+
+def _column(counts: pd.DataFrame, kind: str) -> pd.Series:
+    if kind in counts.columns:
+        return counts[kind].astype("float64")
+    return pd.Series(0.0, index=counts.index)
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    return numerator / denominator.where(denominator > 0)

@@ -1,0 +1,111 @@
+"""Next-item models: GRU4Rec / LSTM and a SASRec-style Transformer with item text side information.
+
+All three share one interface (after RecBole): `forward(seq, lengths)` gives a state per
+position, `calculate_loss(seq, lengths, targets)` is full-softmax cross-entropy over the catalogue
+at every position, `full_sort_predict(seq, lengths)` scores every item after the last position.
+
+Item index 0 is padding; sequences are right-padded, so a causal model's state at a real
+position never depends on padding, and the prediction is read at position `length - 1`.
+Input and output item representations are tied: an item's vector is its learned embedding plus a
+projection of its frozen text vector (when text is used), so items with few interactions still
+get a sensible place from their description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: str  # gru | lstm | transformer
+    n_items: int  # catalogue size, not counting padding index 0
+    hidden: int = 64
+    layers: int = 1
+    heads: int = 2
+    dropout: float = 0.2
+    max_len: int = 50
+    text_dim: int = 0  # 0: no text side information
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class NextItemModel(nn.Module):
+    def __init__(self, config: ModelConfig, text_vectors: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        n, h = config.n_items + 1, config.hidden
+        self.item_embedding = nn.Embedding(n, h, padding_idx=0)
+        nn.init.normal_(self.item_embedding.weight, std=0.02)
+        if config.text_dim:
+            if text_vectors is None or text_vectors.shape != (n, config.text_dim):
+                raise ValueError(f"text_vectors must have shape ({n}, {config.text_dim})")
+            self.register_buffer("text_vectors", text_vectors.float())  # (N+1, D), frozen
+            self.text_projection = nn.Linear(config.text_dim, h, bias=False)
+        self.dropout = nn.Dropout(config.dropout)
+        if config.family in ("gru", "lstm"):
+            rnn = nn.GRU if config.family == "gru" else nn.LSTM
+            self.encoder = rnn(h, h, num_layers=config.layers, batch_first=True,
+                               dropout=config.dropout if config.layers > 1 else 0.0)
+        elif config.family == "transformer":
+            self.position_embedding = nn.Embedding(config.max_len, h)
+            layer = nn.TransformerEncoderLayer(
+                h, config.heads, dim_feedforward=2 * h, dropout=config.dropout,
+                batch_first=True, norm_first=True, activation="gelu",
+            )
+            self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+            self.final_norm = nn.LayerNorm(h)
+        else:
+            raise ValueError(f"unknown model family {config.family!r}: use gru, lstm or transformer")
+
+    def item_vectors(self) -> torch.Tensor:
+        """Every item's representation, used both as input and as output layer."""
+        vectors = self.item_embedding.weight  # (N+1, H)
+        if self.config.text_dim:
+            vectors = vectors + self.text_projection(self.text_vectors)  # (N+1, H)
+        return vectors
+
+    def forward(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """States for every position of right-padded `seq` (B, T) -> (B, T, H)."""
+        x = self.dropout(F.embedding(seq, self.item_vectors(), padding_idx=0))  # (B, T, H)
+        if self.config.family == "transformer":
+            T = seq.shape[1]
+            positions = torch.arange(T, device=seq.device)
+            x = x + self.position_embedding(positions)[None]  # (B, T, H)
+            # Causal: position t attends to positions <= t only; padding keys are masked too.
+            causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=seq.device), diagonal=1)
+            padding = seq == 0  # (B, T)
+            states = self.encoder(x, mask=causal, src_key_padding_mask=padding)  # (B, T, H)
+            return self.final_norm(states)
+        states, _ = self.encoder(x)  # (B, T, H); right padding never reaches earlier positions
+        return states
+
+    def calculate_loss(self, seq: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over all real positions; `targets` (B, T) holds 0 at padding."""
+        states = self.forward(seq, lengths)  # (B, T, H)
+        logits = states @ self.item_vectors().T  # (B, T, N+1)
+        logits[..., 0] = float("-inf")  # never predict padding
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0)
+
+    def full_sort_predict(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Scores of every item after each sequence's last real position: (B, T) -> (B, N+1)."""
+        states = self.forward(seq, lengths)  # (B, T, H)
+        last = states[torch.arange(seq.shape[0], device=seq.device), lengths - 1]  # (B, H)
+        scores = last @ self.item_vectors().T  # (B, N+1)
+        scores[:, 0] = float("-inf")
+        return scores
+
+
+def pad_batch(sequences: list[list[int]], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad the last `max_len` items of each sequence: -> seq (B, T), lengths (B,)."""
+    clipped = [s[-max_len:] if s else [0] for s in sequences]
+    lengths = torch.tensor([len(s) for s in clipped], dtype=torch.long)
+    seq = torch.zeros(len(clipped), int(lengths.max()), dtype=torch.long)
+    for row, items in enumerate(clipped):
+        seq[row, : len(items)] = torch.tensor(items, dtype=torch.long)
+    return seq, lengths

@@ -1,0 +1,72 @@
+"""Stage `embed`: validated item and review text -> `data/embeddings/{items,reviews}.npz`.
+
+Item vectors fuse the item's own text with the mean of its reviews (`embed.review_weight`).
+Vectors are cached by content hash under `paths.embed_cache`, outside DVC's outputs, so a rerun
+encodes only texts it has not seen.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from shopseq import schema as s
+from shopseq.config import Params
+from shopseq.io import atomic_dir, read_parquet, write_json
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    from shopseq.embeddings import (
+        ItemVectors,
+        ReviewVectors,
+        VectorCache,
+        embed_texts,
+        fuse_item_vectors,
+        item_texts,
+        load_encoder,
+        review_texts,
+        save_item_vectors,
+        save_review_vectors,
+    )
+    from shopseq.embeddings.vectors import ITEMS_FILE, REVIEWS_FILE, utc_naive
+
+    config = params.embed
+    validated = Path(params.paths.validated)
+    items = s.conform(read_parquet(validated / "items.parquet"), s.ITEMS)
+    reviews = s.conform(read_parquet(validated / "reviews.parquet"), s.REVIEWS)
+    texts_items, texts_reviews = item_texts(items), review_texts(reviews)
+
+    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads)
+    cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
+    result = embed_texts(texts_items + texts_reviews, encoder, cache, config.batch_size, params.base.progress)
+    own, of_reviews = result.vectors[: len(items)], result.vectors[len(items) :]  # (I, H), (R, H)
+    fused = fuse_item_vectors(items[s.ITEM_ID], own, reviews[s.ITEM_ID], of_reviews, config.review_weight)
+
+    with atomic_dir(params.paths.embeddings) as out:
+        save_item_vectors(out / ITEMS_FILE, ItemVectors(ids=items[s.ITEM_ID].to_numpy(str), vectors=fused))
+        save_review_vectors(
+            out / REVIEWS_FILE,
+            ReviewVectors(
+                user_ids=reviews[s.USER_ID].to_numpy(str),
+                item_ids=reviews[s.ITEM_ID].to_numpy(str),
+                ts=utc_naive(reviews[s.TS]),
+                vectors=of_reviews,
+            ),
+        )
+    metrics = {
+        "n_item_texts": len(texts_items),
+        "n_review_texts": len(texts_reviews),
+        "n_unique_texts": result.n_unique,
+        "n_encoded": result.n_encoded,
+        "cache_hits": result.cache_hits,
+        "texts_per_s": None if result.texts_per_s is None else round(result.texts_per_s, 2),
+        "encode_seconds": round(result.encode_seconds, 3),
+        "device": encoder.device,
+        "model": config.model,
+        "model_id": encoder.model_id,
+        "dim": encoder.dim,
+    }
+    write_json(Path(params.paths.reports) / "embed" / "metrics.json", metrics)
+    log.info("embed: %s", metrics)

@@ -1,0 +1,71 @@
+"""Stage `train`: tune and train the next-item model, log it to MLflow, save it as the candidate."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from shopseq.config import Params
+from shopseq.io import read_parquet, write_json
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    import mlflow
+
+    from shopseq import lineage
+    from shopseq.registry.pyfunc import log_recommender
+    from shopseq.sequences.recommender import save_recommender, update_meta
+    from shopseq.training.data import load_training_data
+    from shopseq.training.fit import resolve_device
+    from shopseq.training.tune import tune
+    from shopseq.tracking import configure_mlflow
+
+    train = params.train
+    device = resolve_device(params.base.device)
+    data = load_training_data(params)
+    configure_mlflow(params.base)
+    facts = {
+        "git_commit": lineage.git_commit(),
+        "data_version": lineage.data_version(params),
+        "params_hash": lineage.params_hash(params),
+    }
+    started = time.monotonic()
+    with mlflow.start_run(run_name=f"train-{train.model}") as run:
+        mlflow.set_tags({**facts, "stage": "train", "device": str(device)})
+        mlflow.log_params({f"train.{k}": v for k, v in vars(train).items() if k not in ("defaults", "search_space")})
+        result = tune(data, train, params.evaluate.ks, params.base.seed, device, params.base.progress)
+        seconds = time.monotonic() - started
+        result.best.model.cpu()
+        result.best.meta = {
+            **facts,
+            "mlflow_run_id": run.info.run_id,
+            "best_params": result.best_params,
+            "valid_ndcg@10": result.best_value,
+            "train_seconds": round(seconds, 1),
+            "use_text": train.use_text,
+        }
+        candidate = Path(params.paths.candidate)
+        save_recommender(result.best, candidate)
+        mlflow.log_params({f"best.{k}": v for k, v in result.best_params.items()})
+        mlflow.log_metric("best_valid_ndcg_at_10", result.best_value)
+        model_uri = log_recommender(candidate)
+    update_meta(candidate, model_uri=model_uri)
+    reports = Path(params.paths.reports) / "train"
+    write_json(reports / "history.json", result.history)
+    write_json(reports / "trials.json", result.trials)
+    write_json(
+        reports / "metrics.json",
+        {
+            "best_valid_ndcg@10": result.best_value,
+            "best_params": result.best_params,
+            "n_trials": len(result.trials),
+            "pruned_trials": sum(t["state"] == "PRUNED" for t in result.trials),
+            "train_seconds": round(seconds, 1),
+            "device": str(device),
+            "mlflow_run_id": run.info.run_id,
+        },
+    )
+    log.info("train: best valid ndcg@10 %.4f with %s in %.0f s", result.best_value, result.best_params, seconds)

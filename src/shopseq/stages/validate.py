@@ -1,0 +1,42 @@
+"""Stage `validate`: raw tables -> validated tables + quarantine + summary and Data Docs.
+
+A table-level failure writes the summary and Data Docs, leaves the validated tables unwritten
+and raises `DataValidationError`, so `dvc repro` (and the Airflow task running it) stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from shopseq import schema as s
+from shopseq.config import Params
+from shopseq.io import read_parquet
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    from shopseq.validation import raise_for_failure, validate_tables, write_outcome
+
+    raw = Path(params.paths.raw)
+    events, items, reviews = (read_parquet(raw / f"{table.name}.parquet") for table in s.TABLES)
+    reports = Path(params.paths.reports) / "validation"
+    outcome = validate_tables(events, items, reviews, params.validate, docs_dir=reports / "docs")
+    write_outcome(
+        outcome,
+        quarantine_dir=Path(params.paths.quarantine),
+        summary_path=reports / "summary.json",
+        validated_dir=Path(params.paths.validated) if outcome.passed else None,
+    )
+    summary = outcome.summary
+    log.info(
+        "validate: %s; %d rows in, %d accepted, %d quarantined %s; data version %s",
+        "passed" if outcome.passed else "FAILED",
+        summary["rows_in"],
+        summary["rows_accepted"],
+        summary["rows_quarantined"],
+        summary["quarantine_reasons"],
+        summary["data_version"],
+    )
+    raise_for_failure(summary, reports / "summary.json")

@@ -1,0 +1,90 @@
+"""The training loop for one set of hyperparameters: windows of item sequences, full-softmax CE."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+
+import torch
+
+from shopseq.progress import progress
+from shopseq.sequences.models import NextItemModel, pad_batch
+
+log = logging.getLogger(__name__)
+
+
+class StopTraining(Exception):
+    """Raised by an epoch callback to end training early (an Optuna prune)."""
+
+
+def make_windows(sequences: list[list[int]], max_len: int) -> list[list[int]]:
+    """Cut each sequence into windows of at most `max_len + 1` items (inputs + shifted targets).
+
+    Windows step back from the end by `max_len`, so every transition is a training target once
+    and the most recent behaviour is always inside a full window.
+    """
+    windows = []
+    for seq in sequences:
+        end = len(seq)
+        while end >= 2:
+            windows.append(seq[max(0, end - max_len - 1) : end])
+            end -= max_len
+    return windows
+
+
+def fit(
+    model: NextItemModel,
+    windows: list[list[int]],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    on_epoch: Callable[[int, float], None] | None = None,
+    progress_mode: str = "auto",
+) -> list[float]:
+    """Train `model` in place with Adam; return the mean training loss of each epoch.
+
+    `on_epoch(epoch, loss)` runs after every epoch (validation, logging, pruning); it may raise
+    StopTraining to end early.
+    """
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    order = random.Random(seed)
+    losses: list[float] = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        shuffled = windows[:]
+        order.shuffle(shuffled)
+        batches = [shuffled[i : i + batch_size] for i in range(0, len(shuffled), batch_size)]
+        total, count = 0.0, 0
+        for batch in progress(batches, f"epoch {epoch}/{epochs}", mode=progress_mode, unit="batch"):
+            seq, lengths = pad_batch(batch, model.config.max_len + 1)
+            inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
+            loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            total += loss.item() * len(batch)
+            count += len(batch)
+        losses.append(total / max(count, 1))
+        log.info("epoch %d/%d: train loss %.4f", epoch, epochs, losses[-1])
+        if on_epoch is not None:
+            try:
+                on_epoch(epoch, losses[-1])
+            except StopTraining:
+                log.info("stopped after epoch %d", epoch)
+                break
+    return losses
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when present, else CPU; `cuda` without a GPU is an error that says so."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("base.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+

@@ -1,0 +1,143 @@
+"""The DAG files parse, and each DAG has the tasks, edges, pool, retries and schedule it should."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from shopseq import orchestration as orch
+from shopseq.config import load_params
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = ROOT / "dags"
+
+DAG_IDS = {"shopseq_retrain", "shopseq_audiences", "shopseq_forecast"}
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_dagbag_has_no_import_errors(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == DAG_IDS
+
+
+def test_dag_id_is_the_file_stem(dagbag: DagBag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.fileloc.endswith(f"/{dag_id}.py"), dag.fileloc
+
+
+def test_every_task_retries_as_params_say(dagbag: DagBag) -> None:
+    settings = load_params(ROOT / "params.yaml").dags
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            assert task.retries == settings.retries, f"{dag.dag_id}.{task.task_id}"
+            assert task.retry_delay == timedelta(minutes=settings.retry_delay_minutes)
+
+
+def test_every_dag_is_documented_and_does_not_catch_up(dagbag: DagBag) -> None:
+    for dag in dagbag.dags.values():
+        assert dag.doc_md and dag.dag_id in dag.doc_md
+        assert dag.catchup is False
+        assert dag.max_active_runs == 1
+
+
+def test_retrain_runs_each_stage_in_order_in_the_dvc_pool(dagbag: DagBag) -> None:
+    dag = dagbag.dags["shopseq_retrain"]
+    stages = list(orch.RETRAIN_STAGES)
+    assert stages == [
+        "ingest", "validate", "embed", "profiles", "sequences", "train", "champion", "evaluate", "gate"
+    ]
+    for upstream, downstream in zip(stages, stages[1:]):
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+    for stage in stages:
+        assert dag.get_task(stage).pool == orch.DVC_POOL
+
+
+def test_retrain_branches_on_the_gate_then_asks_a_person(dagbag: DagBag) -> None:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    dag = dagbag.dags["shopseq_retrain"]
+    edges = {task.task_id: task.downstream_task_ids for task in dag.tasks}
+    assert edges["gate"] == {"check_gate"}
+    assert edges["check_gate"] == {"register", "gate_failed"}
+    assert edges["register"] == {"approval", "promote"}
+    assert edges["approval"] == {"promote"}
+    assert edges["promote"] == {"record_rejection"}
+    assert edges["gate_failed"] == set() and edges["record_rejection"] == set()
+    approval = dag.get_task("approval")
+    assert isinstance(approval, ApprovalOperator)
+    hours = load_params(ROOT / "params.yaml").dags.approval_timeout_hours
+    assert approval.response_timeout == timedelta(hours=hours)
+    assert approval.defaults == ["Reject"], "no answer in time must not promote"
+    assert dag.get_task("record_rejection").trigger_rule == "none_failed"
+
+
+def test_schedule_retries_and_timeout_follow_the_projects_params(tmp_path: Path, monkeypatch) -> None:
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["dags"] = {
+        "retrain_schedule": "@daily",
+        "retries": 5,
+        "retry_delay_minutes": 7,
+        "approval_timeout_hours": 3,
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv(orch.PROJECT_ENV, str(tmp_path))
+    dag = DagBag(dag_folder=str(DAGS)).dags["shopseq_retrain"]
+    assert dag.schedule == "@daily"
+    assert {task.retries for task in dag.tasks} == {5}
+    assert {task.retry_delay for task in dag.tasks} == {timedelta(minutes=7)}
+    assert dag.get_task("approval").response_timeout == timedelta(hours=3)
+
+
+def test_default_schedule_is_weekly_without_an_immediate_first_run(dagbag: DagBag) -> None:
+    # No start_date: with catchup=False the first scheduled run waits for the next slot, so
+    # unpausing the DAG (as the demo does) does not start a second, unasked-for retrain.
+    timetable = dagbag.dags["shopseq_retrain"].timetable
+    assert timetable.expression == "0 0 * * 0"
+    assert timetable.run_immediately is False
+    assert dagbag.dags["shopseq_retrain"].start_date is None
+
+
+def test_promote_emits_the_champion_and_profiles_assets(dagbag: DagBag) -> None:
+    outlets = {asset.uri for asset in dagbag.dags["shopseq_retrain"].get_task("promote").outlets}
+    assert outlets == {"shopseq://champion/", "shopseq://profiles/"}
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "assets"),
+    [
+        ("shopseq_audiences", {"shopseq://champion/", "shopseq://profiles/"}),
+        ("shopseq_forecast", {"shopseq://champion/"}),
+    ],
+)
+def test_downstream_dags_run_their_stage_on_the_assets(dagbag: DagBag, dag_id: str, assets: set[str]) -> None:
+    dag = dagbag.dags[dag_id]
+    stage = dag_id.removeprefix("shopseq_")
+    assert [task.task_id for task in dag.tasks] == [stage]
+    assert dag.get_task(stage).pool == orch.DVC_POOL
+    scheduled_on = {asset.uri for asset in dag.timetable.asset_condition.objects}
+    assert scheduled_on == assets
+
+
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("shopseq_*.py")))
+def test_importing_a_dag_file_loads_nothing_heavy(dag_file: str) -> None:
+    heavy = ("torch", "transformers", "pandas", "mlflow", "great_expectations", "sklearn", "dvc")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('dag_under_test', {str(DAGS / dag_file)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"{dag_file} imports {result.stdout.strip()} at module level"

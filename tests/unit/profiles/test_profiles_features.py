@@ -1,0 +1,130 @@
+"""Behaviour features checked against values computed by hand on a two-user shop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopseq import schema as s
+from shopseq.config import Profiles
+from shopseq.embeddings import ItemVectors
+from shopseq.profiles import build_profiles, end_of_data
+from shopseq.profiles.features import PRICE_SIGNAL_PRIOR, prepare_events, session_keys
+
+AS_OF = pd.Timestamp("2026-06-29", tz="UTC")
+
+
+def items() -> pd.DataFrame:
+    # Category medians: a -> median(10, 30) = 20, b -> 100.
+    return s.conform(
+        pd.DataFrame(
+            {
+                s.ITEM_ID: ["i1", "i2", "i3"],
+                s.TITLE: ["cheap a", "dear a", "only b"],
+                s.DESCRIPTION: ["", "", ""],
+                s.CATEGORY: ["a", "a", "b"],
+                s.PRICE: [10.0, 30.0, 100.0],
+            }
+        ),
+        s.ITEMS,
+    )
+
+
+def events() -> pd.DataFrame:
+    rows = [
+        # user, item, type, ts, session, price, quantity
+        ("u1", "i1", "view", "2026-06-01 10:00", "s1", None, None),
+        ("u1", "i1", "cart", "2026-06-01 10:05", "s1", None, None),
+        ("u1", "i1", "purchase", "2026-06-01 10:10", "s1", 8.0, 2.0),  # discounted, two units
+        ("u1", "i3", "view", "2026-06-20 09:00", "s2", None, None),
+        ("u1", "i2", "view", "2026-06-20 09:01", "s2", None, None),
+        ("u2", "i2", "view", "2026-06-27 12:00", "s3", None, None),
+        ("u2", "i2", "cart", "2026-06-27 12:01", "s3", None, None),
+        ("u2", "i2", "purchase", "2026-06-27 12:02", "s3", None, None),  # catalogue price, 1 unit
+        ("u2", "i3", "view", "2026-06-28 08:00", "s4", None, None),
+    ]
+    columns = [s.USER_ID, s.ITEM_ID, s.EVENT_TYPE, s.TS, s.SESSION_ID, s.PRICE, s.QUANTITY]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame[s.TS] = pd.to_datetime(frame[s.TS]).dt.tz_localize("UTC")
+    return s.conform(frame, s.EVENTS)
+
+
+def vectors() -> ItemVectors:
+    return ItemVectors(ids=np.array(["i1", "i2", "i3"]), vectors=np.eye(3, dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def profiles() -> pd.DataFrame:
+    table = build_profiles(events(), items(), vectors(), AS_OF, Profiles(pca_components=4))
+    return table.frame.set_index(s.USER_ID)
+
+
+EXPECTED = {
+    "u1": {
+        "days_since_last_event": 8 + (14 * 60 + 59) / (24 * 60),  # last event 06-20 09:01
+        "days_since_first_event": 27 + 14 / 24,
+        "n_events": 5, "n_sessions": 2, "active_days": 2,
+        "n_views": 3, "n_carts": 1, "n_purchases": 1,
+        "cart_per_view": 1 / 3, "purchase_per_cart": 1.0, "purchase_per_view": 1 / 3,
+        "spend": 16.0, "mean_purchase_price": 8.0,
+        "category_share__a": 0.8, "category_share__b": 0.2, "top_category_share": 0.8, "n_categories": 2,
+        "cheap_purchase_share": 1.0, "price_paid_ratio": 0.4,
+        "weekly_events_last_2w": 1.0, "weekly_events_prev_2w": 1.5, "activity_trend": -0.2,
+    },
+    "u2": {
+        "days_since_last_event": 16 / 24,
+        "days_since_first_event": 1.5,
+        "n_events": 4, "n_sessions": 2, "active_days": 2,
+        "n_views": 2, "n_carts": 1, "n_purchases": 1,
+        "cart_per_view": 0.5, "purchase_per_cart": 1.0, "purchase_per_view": 0.5,
+        "spend": 30.0, "mean_purchase_price": 30.0,
+        "category_share__a": 0.75, "category_share__b": 0.25, "top_category_share": 0.75, "n_categories": 2,
+        "cheap_purchase_share": 0.0, "price_paid_ratio": 1.5,
+        "weekly_events_last_2w": 2.0, "weekly_events_prev_2w": 0.0, "activity_trend": 1.0,
+    },
+}
+
+
+@pytest.mark.parametrize("user", ["u1", "u2"])
+def test_named_features_match_hand_computed_values(profiles, user):
+    row = profiles.loc[user]
+    for name, value in EXPECTED[user].items():
+        assert row[name] == pytest.approx(value, abs=1e-9), name
+    assert row["top_category"] == "a"
+
+
+def test_price_sensitivity_is_the_shrunk_weighted_mean_log_relative_price(profiles):
+    # u1: views of i1 (10/20), i3 (100/100), i2 (30/20) weigh 1; cart of i1 (10/20) and
+    # purchase at 8 (8/20) weigh 3.
+    u1 = -(math.log(0.5) + 0 + math.log(1.5) + 3 * math.log(0.5) + 3 * math.log(0.4)) / (9 + PRICE_SIGNAL_PRIOR)
+    # u2: views of i2 (30/20) and i3 (100/100), cart and purchase of i2 (30/20) at weight 3.
+    u2 = -(math.log(1.5) + 0 + 3 * math.log(1.5) + 3 * math.log(1.5)) / (8 + PRICE_SIGNAL_PRIOR)
+    assert profiles.loc["u1", "price_sensitivity"] == pytest.approx(u1)
+    assert profiles.loc["u2", "price_sensitivity"] == pytest.approx(u2)
+    assert profiles.loc["u1", "price_sensitivity"] > profiles.loc["u2", "price_sensitivity"]
+
+
+def test_ratios_without_a_denominator_are_nan_not_zero():
+    only_views = events()
+    only_views = only_views[only_views[s.EVENT_TYPE] == "view"]
+    frame = build_profiles(only_views, items(), vectors(), AS_OF, Profiles(pca_components=1)).frame
+    assert frame["purchase_per_cart"].isna().all()
+    assert frame["price_paid_ratio"].isna().all()
+    assert (frame["cart_per_view"] == 0).all()
+    assert (frame["spend"] == 0).all()
+
+
+def test_sessions_are_derived_from_idle_gaps_where_no_session_id_is_given():
+    frame = events().assign(**{s.SESSION_ID: pd.array([pd.NA] * 9, dtype="string")})
+    keys = session_keys(prepare_events(frame, items(), pd.Timedelta(minutes=30)), pd.Timedelta(minutes=30))
+    per_user = pd.Series(keys.to_numpy(), index=frame[s.USER_ID]).groupby(level=0).nunique()
+    assert per_user.to_dict() == {"u1": 2, "u2": 2}
+
+
+def test_end_of_data_is_the_midnight_after_the_last_event():
+    assert end_of_data(events()) == pd.Timestamp("2026-06-29", tz="UTC")
+    with pytest.raises(ValueError, match="no rows"):
+        end_of_data(events().iloc[:0])
