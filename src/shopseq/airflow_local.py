@@ -70,13 +70,17 @@ class LocalAirflow:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.project / "dags"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__PARALLELISM": "2",
                 # Unpaused on creation: shopseq_retrain has no start_date, so its first
                 # scheduled run waits for the next weekly slot; the asset-triggered DAGs must
                 # be unpaused to run at all.
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
                 "AIRFLOW__API__PORT": str(self.port),
+                # The log servers default to 8793/8794; tie them to the API port instead, so
+                # two local Airflows (a demo beside a test run) never fight over them.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.port + 1),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.port + 2),
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__API__BASE_URL": self.url,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
@@ -123,9 +127,11 @@ class LocalAirflow:
 
         The process group is stopped when the block ends, whatever ends it.
         """
-        if _port_in_use(self.port):
+        busy = [port for port in (self.port, self.port + 1, self.port + 2) if _port_in_use(port)]
+        if busy:
             raise AirflowError(
-                f"port {self.port} is already in use (another Airflow?); stop it or set SHOPSEQ_AIRFLOW_PORT"
+                f"port {busy[0]} is already in use (another Airflow?); stop it, or set SHOPSEQ_AIRFLOW_PORT "
+                f"to a port P with P, P+1 and P+2 free"
             )
         self.prepare()
         log.info("airflow: starting standalone on %s (log: %s)", self.url, self.log_file)
@@ -138,6 +144,7 @@ class LocalAirflow:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # setsid: its own process group, stopped as one below
             )
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         try:
             wait_until(
                 lambda: _healthy(self.url),
@@ -148,23 +155,39 @@ class LocalAirflow:
             )
             yield AirflowApi.login(self.url, self.user, self.password())
         finally:
-            stop_process_group(process)
+            # A second Ctrl-C (or a SIGTERM) must not cut the clean-up short.
+            previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            try:
+                stop_process_group(process)
+            finally:
+                signal.signal(signal.SIGINT, previous_sigint)
+                signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so `finally` blocks stop what the demo started."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def stop_process_group(process: subprocess.Popen, grace_s: float = 30.0) -> None:
-    """SIGTERM the process group led by `process`, SIGKILL what is left after `grace_s`."""
-    if process.poll() is not None:
-        return
+    """SIGTERM the process group led by `process`, SIGKILL what is left after `grace_s`.
+
+    The group is signalled even when its leader has already exited: the components it
+    started may still be running.
+    """
     log.info("airflow: stopping (process group %d)", process.pid)
     try:
         os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        process.wait()
+        return
+    try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         log.warning("airflow: still running after %.0f s, killing", grace_s)
-    except ProcessLookupError:
-        return
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # the group may outlive its leader
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers: log servers, executor workers
     except ProcessLookupError:
         pass
     process.wait()

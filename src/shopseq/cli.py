@@ -118,6 +118,12 @@ def demo(
     except AirflowError as error:
         raise UserError(str(error), hint="the Airflow log is airflow/standalone.log") from error
     typer.echo(format_summary(summary))
+    failed = [dag for dag, state in summary["dag_runs"].items() if state != "success"]
+    if failed:
+        raise UserError(
+            f"{', '.join(failed)} did not succeed",
+            hint="the task logs are under airflow/logs/ (or in the Airflow UI: airflow standalone)",
+        )
 
 
 @registry_app.command("register")

@@ -109,9 +109,9 @@ def answer_approval(api: AirflowApi, run_id: str, option: str, reason: str) -> d
     return api.request("PATCH", path, {"chosen_options": [option], "params_input": {"reason": reason}})
 
 
-def wait_for_run(api: AirflowApi, dag_id: str, run_id: str, timeout_s: float) -> str:
-    """Wait for one run to finish (logging task changes); return its final state."""
-    watcher = RunWatcher(api, dag_id, run_id)
+def wait_for_run(watcher: RunWatcher, timeout_s: float) -> str:
+    """Wait for the watched run to finish (logging task changes); return its final state."""
+    dag_id, run_id = watcher.dag_id, watcher.run_id
 
     def finished() -> str | None:
         watcher.poll()
@@ -130,7 +130,7 @@ def wait_for_downstream(api: AirflowApi, dag_id: str, after: str, timeout_s: flo
         return fresh[0]["dag_run_id"] if fresh else None
 
     run_id = wait_until(created, timeout_s=timeout_s, what=f"{dag_id} to be triggered by the new champion")
-    return wait_for_run(api, dag_id, run_id, timeout_s)
+    return wait_for_run(RunWatcher(api, dag_id, run_id), timeout_s)
 
 
 def headline(row: dict[str, Any] | None) -> dict[str, float] | None:
@@ -208,7 +208,7 @@ def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, A
         if outcome == "approval":
             answer = answer_approval(api, run_id, "Approve", settings.reason)
             approved_by = str((answer.get("responded_by") or {}).get("name") or settings.user)
-        runs[RETRAIN] = wait_for_run(api, RETRAIN, run_id, settings.retrain_timeout_s)
+        runs[RETRAIN] = wait_for_run(watcher, settings.retrain_timeout_s)
         if runs[RETRAIN] != "success":
             raise AirflowError(f"{RETRAIN} run {run_id} ended {runs[RETRAIN]}; see the Airflow UI")
         if outcome == "approval":

@@ -6,7 +6,9 @@ level (conftest modules are imported before the test modules of their directory)
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="shopseq-airflow-test-"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 APPROVER = "test-approver"
 APPROVER_PASSWORD = "test-password"
 

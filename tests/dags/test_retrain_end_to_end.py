@@ -40,6 +40,8 @@ def _tiny_params(project: Path) -> None:
         ingest={"synthetic": synthetic},
         train={"epochs": 1, "n_trials": 1},
         gate={"floor": 0.0, "min_lift_over_popularity": 0.0, "champion_tolerance": 1.0},
+        forecast={"backtest_origins": 1},
+        dags={"retries": 0},  # a failing stage fails the test at once instead of after retry delays
     )
 
 

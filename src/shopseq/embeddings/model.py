@@ -271,8 +271,8 @@ def _hub_model_path(name: str) -> tuple[Path | None, str]:
             local_files_only=is_offline(),
             allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"],
         )
-    except Exception as error:  # noqa: BLE001 - hub errors are many; the message is kept
-        return None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    except Exception as error:  # noqa: BLE001 - the hub raises many kinds; only the kind is reported
+        return None, type(error).__name__
     return Path(path), ""
 
 

@@ -104,14 +104,14 @@ def promote(params: Params, approved_by: str, version: str | None = None, reason
     tags = {
         "promoted_by": approved_by,
         "promoted_at": _now(),
-        "promoted_from": previous.version if previous else "none",
+        "promoted_from": str(previous.version) if previous else "none",
         "promotion_reason": reason,
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, str(version), key, value)
     client.set_registered_model_alias(name, CHAMPION, str(version))
     challenger = _alias_version(client, name, CHALLENGER)
-    if challenger is not None and challenger.version == str(version):
+    if challenger is not None and str(challenger.version) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
     log.info("%s version %s is champion (was %s), approved by %s", name, version, tags["promoted_from"], approved_by)
     return str(version)
@@ -124,7 +124,7 @@ def reject(params: Params, version: str, rejected_by: str, reason: str = "") -> 
     for key, value in {"rejected_by": rejected_by, "rejected_at": _now(), "rejection_reason": reason}.items():
         client.set_model_version_tag(name, str(version), key, value)
     challenger = _alias_version(client, name, CHALLENGER)
-    if challenger is not None and challenger.version == str(version):
+    if challenger is not None and str(challenger.version) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
     log.info("%s version %s rejected by %s", name, version, rejected_by)
 
@@ -145,7 +145,7 @@ def rollback_champion(params: Params, by: str, reason: str = "") -> str:
     client.set_model_version_tag(name, previous, "restored_from", current.version)
     client.set_registered_model_alias(name, CHAMPION, previous)
     log.info("%s champion rolled back from %s to %s by %s", name, current.version, previous, by)
-    return previous
+    return str(previous)
 
 
 def describe(params: Params) -> dict:
@@ -155,7 +155,7 @@ def describe(params: Params) -> dict:
     out = {}
     for alias in (CHAMPION, CHALLENGER):
         version = _alias_version(client, name, alias)
-        out[alias] = None if version is None else {"version": version.version, "tags": dict(version.tags)}
+        out[alias] = None if version is None else {"version": str(version.version), "tags": dict(version.tags)}
     return out
 
 
@@ -173,16 +173,24 @@ def fetch_champion(params: Params) -> dict:
     with atomic_dir(params.paths.champion) as out:
         if champion is not None:
             info.update(
-                version=champion.version,
+                version=str(champion.version),
                 data_version=champion.tags.get("data_version"),
                 run_id=champion.run_id,
                 promoted_by=champion.tags.get("promoted_by"),
             )
             with tempfile.TemporaryDirectory() as tmp:
                 local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{champion.version}", dst_path=tmp))
-                model_dir = local / "artifacts" / "model_dir"
+                model_dir = local / _pyfunc_artifact(local, "model_dir")
                 for file in model_dir.iterdir():
                     shutil.copy2(file, out / file.name)
         (out / "champion.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     log.info("champion: %s", info)
     return info
+
+
+def _pyfunc_artifact(model_root: Path, key: str) -> str:
+    """Relative path of a pyfunc artifact inside a downloaded model, as its MLmodel file records it."""
+    from mlflow.models import Model
+
+    flavor = Model.load(model_root / "MLmodel").flavors["python_function"]
+    return flavor["artifacts"][key]["path"]

@@ -36,9 +36,10 @@ class Split:
 def collapse_steps(events: pd.DataFrame) -> pd.DataFrame:
     """One row per step: a user's consecutive events on the same item become one (first ts kept)."""
     ordered = events.sort_values([s.USER_ID, s.TS], kind="stable")
-    new_user = ordered[s.USER_ID].ne(ordered[s.USER_ID].shift())
-    new_item = ordered[s.ITEM_ID].ne(ordered[s.ITEM_ID].shift())
-    steps = ordered[new_user | new_item]
+    # The first row compares with a missing value, which must count as "new", not as unknown.
+    new_user = ordered[s.USER_ID].ne(ordered[s.USER_ID].shift()).fillna(True)
+    new_item = ordered[s.ITEM_ID].ne(ordered[s.ITEM_ID].shift()).fillna(True)
+    steps = ordered[(new_user | new_item).astype(bool)]
     return steps[[s.USER_ID, s.ITEM_ID, s.TS]].reset_index(drop=True)
 
 

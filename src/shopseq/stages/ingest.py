@@ -1,14 +1,21 @@
-"""Stage `ingest`: read the configured source and write canonical raw tables to `paths.raw`."""
+"""Stage `ingest`: read the configured source and write canonical raw tables to `paths.raw`.
+
+`users_truth.parquet` holds what the source knows about users beyond their behaviour (the
+synthetic generator's true price sensitivity and churn); it is empty for real sources.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from shopseq.config import Params
 from shopseq.io import write_json, write_parquet
 
 log = logging.getLogger(__name__)
+TRUTH_COLUMNS = ["user_id", "price_sensitivity", "churned", "churn_ts", "top_category"]
 
 
 def run(params: Params) -> None:
@@ -24,6 +31,7 @@ def run(params: Params) -> None:
         write_parquet(shop.users_truth, raw / "users_truth.parquet")
     else:
         events, items, reviews = load_source(ingest.source, ingest.path, ingest, params.base.seed)
+        write_parquet(pd.DataFrame(columns=TRUTH_COLUMNS), raw / "users_truth.parquet")
     for name, frame in (("events", events), ("items", items), ("reviews", reviews)):
         write_parquet(frame, raw / f"{name}.parquet")
     counts = {"events": len(events), "items": len(items), "reviews": len(reviews), "source": ingest.source}

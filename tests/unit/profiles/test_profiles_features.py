@@ -128,3 +128,14 @@ def test_end_of_data_is_the_midnight_after_the_last_event():
     assert end_of_data(events()) == pd.Timestamp("2026-06-29", tz="UTC")
     with pytest.raises(ValueError, match="no rows"):
         end_of_data(events().iloc[:0])
+
+
+def test_a_shop_without_prices_or_categories_still_gets_profiles():
+    bare_items = items().assign(**{s.PRICE: np.nan, s.CATEGORY: pd.NA})
+    bare_events = events().assign(**{s.PRICE: np.nan})
+    frame = build_profiles(bare_events, bare_items, vectors(), AS_OF, Profiles(pca_components=1)).frame
+    assert len(frame) == 2
+    assert frame["spend"].eq(0).all() and frame["price_paid_ratio"].isna().all()
+    assert frame["price_sensitivity"].eq(0).all()  # no priced event: the prior, no opinion
+    assert frame["top_category"].isna().all() and frame["n_categories"].eq(0).all()
+    assert not any(c.startswith("category_share__") for c in frame.columns)

@@ -1,0 +1,199 @@
+"""`shopseq demo` and the local Airflow it starts: summary contract, environment, clean-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shopseq.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
+from shopseq.demo import build_summary, format_summary
+from shopseq.orchestration import Reports
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def reports() -> Reports:
+    return Reports(
+        validation={"passed": True, "rows_in": 100, "rows_accepted": 98, "rows_quarantined": 2,
+                    "data_version": "dv-1", "tables": {}},
+        metrics={
+            "candidate": {"ndcg@10": 0.2, "hr@10": 0.4, "mrr@10": 0.15, "ndcg@20": 0.3},
+            "popularity": {"ndcg@10": 0.1, "hr@10": 0.2, "mrr@10": 0.05},
+            "champion": None,
+            "champion_version": None,
+        },
+        gate={"passed": True, "reasons": ["pass: ndcg@10 0.2 vs floor 0.02"]},
+    )
+
+
+def test_summary_has_every_key_design_md_promises(reports: Reports, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    summary = build_summary(reports, tmp_path, "3", "demo-approver", 123.4, {"shopseq_retrain": "success"})
+    json.dumps(summary)
+    assert {"data_version", "validation", "metrics", "gate", "champion_version", "approved_by",
+            "wall_seconds"} <= summary.keys()
+    assert summary["validation"] == {"passed": True, "rows_in": 100, "rows_accepted": 98, "rows_quarantined": 2}
+    assert summary["metrics"]["candidate"] == {"ndcg@10": 0.2, "hr@10": 0.4, "mrr@10": 0.15}
+    assert summary["metrics"]["champion_before"] is None
+    assert summary["gate"] == {"passed": True, "reasons": ["pass: ndcg@10 0.2 vs floor 0.02"]}
+    assert (summary["champion_version"], summary["approved_by"], summary["wall_seconds"]) == ("3", "demo-approver", 123.4)
+    assert summary["reports"]["summary"] == str(tmp_path / "reports" / "demo_summary.json")
+
+
+def test_printed_summary_shows_the_decision(reports: Reports, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    text = format_summary(build_summary(reports, tmp_path, "3", "demo-approver", 61.0, {"shopseq_retrain": "success"}))
+    assert "dv-1" in text and "quarantined 2" in text
+    assert "ndcg@10        0.2000      0.1000                —" in text
+    assert "champion version   3 (approved by demo-approver)" in text
+    assert "- pass: ndcg@10 0.2 vs floor 0.02" in text
+
+
+def test_local_airflow_lives_inside_the_project(tmp_path: Path) -> None:
+    airflow = LocalAirflow(project=tmp_path, port=18080, user="someone")
+    env = airflow.env()
+    assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "someone:admin"
+    assert {env["AIRFLOW__API__PORT"], env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"],
+            env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]} == {"18080", "18081", "18082"}
+    assert env["SHOPSEQ_PROJECT_DIR"] == str(tmp_path)
+
+
+def test_the_users_password_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    airflow = LocalAirflow(project=tmp_path, user="someone")
+    first = airflow.password()
+    assert first == airflow.password() and len(first) >= 12
+    assert json.loads(airflow.passwords_file.read_text()) == {"someone": first}
+    assert airflow.passwords_file.stat().st_mode & 0o077 == 0
+
+
+def test_stopping_the_group_stops_every_process_in_it() -> None:
+    process = subprocess.Popen(
+        ["bash", "-c", "sleep 600 & sleep 600 & echo ready; wait"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout.readline().strip() == "ready"
+    assert len(_alive_in_group(process.pid)) == 3  # bash and its two sleeps
+    stop_process_group(process, grace_s=10)
+    assert _alive_in_group(process.pid) == []
+
+
+def _stat(pid_dir: Path) -> tuple[str, int] | None:
+    """(state, process group) of one /proc/<pid>, or None when it is gone."""
+    try:
+        fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[2])
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of group `pgid` that still run (zombies are dead, merely not yet reaped)."""
+    return [
+        int(pid_dir.name)
+        for pid_dir in Path("/proc").glob("[0-9]*")
+        if (stat := _stat(pid_dir)) and stat[1] == pgid and stat[0] != "Z"
+    ]
+
+
+def _processes_using(airflow_home: Path) -> list[int]:
+    """Live processes whose environment sets AIRFLOW_HOME to `airflow_home`."""
+    needle = f"AIRFLOW_HOME={airflow_home}".encode()
+    found = []
+    for pid_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (pid_dir / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle in environ and (stat := _stat(pid_dir)) and stat[0] != "Z":
+            found.append(int(pid_dir.name))
+    return found
+
+
+def test_waiting_on_a_dead_process_says_what_it_waited_for() -> None:
+    with pytest.raises(AirflowError, match="stopped while waiting for Airflow to start; see the log"):
+        wait_until(lambda: False, timeout_s=60, what="Airflow to start", alive=lambda: False, hint="see the log")
+
+
+def test_a_busy_port_is_refused_with_a_hint(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        airflow = LocalAirflow(project=tmp_path, port=port)
+        with pytest.raises(AirflowError, match=f"port {port} is already in use.*SHOPSEQ_AIRFLOW_PORT"):
+            with airflow.running():
+                pass
+
+
+def _free_port_triple() -> int:
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port < 65000 and all(_free(p) for p in (port, port + 1, port + 2)):
+            return port
+    raise RuntimeError("no three consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.slow
+def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(tmp_path: Path) -> None:
+    """The whole demo on a tiny copy of the project: real Airflow standalone, real REST approval."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "src", "dags"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.exists():
+            shutil.copy(source, project / name)
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["ingest"]["synthetic"].update({"n_users": 120, "n_items": 60, "days": 28})
+    raw["train"].update({"epochs": 1, "n_trials": 1})
+    raw["gate"].update({"floor": 0.0, "min_lift_over_popularity": 0.0, "champion_tolerance": 1.0})
+    raw["forecast"].update({"backtest_origins": 1})
+    raw["dags"].update({"retries": 0})
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    (project / ".gitignore").write_text("/airflow/\n/mlflow/\n")
+    git = ["git", "-c", "user.name=shopseq-test", "-c", "user.email=test@shopseq.invalid"]
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "tiny project"], cwd=project, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "SHOPSEQ_PROJECT_DIR"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["SHOPSEQ_AIRFLOW_PORT"] = str(_free_port_triple())
+    shopseq = str(Path(sys.executable).parent / "shopseq")
+    result = subprocess.run(
+        [shopseq, "demo", "--project", str(project)], cwd=project, env=env, capture_output=True, text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((project / "reports" / "demo_summary.json").read_text())
+    assert summary["approved_by"] == "demo-approver"
+    assert summary["champion_version"] == "1"
+    assert summary["dag_runs"] == {
+        "shopseq_retrain": "success", "shopseq_audiences": "success", "shopseq_forecast": "success"
+    }
+    assert summary["gate"]["passed"] is True and summary["validation"]["passed"] is True
+    assert "answers Approve through the REST API" in result.stderr
+    assert "champion version   1 (approved by demo-approver)" in result.stdout
+    assert _processes_using(project / "airflow") == [], "the demo left Airflow processes running"

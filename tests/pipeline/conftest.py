@@ -1,0 +1,8 @@
+"""Pipeline tests import the shared tiny-shop helpers from this directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

@@ -1,0 +1,68 @@
+"""params.yaml loading: the real file loads, typos and wrong types fail with the key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shopseq.config import ConfigError, Params, Train, from_dict, load_params
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_project_params_load_into_frozen_sections():
+    params = load_params(ROOT / "params.yaml")
+    assert params.ingest.source == "synthetic"
+    assert params.train.model in ("gru", "lstm", "transformer")
+    with pytest.raises(AttributeError):
+        params.train.epochs = 1  # frozen
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"trian": {}}, "'trian'"),
+        ({"train": {"epoch": 3}}, "'epoch'"),
+        ({"ingest": {"synthetic": {"n_user": 3}}}, "'n_user'"),
+    ],
+)
+def test_unknown_keys_are_rejected_with_the_key_named(raw, named):
+    with pytest.raises(ConfigError, match=named):
+        from_dict(Params, raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        ({"train": {"epochs": "three"}}, "train.epochs"),
+        ({"train": {"use_text": 1}}, "train.use_text"),
+        ({"evaluate": {"ks": [10, "x"]}}, r"evaluate.ks\[1\]"),
+        ({"base": {"seed": True}}, "base.seed"),
+    ],
+)
+def test_wrong_types_name_the_key(raw, where):
+    with pytest.raises(ConfigError, match=where):
+        from_dict(Params, raw)
+
+
+def test_bad_values_are_rejected():
+    with pytest.raises(ConfigError, match="train.model"):
+        from_dict(Params, {"train": {"model": "xgboost"}})
+    with pytest.raises(ConfigError, match="ingest.path is required"):
+        from_dict(Params, {"ingest": {"source": "taobao"}})
+    with pytest.raises(ConfigError, match="unknown hyperparameter"):
+        from_dict(Train, {"search_space": {"hiden": {"type": "int", "low": 1, "high": 2}}})
+    with pytest.raises(ConfigError, match="needs 'low' and 'high'"):
+        from_dict(Train, {"search_space": {"hidden": {"type": "int", "low": 1}}})
+
+
+def test_ints_are_accepted_where_floats_are_expected(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"gate": {"floor": 0}}))
+    assert load_params(tmp_path / "params.yaml").gate.floor == 0.0
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError, match="project root"):
+        load_params(tmp_path / "params.yaml")

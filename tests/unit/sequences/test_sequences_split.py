@@ -1,0 +1,91 @@
+"""Sequence building and the split: steps collapse repeats, and nothing from the future leaks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from shopseq import schema as s
+from shopseq.config import Sequences
+from shopseq.sequences.split import HISTORY, TARGET, collapse_steps, split_sequences
+
+
+def events(rows):
+    frame = pd.DataFrame(rows, columns=[s.USER_ID, s.ITEM_ID, s.EVENT_TYPE, s.TS])
+    frame[s.TS] = pd.to_datetime(frame[s.TS], utc=True)
+    return s.conform(frame, s.EVENTS)
+
+
+def day(d: int, hour: int = 12) -> str:
+    return f"2026-06-{d:02d}T{hour:02d}:00:00Z"
+
+
+def test_view_cart_purchase_of_one_item_is_one_step():
+    frame = events(
+        [("u1", "a", "view", day(1, 10)), ("u1", "a", "cart", day(1, 11)), ("u1", "a", "purchase", day(1, 12)),
+         ("u1", "b", "view", day(2)), ("u1", "a", "view", day(3))]
+    )
+    steps = collapse_steps(frame)
+    assert steps[s.ITEM_ID].tolist() == ["a", "b", "a"]
+    assert steps[s.TS].iloc[0] == pd.Timestamp(day(1, 10))
+
+
+def test_collapsing_never_merges_two_users():
+    frame = events([("u1", "a", "view", day(1)), ("u2", "a", "view", day(1, 13))])
+    assert len(collapse_steps(frame)) == 2
+
+
+@pytest.fixture
+def shop():
+    rows = []
+    for user, offset in (("u1", 0), ("u2", 1), ("u3", 2)):
+        for d in range(1, 29):
+            rows.append((user, f"i{(d + offset) % 7}", "view", day(d, 10 + offset)))
+    rows.append(("u4", "new-item", "view", day(27)))  # only in the test period
+    rows.append(("u3", "new-item", "view", day(28, 20)))
+    return events(rows)
+
+
+def test_temporal_split_never_puts_a_future_event_in_any_input(shop):
+    split = split_sequences(shop, Sequences(valid_days=7, test_days=7, max_len=50))
+    ts = {(r[s.USER_ID], r[s.ITEM_ID], r[s.TS]) for r in shop.to_dict("records")}
+    assert ts  # the fixture has data
+    train_end = shop[s.TS].max() - pd.Timedelta(days=14)
+    steps = collapse_steps(shop)
+    train_steps = steps[steps[s.TS] < train_end]
+    # every training sequence is exactly the user's steps before the validation cut
+    for row in split.train.itertuples():
+        assert list(row.items) == train_steps[train_steps[s.USER_ID] == row.user_id][s.ITEM_ID].tolist()
+    # every evaluation history is exactly the user's steps before the target's time
+    for frame, start in ((split.valid, split.valid_start), (split.test, split.test_start)):
+        assert (frame[s.TS] >= start).all()
+        for row in frame.itertuples():
+            earlier = steps[(steps[s.USER_ID] == row.user_id) & (steps[s.TS] < row.ts)][s.ITEM_ID].tolist()
+            assert list(getattr(row, HISTORY)) == earlier[-50:]
+    assert (split.valid[s.TS] < split.test_start).all()
+
+
+def test_vocabulary_comes_from_training_only_and_cold_targets_are_counted(shop):
+    split = split_sequences(shop, Sequences(valid_days=7, test_days=7))
+    assert "new-item" not in set(split.vocabulary[s.ITEM_ID])
+    assert "new-item" not in set(split.test[TARGET])
+    assert split.cold_targets["test"] == 1  # u3's new-item step; u4's only step has no history
+
+
+def test_histories_are_capped_at_max_len(shop):
+    split = split_sequences(shop, Sequences(max_len=5))
+    assert split.test[HISTORY].map(len).max() == 5
+
+
+def test_leave_last_out_uses_each_users_last_two_steps(shop):
+    split = split_sequences(shop, Sequences(split="leave_last_out"))
+    last = collapse_steps(shop).groupby(s.USER_ID).tail(1)
+    known = set(split.vocabulary[s.ITEM_ID])
+    expected = {(u, i) for u, i in zip(last[s.USER_ID], last[s.ITEM_ID]) if i in known}
+    assert set(zip(split.test[s.USER_ID], split.test[TARGET])) <= expected
+    assert split.test.groupby(s.USER_ID).size().max() == 1
+
+
+def test_no_events_is_a_clear_error():
+    with pytest.raises(ValueError, match="no events"):
+        split_sequences(events([]), Sequences())
