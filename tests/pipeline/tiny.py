@@ -30,10 +30,14 @@ TINY_PARAMS = {
 }
 
 
+PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+
+
 def write_tiny_params(root: Path, **sections) -> dict:
-    """Write params.yaml under `root`: the tiny defaults with `sections` merged in one level deep."""
-    params = {name: dict(values) for name, values in TINY_PARAMS.items()}
-    for name, values in sections.items():
-        params.setdefault(name, {}).update(values)
+    """Write params.yaml under `root`: the project's params with the tiny values and `sections` merged in."""
+    params = yaml.safe_load(PROJECT_PARAMS.read_text())
+    for overrides in (TINY_PARAMS, sections):
+        for name, values in overrides.items():
+            params.setdefault(name, {}).update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
