@@ -148,6 +148,31 @@ def registry_promote(
     typer.echo(f"version {promoted} is now champion")
 
 
+@registry_app.command("reject")
+def registry_reject(
+    version: str = typer.Option(..., help="The version to reject."),
+    rejected_by: str = typer.Option(..., help="Who rejected it."),
+    reason: str = typer.Option("", help="Why."),
+) -> None:
+    """Record a rejection on a version; the champion does not move."""
+    from shopseq.registry import reject
+
+    reject(_params(), version=version, rejected_by=rejected_by, reason=reason)
+    typer.echo(f"version {version} rejected")
+
+
+@registry_app.command("rollback")
+def registry_rollback(
+    by: str = typer.Option(..., help="Who rolls back."),
+    reason: str = typer.Option("", help="Why."),
+) -> None:
+    """Point `champion` back at the version the current champion replaced."""
+    from shopseq.registry import rollback_champion
+
+    version = rollback_champion(_params(), by=by, reason=reason)
+    typer.echo(f"version {version} is champion again")
+
+
 @registry_app.command("show")
 def registry_show() -> None:
     """Show the champion and challenger versions with their tags."""
