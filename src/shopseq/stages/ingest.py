@@ -19,10 +19,11 @@ TRUTH_COLUMNS = ["user_id", "price_sensitivity", "churned", "churn_ts", "top_cat
 
 
 def run(params: Params) -> None:
-    from shopseq.data.sources import load_source
+    from shopseq.data.sources import read_source
 
     ingest = params.ingest
     raw = Path(params.paths.raw)
+    notes: dict[str, int] = {}
     if ingest.source == "synthetic":
         from shopseq.data.synthetic import generate_shop
 
@@ -30,10 +31,14 @@ def run(params: Params) -> None:
         events, items, reviews = shop.events, shop.items, shop.reviews
         write_parquet(shop.users_truth, raw / "users_truth.parquet")
     else:
-        events, items, reviews = load_source(ingest.source, ingest.path, ingest, params.base.seed)
+        loaded = read_source(ingest.source, ingest.path, ingest, params.base.seed)
+        events, items, reviews = loaded.tables
+        notes = loaded.report.notes
         write_parquet(pd.DataFrame(columns=TRUTH_COLUMNS), raw / "users_truth.parquet")
     for name, frame in (("events", events), ("items", items), ("reviews", reviews)):
         write_parquet(frame, raw / f"{name}.parquet")
     counts = {"events": len(events), "items": len(items), "reviews": len(reviews), "source": ingest.source}
+    # What the adapter decided on the data's behalf, counted (duplicates, session-only users, ...).
+    counts["notes"] = dict(notes)
     write_json(Path(params.paths.reports) / "ingest" / "metrics.json", counts)
     log.info("ingest: %s", counts)

@@ -15,9 +15,10 @@ log = logging.getLogger(__name__)
 def check_data(source: str, path: Path, out: Path, params: Params) -> dict[str, Any]:
     """Load `source` from `path`, validate it like the `validate` stage, report under `out`.
 
-    Writes `out/summary.json`, `out/quarantine/<table>.parquet` and the Data Docs site in
-    `out/docs/`. A table-level failure does not raise: it is `passed: false` with one line per
-    problem in `errors`, and the caller decides the exit code.
+    Writes `out/summary.json` (plus the adapter's `ingest` report: files read and counted
+    notes), `out/quarantine/<table>.parquet` and the Data Docs site in `out/docs/`. A
+    table-level failure does not raise: it is `passed: false` with one line per problem in
+    `errors`, and the caller decides the exit code.
 
     Returns:
         The summary (the content of `out/summary.json`).
@@ -26,11 +27,14 @@ def check_data(source: str, path: Path, out: Path, params: Params) -> dict[str, 
         ValueError: unknown source, or files that do not have the source's layout.
         FileNotFoundError: `path` does not exist.
     """
-    from shopseq.data.sources import load_source
+    from shopseq.data.sources import read_source
 
-    events, items, reviews = load_source(source, path, params.ingest, params.base.seed)
+    loaded = read_source(source, path, params.ingest, params.base.seed)
     out = Path(out)
-    outcome = validate_tables(events, items, reviews, params.validate, docs_dir=out / "docs")
+    outcome = validate_tables(*loaded.tables, params.validate, docs_dir=out / "docs")
+    # The adapter's counted decisions (duplicates dropped, session-only users, ...) sit beside
+    # the validation counts, under a key of their own.
+    outcome.summary["ingest"] = loaded.report.to_dict()
     write_outcome(outcome, quarantine_dir=out / "quarantine", summary_path=out / "summary.json")
     log.info(
         "check-data %s %s: %s, %d rows in, %d quarantined, data version %s",
