@@ -90,10 +90,7 @@ def shopseq_retrain() -> None:
 
     @task(task_id="gate_failed")
     def gate_failed() -> None:
-        project = _project()
-        params = orch.load_project_params(project)
-        gate = orch.read_report(project, f"{params.paths.reports}/gate.json")
-        orch.log.warning("gate failed, champion unchanged: %s", "; ".join(gate.get("reasons", [])))
+        orch.report_gate_failure(_project())
 
     @task(task_id="register")
     def register() -> dict[str, str]:

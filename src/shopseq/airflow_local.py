@@ -85,6 +85,9 @@ class LocalAirflow:
                 "AIRFLOW__API__BASE_URL": self.url,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin",
+                # Every component must sign and check tokens with the same key; Airflow's own
+                # generated one is shorter than SHA-512 wants, so keep a 64-byte one here.
+                "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
@@ -104,6 +107,15 @@ class LocalAirflow:
             self.passwords_file.write_text(json.dumps(passwords) + "\n")
             self.passwords_file.chmod(0o600)
         return passwords[self.user]
+
+    def _secret(self, name: str) -> str:
+        """A random secret generated once and kept (mode 600) in AIRFLOW_HOME."""
+        path = self.home / f".{name}"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(64))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def airflow(self, *args: str) -> str:
         """Run one `airflow` CLI command for this project; return its stdout."""
@@ -147,7 +159,7 @@ class LocalAirflow:
         previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         try:
             wait_until(
-                lambda: _healthy(self.url),
+                lambda: healthy(self.url),
                 timeout_s=ready_timeout_s,
                 what="Airflow to become healthy",
                 alive=lambda: process.poll() is None,
@@ -198,7 +210,8 @@ def _port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the api-server answers and reports DB, scheduler and dag-processor healthy."""
     import httpx
 
     try:
@@ -209,6 +222,17 @@ def _healthy(url: str) -> bool:
     return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
 
 
+def answers(url: str) -> bool:
+    """Whether the api-server answers HTTP at all (healthy or not)."""
+    import httpx
+
+    try:
+        httpx.get(f"{url}/api/v2/monitor/health", timeout=5)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
 def wait_until(
     ready: Callable[[], Any],
     timeout_s: float,
@@ -217,6 +241,7 @@ def wait_until(
     hint: str = "",
     poll_s: float = 2.0,
     report_s: float = 30.0,
+    detail: Callable[[], str] = lambda: "",
 ) -> Any:
     """Poll `ready()` until it returns something truthy; log a line every `report_s` seconds.
 
@@ -235,7 +260,8 @@ def wait_until(
             raise AirflowError(f"waited {timeout_s:.0f} s for {what}" + (f"; {hint}" if hint else ""))
         if now - last >= report_s:
             last = now
-            log.info("still waiting for %s (%.0f s)", what, now - start)
+            extra = detail()
+            log.info("still waiting for %s (%.0f s%s)", what, now - start, f"; {extra}" if extra else "")
         time.sleep(poll_s)
 
 

@@ -39,6 +39,8 @@ app = typer.Typer(
 )
 registry_app = typer.Typer(help="Model registry operations (MLflow aliases).", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
+benchmark_app = typer.Typer(help="Measure quality and speed; each writes one JSON report.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
 
 _state = {"debug": False, "params": "params.yaml"}
 
@@ -108,12 +110,17 @@ def check_data(
 @app.command("demo")
 def demo(
     project: Path = typer.Option(Path("."), help="The shopseq project to run in (holds params.yaml, dags/)."),
+    serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
     from shopseq.airflow_local import AirflowError
     from shopseq.demo import format_summary, run_demo
+    from shopseq.demo import serve as serve_airflow
 
     try:
+        if serve:
+            serve_airflow(project)
+            return
         summary = run_demo(project)
     except AirflowError as error:
         raise UserError(str(error), hint="the Airflow log is airflow/standalone.log") from error
@@ -181,6 +188,44 @@ def registry_show() -> None:
     from shopseq.registry import describe
 
     typer.echo(json.dumps(describe(_params()), indent=2, default=str))
+
+
+@benchmark_app.command("quality")
+def benchmark_quality(
+    source: str = typer.Option(..., help=f"Source format: {', '.join(SOURCES)}."),
+    path: Optional[Path] = typer.Option(None, help="File or directory holding the data (not for synthetic)."),
+    out: Path = typer.Option(..., help="Directory for quality.json and quality.md."),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs per model (default: train.epochs)."),
+    families: str = typer.Option("gru,lstm,transformer", help="Model families, comma-separated ('' for none)."),
+    baselines: str = typer.Option(
+        "popularity,recent_popularity,markov,item_knn,session_knn", help="Baselines, comma-separated."
+    ),
+    text: str = typer.Option("auto", help="Item text vectors: auto (with and without when items have text), on, off."),
+    max_users: Optional[int] = typer.Option(None, help="Sample this many users before splitting (fits 2 cores)."),
+    max_targets: Optional[int] = typer.Option(None, help="Test targets scored (default: evaluate.max_targets)."),
+    split: Optional[str] = typer.Option(None, help="temporal | leave_last_out (default: sequences.split)."),
+    valid_days: Optional[int] = typer.Option(None, help="Temporal split: validation days (default: sequences.valid_days)."),
+    test_days: Optional[int] = typer.Option(None, help="Temporal split: test days (default: sequences.test_days)."),
+) -> None:
+    """Baselines and model families on one data set, one split, the same test targets."""
+    from shopseq.benchmarks.quality import QualityOptions, markdown_table, run_quality
+
+    if split is not None and split not in ("temporal", "leave_last_out"):
+        raise UserError(f"unknown split {split!r}", hint="use temporal or leave_last_out")
+    options = QualityOptions(
+        epochs=epochs,
+        families=tuple(f for f in families.split(",") if f),
+        baselines=tuple(b for b in baselines.split(",") if b),
+        text=text,
+        max_users=max_users,
+        max_targets=max_targets,
+        split=split,
+        valid_days=valid_days,
+        test_days=test_days,
+    )
+    report = run_quality(source, path, out, _params(), options)
+    typer.echo(markdown_table([report]), nl=False)
+    typer.echo(f"wrote {out / 'quality.json'} and {out / 'quality.md'}")
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ class DemoSettings:
     retrain_timeout_s: float = 1800.0
     downstream_timeout_s: float = 900.0
     reason: str = "shopseq demo: metrics reviewed, approved through the REST API"
+    park_timeout_s: float = 60.0
+    approval_attempts: int = 3
 
     @classmethod
     def from_env(cls) -> "DemoSettings":
@@ -62,8 +64,27 @@ class RunWatcher:
         self.states = current
         return current
 
+    def running(self) -> str:
+        """Which tasks run now, for the periodic 'still waiting' line."""
+        busy = sorted(task for task, state in self.states.items() if state == "running")
+        return f"running: {', '.join(busy)}" if busy else ""
+
     def run_state(self) -> str:
         return str(self.api.get(f"/dags/{self.dag_id}/dagRuns/{self.run_id}")["state"])
+
+
+def fail_leftover_runs(api: AirflowApi, dag_id: str) -> list[str]:
+    """Mark unfinished runs of `dag_id` failed (an interrupted demo leaves one waiting for input).
+
+    The DAG allows one active run, so a leftover run would hold the new one in the queue.
+    """
+    leftover = []
+    for state in ("queued", "running"):
+        for run in api.get(f"/dags/{dag_id}/dagRuns", state=state, limit=100)["dag_runs"]:
+            log.warning("marking %s run %s failed: left %s by an earlier demo", dag_id, run["dag_run_id"], state)
+            api.request("PATCH", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}", {"state": "failed"})
+            leftover.append(str(run["dag_run_id"]))
+    return leftover
 
 
 def trigger(api: AirflowApi, dag_id: str) -> str:
@@ -97,7 +118,9 @@ def wait_for_decision_point(watcher: RunWatcher, timeout_s: float) -> str:
             raise AirflowError(f"{watcher.dag_id} run {watcher.run_id} ended before the approval step")
         return None
 
-    return wait_until(reached, timeout_s=timeout_s, what=f"{watcher.dag_id} to reach the approval step")
+    return wait_until(
+        reached, timeout_s=timeout_s, what=f"{watcher.dag_id} to reach the approval step", detail=watcher.running
+    )
 
 
 def answer_approval(api: AirflowApi, run_id: str, option: str, reason: str) -> dict[str, Any]:
@@ -109,6 +132,59 @@ def answer_approval(api: AirflowApi, run_id: str, option: str, reason: str) -> d
     return api.request("PATCH", path, {"chosen_options": [option], "params_input": {"reason": reason}})
 
 
+def scheduler_saw_park(scheduler_log: Path, offset: int, run_id: str, try_number: int) -> bool:
+    """Whether the scheduler has handled the exit of the worker that parked the approval task.
+
+    It logs "TaskInstance Finished: ... task_id=approval, run_id=<run> ... state=awaiting_input
+    ... try_number=<n>" when it does; only the log written after `offset` is read.
+    """
+    with scheduler_log.open("rb") as stream:
+        stream.seek(offset)
+        text = stream.read().decode("utf-8", errors="replace")
+    marker = f"TaskInstance Finished: dag_id={RETRAIN}, task_id={APPROVAL_TASK}, run_id={run_id},"
+    return any(
+        marker in line and "state=awaiting_input" in line and f"try_number={try_number}," in line
+        for line in text.splitlines()
+    )
+
+
+def approve(
+    api: AirflowApi, watcher: RunWatcher, scheduler_log: Path, offset: int, settings: DemoSettings
+) -> str:
+    """Answer Approve as the demo user; return who the API says answered.
+
+    Airflow 3.3.2 fails a Human-in-the-loop task ("state changed externally") when the answer
+    lands before the scheduler has handled the exit of the worker that parked it. A person never
+    answers that fast; a script does. So the demo first waits for the scheduler to log that exit,
+    and if the task is retried all the same, it answers the repeated request.
+    """
+    for attempt in range(1, settings.approval_attempts + 1):
+        path = f"/dags/{RETRAIN}/dagRuns/{watcher.run_id}/taskInstances/{APPROVAL_TASK}"
+        try_number = int(api.get(path)["try_number"])
+        try:
+            wait_until(
+                lambda: scheduler_saw_park(scheduler_log, offset, watcher.run_id, try_number),
+                timeout_s=settings.park_timeout_s,
+                what="the scheduler to register the open approval request",
+            )
+        except AirflowError as error:
+            log.warning("%s; answering anyway", error)
+        answer = answer_approval(api, watcher.run_id, "Approve", settings.reason)
+
+        def settled() -> str | None:
+            state = watcher.poll().get(APPROVAL_TASK)
+            return state if state in ("success", "up_for_retry", "failed", "upstream_failed") else None
+
+        state = wait_until(settled, timeout_s=settings.retrain_timeout_s, what="the approval task to resume")
+        if state == "success":
+            return str((answer.get("responded_by") or {}).get("name") or settings.user)
+        if state != "up_for_retry":
+            raise AirflowError(f"{RETRAIN} task {APPROVAL_TASK} failed after the answer; see its log")
+        log.warning("Airflow lost the answer (attempt %d) and retries the approval task; answering again", attempt)
+        wait_for_decision_point(watcher, settings.retrain_timeout_s)
+    raise AirflowError(f"{RETRAIN} kept losing the approval after {settings.approval_attempts} answers")
+
+
 def wait_for_run(watcher: RunWatcher, timeout_s: float) -> str:
     """Wait for the watched run to finish (logging task changes); return its final state."""
     dag_id, run_id = watcher.dag_id, watcher.run_id
@@ -118,7 +194,7 @@ def wait_for_run(watcher: RunWatcher, timeout_s: float) -> str:
         state = watcher.run_state()
         return state if state in FINISHED else None
 
-    return wait_until(finished, timeout_s=timeout_s, what=f"{dag_id} run {run_id}")
+    return wait_until(finished, timeout_s=timeout_s, what=f"{dag_id} run {run_id}", detail=watcher.running)
 
 
 def wait_for_downstream(api: AirflowApi, dag_id: str, after: str, timeout_s: float) -> str:
@@ -199,6 +275,9 @@ def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, A
     with airflow.running(ready_timeout_s=settings.start_timeout_s) as api:
         log.info("airflow is up: %s (user %s)", airflow.url, settings.user)
         triggered_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        log_offset = airflow.log_file.stat().st_size
+        for dag_id in (RETRAIN, *DOWNSTREAM):
+            fail_leftover_runs(api, dag_id)
         run_id = trigger(api, RETRAIN)
         watcher = RunWatcher(api, RETRAIN, run_id)
         outcome = wait_for_decision_point(watcher, settings.retrain_timeout_s)
@@ -206,8 +285,7 @@ def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, A
         # re-run `evaluate` against it and metrics.json no longer shows the champion before.
         reports = Reports.load(project, load_project_params(project))
         if outcome == "approval":
-            answer = answer_approval(api, run_id, "Approve", settings.reason)
-            approved_by = str((answer.get("responded_by") or {}).get("name") or settings.user)
+            approved_by = approve(api, watcher, airflow.log_file, log_offset, settings)
         runs[RETRAIN] = wait_for_run(watcher, settings.retrain_timeout_s)
         if runs[RETRAIN] != "success":
             raise AirflowError(f"{RETRAIN} run {run_id} ended {runs[RETRAIN]}; see the Airflow UI")
@@ -226,6 +304,33 @@ def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, A
     )
     write_json(Path(summary["reports"]["summary"]), summary)
     return summary
+
+
+def serve(project: Path, settings: DemoSettings | None = None) -> None:
+    """Start the demo's Airflow (same stores, same user) and keep it up until Ctrl-C.
+
+    For looking at the demo's runs, logs and approval history in the Airflow UI afterwards.
+    """
+    from shopseq.airflow_local import answers
+
+    settings = settings or DemoSettings.from_env()
+    airflow = LocalAirflow(project=project.resolve(), port=settings.port, user=settings.user)
+    try:
+        with airflow.running(ready_timeout_s=settings.start_timeout_s):
+            log.info(
+                "Airflow UI: %s  user %s, password in %s; Ctrl-C stops it",
+                airflow.url,
+                settings.user,
+                airflow.passwords_file,
+            )
+
+            def stopped_answering() -> bool:
+                return not any(answers(airflow.url) for _ in range(3))  # three tries: not one slow answer
+
+            wait_until(stopped_answering, timeout_s=float("inf"), what="Ctrl-C", poll_s=10.0, report_s=float("inf"))
+            log.warning("Airflow stopped answering; see %s", airflow.log_file)
+    except KeyboardInterrupt:
+        log.info("stopped")
 
 
 def format_summary(summary: dict[str, Any]) -> str:

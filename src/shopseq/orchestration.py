@@ -181,6 +181,14 @@ def gate_passed(project: Path, params: Params) -> bool:
     return bool(gate["passed"])
 
 
+def report_gate_failure(project: Path) -> list[str]:
+    """Log why the gate failed (nothing is registered, the champion stays); return the reasons."""
+    params = load_project_params(project)
+    reasons = list(read_report(project, f"{params.paths.reports}/gate.json").get("reasons", []))
+    log.warning("gate failed, nothing registered, champion unchanged: %s", "; ".join(reasons))
+    return reasons
+
+
 HEADLINE_METRICS = ("ndcg@10", "hr@10", "mrr@10")
 
 

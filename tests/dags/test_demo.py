@@ -197,3 +197,36 @@ def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(tmp_path: Path) 
     assert "answers Approve through the REST API" in result.stderr
     assert "champion version   1 (approved by demo-approver)" in result.stdout
     assert _processes_using(project / "airflow") == [], "the demo left Airflow processes running"
+
+
+def test_waiting_reports_what_is_running(caplog: pytest.LogCaptureFixture) -> None:
+    answers = iter([None, None, "done"])
+    with caplog.at_level("INFO", logger="shopseq.airflow_local"):
+        result = wait_until(
+            lambda: next(answers), timeout_s=60, what="the run", poll_s=0, report_s=0, detail=lambda: "running: train"
+        )
+    assert result == "done"
+    assert "still waiting for the run (" in caplog.text and "; running: train)" in caplog.text
+
+
+def test_the_demo_answers_only_once_the_scheduler_saw_the_task_park(tmp_path: Path) -> None:
+    from shopseq.demo import scheduler_saw_park
+
+    run = "manual__2026-07-01T00:00:00+00:00"
+    line = (
+        "scheduler  | 2026-07-01T00:00:09Z [info ] TaskInstance Finished: dag_id=shopseq_retrain, "
+        f"task_id=approval, run_id={run}, map_index=-1, ti_id=x, run_start_date=..., state={{state}}, "
+        "executor=LocalExecutor(parallelism=2), executor_state=success, try_number={try_number}, max_tries=2\n"
+    )
+    log = tmp_path / "standalone.log"
+    log.write_text(line.format(state="awaiting_input", try_number=1))
+    offset = log.stat().st_size
+    assert scheduler_saw_park(log, 0, run, 1)
+    assert not scheduler_saw_park(log, offset, run, 1), "lines before the offset belong to earlier runs"
+    with log.open("a") as stream:
+        stream.write(line.format(state="queued", try_number=2))
+    assert not scheduler_saw_park(log, offset, run, 2)
+    with log.open("a") as stream:
+        stream.write(line.format(state="awaiting_input", try_number=2))
+    assert scheduler_saw_park(log, offset, run, 2)
+    assert not scheduler_saw_park(log, offset, "manual__other", 2)

@@ -129,3 +129,12 @@ def test_an_unanswered_request_is_attributed_to_the_timeout() -> None:
     assert orch.responder(answer) == "timeout"
     assert orch.approval_reason(answer, default="no answer") == "no answer"
     assert orch.chosen_option(None) is None
+
+
+def test_a_failed_gate_is_reported_with_its_reasons(project: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (project / "reports" / "gate.json").write_text(
+        json.dumps({"passed": False, "reasons": ["fail: ndcg@10 0.01 vs floor 0.02"]})
+    )
+    with caplog.at_level("WARNING", logger="shopseq.orchestration"):
+        assert orch.report_gate_failure(project) == ["fail: ndcg@10 0.01 vs floor 0.02"]
+    assert "champion unchanged: fail: ndcg@10 0.01 vs floor 0.02" in caplog.text
