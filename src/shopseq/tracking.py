@@ -16,8 +16,9 @@ def tracking_uri(base: Base) -> str:
 def configure_mlflow(base: Base) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id.
 
-    The experiment's artifact location is set explicitly, otherwise artifacts land in ./mlruns
-    of whatever the working directory happens to be.
+    With a local store the experiment's artifact location is set explicitly, otherwise artifacts
+    land in ./mlruns of whatever the working directory happens to be. With an MLflow server
+    (http/https) the server decides, so artifacts go to its artifact store.
     """
     import mlflow
 
@@ -29,6 +30,8 @@ def configure_mlflow(base: Base) -> str:
     experiment = mlflow.get_experiment_by_name(base.experiment)
     if experiment is not None:
         experiment_id = experiment.experiment_id
+    elif uri.startswith(("http://", "https://")):
+        experiment_id = mlflow.create_experiment(base.experiment)
     else:
         artifacts = Path(base.mlflow_artifacts).resolve()
         artifacts.mkdir(parents=True, exist_ok=True)
