@@ -11,7 +11,6 @@ category by champion score). Shares the pool `shopseq_dvc` with every DVC task.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import Asset, dag, task
@@ -29,11 +28,7 @@ SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
     max_active_runs=1,
     doc_md=__doc__,
     tags=["shopseq"],
-    default_args={
-        "owner": "shopseq",
-        "retries": SETTINGS.retries,
-        "retry_delay": timedelta(minutes=SETTINGS.retry_delay_minutes),
-    },
+    default_args=orch.default_args(SETTINGS),
 )
 def shopseq_audiences() -> None:
     @task(task_id="audiences", pool=orch.DVC_POOL)

@@ -10,7 +10,6 @@ forecast, backtested against seasonal naive). Shares the pool `shopseq_dvc` with
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import Asset, dag, task
@@ -28,11 +27,7 @@ SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
     max_active_runs=1,
     doc_md=__doc__,
     tags=["shopseq"],
-    default_args={
-        "owner": "shopseq",
-        "retries": SETTINGS.retries,
-        "retry_delay": timedelta(minutes=SETTINGS.retry_delay_minutes),
-    },
+    default_args=orch.default_args(SETTINGS),
 )
 def shopseq_forecast() -> None:
     @task(task_id="forecast", pool=orch.DVC_POOL)

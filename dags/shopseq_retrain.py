@@ -71,11 +71,7 @@ def _stage_task(stage: str):
     max_active_runs=1,
     doc_md=__doc__,
     tags=["shopseq"],
-    default_args={
-        "owner": "shopseq",
-        "retries": SETTINGS.retries,
-        "retry_delay": timedelta(minutes=SETTINGS.retry_delay_minutes),
-    },
+    default_args=orch.default_args(SETTINGS),
 )
 def shopseq_retrain() -> None:
     stages = [_stage_task(stage) for stage in orch.RETRAIN_STAGES]

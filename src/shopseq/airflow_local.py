@@ -203,6 +203,22 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = 30.0) -> None
     except ProcessLookupError:
         pass
     process.wait()
+    # SIGKILL is delivered asynchronously: return only once no member of the group still runs.
+    deadline = time.monotonic() + 10.0
+    while _group_running(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether any process of group `pgid` is still running (a zombie has already stopped)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, group = stat.read_text().rsplit(")", 1)[1].split()[:3:2]
+        except (OSError, IndexError):
+            continue
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 def _port_in_use(port: int) -> bool:

@@ -16,20 +16,8 @@ from typing import Optional
 import typer
 
 from shopseq.config import SOURCES, ConfigError, load_params
+from shopseq.stages import PIPELINE as STAGES
 
-STAGES = (
-    "ingest",
-    "validate",
-    "embed",
-    "profiles",
-    "sequences",
-    "train",
-    "champion",
-    "evaluate",
-    "gate",
-    "audiences",
-    "forecast",
-)
 
 app = typer.Typer(
     help="shopseq: governed next-item models from e-commerce behaviour logs.",

@@ -16,10 +16,12 @@ import subprocess
 import sys
 from contextlib import chdir, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
 from shopseq.config import Dags, Params, load_params
+from shopseq.stages import RETRAIN
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +31,7 @@ PROJECT_ENV = "SHOPSEQ_PROJECT_DIR"
 DVC_POOL = "shopseq_dvc"
 """The Airflow pool of one slot shared by every task that changes the DVC workspace."""
 
-RETRAIN_STAGES = (
-    "ingest",
-    "validate",
-    "embed",
-    "profiles",
-    "sequences",
-    "train",
-    "champion",
-    "evaluate",
-    "gate",
-)
+RETRAIN_STAGES = RETRAIN
 """dvc.yaml stages run by `shopseq_retrain`, in order; audiences and forecast have their own DAGs."""
 
 CHAMPION_ASSET = "shopseq://champion"
@@ -80,6 +72,15 @@ def dag_settings(default_project: str | Path) -> Dags:
     except (OSError, ValueError) as error:
         log.warning("using default DAG settings: %s", error)
         return Dags()
+
+
+def default_args(settings: Dags) -> dict:
+    """Every shopseq task's owner and retries, from the `dags` section of params.yaml."""
+    return {
+        "owner": "shopseq",
+        "retries": settings.retries,
+        "retry_delay": timedelta(minutes=settings.retry_delay_minutes),
+    }
 
 
 def load_project_params(project: Path) -> Params:
