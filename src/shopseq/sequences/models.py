@@ -54,6 +54,9 @@ class NextItemModel(nn.Module):
                                dropout=config.dropout if config.layers > 1 else 0.0)
         elif config.family == "transformer":
             self.position_embedding = nn.Embedding(config.max_len, h)
+            # Same scale as the item vectors: with nn.Embedding's N(0, 1) default the positions
+            # would drown the items (std 0.02) and the model could only learn popularity.
+            nn.init.normal_(self.position_embedding.weight, std=0.02)
             layer = nn.TransformerEncoderLayer(
                 h, config.heads, dim_feedforward=2 * h, dropout=config.dropout,
                 batch_first=True, norm_first=True, activation="gelu",
