@@ -9,8 +9,15 @@ from shopseq.config import Base
 
 
 def tracking_uri(base: Base) -> str:
-    """The MLflow tracking URI: MLFLOW_TRACKING_URI when set, else params' base.mlflow_uri."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or base.mlflow_uri
+    """The MLflow tracking URI: MLFLOW_TRACKING_URI when set, else params' base.mlflow_uri.
+
+    A relative SQLite path is made absolute (against the working directory, the project root):
+    MLflow caches stores by URI string, so two projects must never share one relative URI.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or base.mlflow_uri
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    return uri
 
 
 def configure_mlflow(base: Base) -> str:
