@@ -164,10 +164,11 @@ MODEL_FAMILIES = ("gru", "lstm", "transformer")
 class Train:
     model: str = "gru"
     use_text: bool = True
-    epochs: int = 6
-    batch_size: int = 128
+    epochs: int = 5
+    batch_size: int = 64
     max_len: int = 50
     n_trials: int = 3
+    valid_targets: int = 3000
     pruner_warmup_epochs: int = 2
     defaults: dict[str, Any] = field(
         default_factory=lambda: {
@@ -175,7 +176,7 @@ class Train:
             "layers": 1,
             "heads": 2,
             "dropout": 0.2,
-            "lr": 0.003,
+            "lr": 0.005,
             "weight_decay": 0.0,
         }
     )
@@ -199,10 +200,25 @@ class Train:
                 raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
 
 
+BASELINES = ("recent_popularity", "markov", "item_knn", "session_knn")
+
+
 @dataclass(frozen=True)
 class Evaluate:
     ks: list[int] = field(default_factory=lambda: [10, 20])
     max_targets: int = 20000
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))  # reported next to popularity
+    recent_days: int = 7  # recent popularity: training steps in the last N days before the cut
+    knn_neighbours: int = 100  # item-kNN: most similar items kept per item
+    knn_history: int = 3  # item-kNN: most recent history items that vote
+    knn_sessions: int = 50  # session-kNN: nearest training sequences that vote
+
+    def __post_init__(self) -> None:
+        if unknown := [name for name in self.baselines if name not in BASELINES]:
+            raise ConfigError(f"evaluate.baselines: unknown {unknown}; choose from {', '.join(BASELINES)}")
+        for name in ("recent_days", "knn_neighbours", "knn_history", "knn_sessions"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"evaluate.{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

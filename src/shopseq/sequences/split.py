@@ -43,8 +43,14 @@ def collapse_steps(events: pd.DataFrame) -> pd.DataFrame:
     return steps[[s.USER_ID, s.ITEM_ID, s.TS]].reset_index(drop=True)
 
 
-def split_sequences(events: pd.DataFrame, config: Sequences) -> Split:
-    """Build the split named by `config.split` from validated events."""
+def phase_steps(
+    events: pd.DataFrame, config: Sequences
+) -> tuple[pd.DataFrame, pd.Timestamp | None, pd.Timestamp | None]:
+    """Collapsed steps with `position` and `phase` (train | valid | test), plus the two time cuts.
+
+    The one place that decides which step is training data: `split_sequences` and the baselines'
+    time-aware statistics (`training_steps`) both read it, so they can never disagree.
+    """
     steps = collapse_steps(events)
     if steps.empty:
         raise ValueError("sequences: no events to build sequences from")
@@ -63,7 +69,18 @@ def split_sequences(events: pd.DataFrame, config: Sequences) -> Split:
         phase[from_end == 1] = "valid"
         phase[from_end == 0] = "test"
     steps["phase"] = phase
+    return steps, valid_start, test_start
 
+
+def training_steps(events: pd.DataFrame, config: Sequences) -> pd.DataFrame:
+    """The training phase's steps (user_id, item_id, ts): what time-aware baselines may count."""
+    steps, _, _ = phase_steps(events, config)
+    return steps.loc[steps["phase"] == "train", [s.USER_ID, s.ITEM_ID, s.TS]].reset_index(drop=True)
+
+
+def split_sequences(events: pd.DataFrame, config: Sequences) -> Split:
+    """Build the split named by `config.split` from validated events."""
+    steps, valid_start, test_start = phase_steps(events, config)
     train_steps = steps[steps["phase"] == "train"]
     train = (
         train_steps.groupby(s.USER_ID, sort=True)[s.ITEM_ID]

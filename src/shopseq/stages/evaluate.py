@@ -1,9 +1,15 @@
-"""Stage `evaluate`: candidate, popularity and the current champion on the same test targets."""
+"""Stage `evaluate`: candidate, champion and every baseline on the same test targets.
+
+Baselines (`evaluate.baselines`) are fitted on the split's training data only; recent popularity
+also reads the validated events' timestamps, through the split's own phase rule.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+
+import pandas as pd
 
 from shopseq.config import Params
 from shopseq.io import read_json, read_parquet, write_json
@@ -29,7 +35,27 @@ def run(params: Params) -> None:
     }
     if champion_info["version"] is not None:
         metrics["champion"] = evaluate_recommender(load_recommender(params.paths.champion), test, ks)
+    metrics.update(evaluate_baselines(params, test, vocabulary))
     write_json(Path(params.paths.reports) / "evaluate" / "metrics.json", metrics)
-    for model in ("candidate", "popularity", "champion"):
+    for model in ("candidate", "popularity", "champion", *params.evaluate.baselines):
         if metrics[model] is not None:
             log.info("%s: %s", model, {k: round(v, 4) for k, v in metrics[model].items() if "@10" in k})
+
+
+def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame) -> dict[str, dict]:
+    """Metrics of each baseline in `evaluate.baselines`, fitted on the training split only."""
+    from shopseq.sequences.split import ITEMS, phase_steps
+    from shopseq.training.baselines import BaselineSettings, evaluate_baseline, fit_baselines
+
+    config = params.evaluate
+    if not config.baselines:
+        return {}
+    steps = cut = None
+    if "recent_popularity" in config.baselines:
+        events = read_parquet(Path(params.paths.validated) / "events.parquet")
+        steps, cut, _ = phase_steps(events, params.sequences)  # cut: the validation start (None: leave-last-out)
+        steps = steps[steps["phase"] == "train"]
+    train = read_parquet(Path(params.paths.sequences) / "train.parquet")
+    settings = BaselineSettings(config.recent_days, config.knn_neighbours, config.knn_history, config.knn_sessions)
+    fitted = fit_baselines(config.baselines, train[ITEMS].tolist(), vocabulary, settings, steps, cut)
+    return {name: evaluate_baseline(baseline, test, config.ks) for name, baseline in fitted.items()}

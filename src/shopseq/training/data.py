@@ -26,7 +26,7 @@ def load_training_data(params: Params) -> TrainingData:
     index = {item: i + 1 for i, item in enumerate(item_ids)}
     train = read_parquet(directory / "train.parquet")
     sequences = [[index[item] for item in items] for items in train["items"]]
-    valid = sample_targets(read_parquet(directory / "valid.parquet"), params.evaluate.max_targets, params.base.seed)
+    valid = sample_targets(read_parquet(directory / "valid.parquet"), params.train.valid_targets, params.base.seed)
     text = load_text_vectors(Path(params.paths.embeddings) / "items.npz", item_ids) if params.train.use_text else None
     return TrainingData(
         windows=make_windows(sequences, params.train.max_len),

@@ -34,7 +34,8 @@ def evaluate_scorer(
         scores = score(rows)  # (chunk, n_items)
         columns = np.array([index.get(t, -1) for t in rows[TARGET]])
         ranks.append(target_ranks(scores, columns))
-        tops.append(np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k])
+        # A copy: a slice would keep the whole (chunk, n_items) index array alive until the end.
+        tops.append(np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k].copy())
     if not ranks:
         raise ValueError("no evaluation targets: the evaluation period holds no known items")
     metrics = ranking_metrics(np.concatenate(ranks), ks)

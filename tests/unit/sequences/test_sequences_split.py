@@ -7,7 +7,7 @@ import pytest
 
 from shopseq import schema as s
 from shopseq.config import Sequences
-from shopseq.sequences.split import HISTORY, TARGET, collapse_steps, split_sequences
+from shopseq.sequences.split import HISTORY, TARGET, collapse_steps, split_sequences, training_steps
 
 
 def events(rows):
@@ -89,3 +89,31 @@ def test_leave_last_out_uses_each_users_last_two_steps(shop):
 def test_no_events_is_a_clear_error():
     with pytest.raises(ValueError, match="no events"):
         split_sequences(events([]), Sequences())
+
+
+@pytest.mark.parametrize("split", ["temporal", "leave_last_out"])
+def test_no_training_step_is_at_or_after_any_target_of_its_user(shop, split):
+    """Training windows and baseline statistics come from steps strictly before every later target."""
+    config = Sequences(split=split, valid_days=7, test_days=7)
+    result = split_sequences(shop, config)
+    train = training_steps(shop, config)
+    last_train = train.groupby(s.USER_ID)[s.TS].max()
+    for frame in (result.valid, result.test):
+        assert len(frame) > 0
+        for row in frame.itertuples():
+            assert last_train.get(row.user_id, pd.Timestamp.min.tz_localize("UTC")) < row.ts
+    if split == "temporal":
+        assert train[s.TS].max() < result.valid_start <= result.valid[s.TS].min()
+    # the training sequences are exactly the training steps, in time order
+    from_steps = train.groupby(s.USER_ID)[s.ITEM_ID].agg(list)
+    for row in result.train.itertuples():
+        assert list(row.items) == from_steps[row.user_id]
+
+
+def test_leave_last_out_trains_on_all_but_each_users_last_two_steps(shop):
+    config = Sequences(split="leave_last_out")
+    steps = collapse_steps(shop)
+    expected = steps.groupby(s.USER_ID).apply(lambda g: g.iloc[:-2][s.ITEM_ID].tolist(), include_groups=False)
+    train = training_steps(shop, config).groupby(s.USER_ID)[s.ITEM_ID].agg(list)
+    for user, items in expected.items():
+        assert train.get(user, []) == items

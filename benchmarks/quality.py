@@ -1,0 +1,183 @@
+"""Run `shopseq benchmark quality` on the synthetic default and on each real sample in the shared data.
+
+    python benchmarks/quality.py                       # everything, params' epochs
+    python benchmarks/quality.py --only synthetic --epochs 6
+    python benchmarks/quality.py --data /work/shared/data --out benchmarks/results
+
+Each data set runs as its own `shopseq benchmark quality` process (so peak memory is per data set)
+with a split chosen for its time span (a 3-hour sample cannot hold a 7-day test window). A data set
+whose adapter cannot read it yet is skipped with the reason. Writes `<out>/quality.md` (one table,
+the skipped data sets, the exact commands) and `<out>/quality.json` (every report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from shopseq.benchmarks.quality import markdown_table  # noqa: E402
+
+# name -> (source, path under the data folder or None, extra options: the split that fits its span)
+DATASETS: dict[str, tuple[str, str | None, list[str]]] = {
+    "synthetic": ("synthetic", None, []),
+    # 300 users of the same shop: small enough for RecBole's peer rows to train in minutes on 2 cores
+    "synthetic_300users": ("synthetic", None, ["--max-users", "300"]),
+    # 9 days of whole user histories: the last day is test, the day before validation
+    "taobao": ("taobao", "taobao_userbehavior", ["--valid-days", "1", "--test-days", "1"]),
+    # 2,986 view sessions sampled thinly over five months: a temporal cut leaves no test target
+    # on an item seen in training, so leave-last-out
+    "diginetica": ("diginetica", "diginetica", ["--split", "leave_last_out"]),
+    # three hours of events: only leave-last-out gives each user a test step
+    "rees46": ("rees46", "rees46_multi_category_store", ["--split", "leave_last_out"]),
+    # years of reviews per user, few per user: leave-last-out as in the SASRec protocol
+    "amazon": ("amazon", "amazon_reviews_2018_5core", ["--split", "leave_last_out"]),
+    # ordered titles with no timestamps: leave-last-out
+    "amazon_games": ("amazon", "amazon_video_games_2018_sequences", ["--split", "leave_last_out"]),
+    # a year of non-UK invoices: the last month is test, the month before validation
+    "online_retail": (
+        "online_retail",
+        "online_retail/online_retail_non_uk_2010-12_2011-12.csv.gz",
+        ["--valid-days", "30", "--test-days", "30"],
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--only", default=",".join(DATASETS), help="comma-separated data set names")
+    parser.add_argument("--epochs", type=int, default=None, help="default: train.epochs in params.yaml")
+    parser.add_argument("--families", default="gru,lstm,transformer")
+    parser.add_argument("--max-users", type=int, default=None)
+    parser.add_argument("--max-targets", type=int, default=None)
+    parser.add_argument("--text", default="auto")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per data set")
+    parser.add_argument("--peer", default=None,
+                        help="python of RecBole's own venv: add recbole_sasrec / recbole_gru4rec rows (STACK.md)")
+    parser.add_argument("--peer-epochs", type=int, default=None, help="RecBole epochs (default: --epochs or 6)")
+    parser.add_argument("--peer-only", action="store_true", help="add the peer rows to existing results only")
+    args = parser.parse_args()
+    if args.peer_only and not args.peer:
+        parser.error("--peer-only needs --peer (the python of RecBole's venv)")
+
+    shopseq = str(Path(sys.executable).with_name("shopseq"))
+    for name in filter(None, args.only.split(",")):
+        source, relative, extra = DATASETS[name]
+        out = args.out / "quality" / name
+        if args.peer_only:
+            if (out / "quality.json").exists() and (out / "split").exists():
+                run_peer(args, out)
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in ("quality.json", "quality.md", "skipped.txt"):
+            (out / stale).unlink(missing_ok=True)
+        command = [shopseq, "--params", str(ROOT / "params.yaml"), "--no-verbose", "benchmark", "quality",
+                   "--source", source, "--out", str(out), "--families", args.families, "--text", args.text, *extra]
+        if relative is not None:
+            command += ["--path", str(args.data / relative)]
+        for option, value in (("--epochs", args.epochs), ("--max-users", args.max_users), ("--max-targets", args.max_targets)):
+            if value is not None:
+                command += [option, str(value)]
+        shown = shlex.join(["shopseq", *command[1:]]).replace(str(ROOT) + "/", "").replace(str(args.data), "$DATA")
+        (out / "command.txt").write_text(shown + "\n")
+        print(f"== {name}: {shown}", flush=True)
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            skip(out, f"did not finish within {args.timeout:.0f} s")
+            continue
+        if done.returncode < 0:
+            skip(out, f"stopped by signal {-done.returncode}")
+            continue
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+            lines = errors or done.stderr.strip().splitlines()[-1:]
+            skip(out, lines[0].removeprefix("error: ") if lines else f"exit code {done.returncode}")
+            continue
+        if args.peer:
+            run_peer(args, out)
+        print(markdown_table([json.loads((out / "quality.json").read_text())]), flush=True)
+        print(f"   {time.perf_counter() - started:.0f} s", flush=True)
+
+    # The page collects every data set's latest result, so data sets can be rerun one at a time.
+    reports, skipped, commands = [], {}, []
+    for name in DATASETS:
+        out = args.out / "quality" / name
+        if (out / "command.txt").exists():
+            commands.extend((out / "command.txt").read_text().strip().splitlines())
+        if (out / "quality.json").exists():
+            reports.append(json.loads((out / "quality.json").read_text()))
+        elif (out / "skipped.txt").exists():
+            skipped[name] = (out / "skipped.txt").read_text().strip()
+    (args.out / "quality.json").write_text(json.dumps({"reports": reports, "skipped": skipped}, indent=2, default=str))
+    (args.out / "quality.md").write_text(render(reports, skipped, commands))
+    print(f"wrote {args.out / 'quality.md'} and {args.out / 'quality.json'}")
+
+
+def _hyperparameters(hp: dict | None) -> str:
+    if not hp:
+        return "hyperparameters not recorded"
+    return ", ".join(f"{k} {hp[k]}" for k in ("hidden", "layers", "dropout", "lr", "batch_size") if k in hp)
+
+
+def run_peer(args: argparse.Namespace, out: Path) -> None:
+    """Add RecBole's rows to `out/quality.json` (its own venv), then redraw `out/quality.md`."""
+    epochs = args.peer_epochs or args.epochs or 6
+    command = [args.peer, str(ROOT / "benchmarks" / "recbole_peer.py"), "--out", str(out), "--epochs", str(epochs)]
+    shown = shlex.join(["$RECBOLE_PYTHON", *command[1:]]).replace(str(ROOT) + "/", "")
+    print(f"   peer: {shown}", flush=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        (out / "peer_error.txt").write_text(reason + "\n")
+        print(f"   peer failed: {reason}", flush=True)
+        return
+    ours = [line for line in (out / "command.txt").read_text().splitlines() if not line.startswith("$RECBOLE_PYTHON")]
+    (out / "command.txt").write_text("\n".join([*ours, shown]) + "\n")
+    (out / "quality.md").write_text(markdown_table([json.loads((out / "quality.json").read_text())]))
+
+
+def skip(out: Path, reason: str) -> None:
+    """Record why a data set has no result (an adapter that cannot read it yet, a timeout)."""
+    (out / "skipped.txt").write_text(reason + "\n")
+    print(f"   skipped: {reason}", flush=True)
+
+
+def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) -> str:
+    """The committed results page: the table, per-data-set split facts, skipped sets, commands."""
+    lines = ["# Quality benchmark", "",
+             "Full-ranking metrics on each data set's test targets (the same targets for every row).",
+             "`train s` is fitting only (item text is embedded once, before the +text rows); `peak MB` is",
+             "the rise of resident memory while the row fitted and scored. `NDCG@10 rare`: targets whose",
+             "item has at most 5 training interactions. Models train with `train.defaults` for a fixed",
+             "number of epochs (no Optuna). Times come from a 2-core CPU shared with other jobs: indicative only.",
+             "Rerun one data set with `python benchmarks/quality.py --only NAME [options]`; this page collects",
+             "the latest result of each.", "",
+             markdown_table(reports) if reports else "(no data set finished)", ""]
+    for report in reports:
+        split = report["split"]
+        lines.append(
+            f"- {report['dataset']}: {split['kind']} split, {split['train_sequences']} training sequences, "
+            f"{split['items']} items, {split['test_targets_evaluated']} test targets "
+            f"({split['rare_targets_evaluated']} rare), {report['epochs']} epochs, "
+            + ("no item text" if report["embed_seconds"] is None else f"item text embedded in {report['embed_seconds']} s")
+            + f", wall {report['wall_seconds']} s; {_hyperparameters(report.get('hyperparameters'))}"
+        )
+    if skipped:
+        lines += ["", "Skipped:"] + [f"- {name}: {reason}" for name, reason in skipped.items()]
+    lines += ["", "Commands (`$DATA` = the shared data folder):", "", "```"] + commands + ["```", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

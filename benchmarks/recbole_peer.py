@@ -1,0 +1,183 @@
+"""RecBole's SASRec and GRU4Rec on exactly the split `shopseq benchmark quality` scored (the peer rows).
+
+Runs in RecBole's own environment (see STACK.md; it pins numpy 1.23 and pandas 2.0, which shopseq
+does not), so it imports nothing from shopseq. It reads `<out>/split/` (written by the benchmark),
+turns it into RecBole benchmark files with one row per prefix, trains each model, ranks the same
+test rows over the full catalogue, and adds `recbole_sasrec` / `recbole_gru4rec` rows to
+`<out>/quality.json`:
+
+    /tmp/recbole-venv/bin/python benchmarks/recbole_peer.py --out benchmarks/results/quality/synthetic --epochs 6
+
+Each model trains in its own process, so `peak_mb` (its peak resident memory above the process's
+level before training) is not muddled by the other. Test rows whose whole history is outside the
+training catalogue cannot be fed to RecBole; they count as misses (shopseq's models see an empty
+history there). Every test row gets its own session id, so RecBole masks no "already seen" items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODELS = {"recbole_sasrec": "SASRec", "recbole_gru4rec": "GRU4Rec"}
+MAX_LEN = 50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="a benchmark quality output folder")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: train one model here
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(train_one(args.out, args.one, args.epochs)))
+        return
+    report_file = args.out / "quality.json"
+    report = json.loads(report_file.read_text())
+    for name in args.models.split(","):
+        done = subprocess.run([sys.executable, __file__, "--out", str(args.out), "--epochs", str(args.epochs), "--one", name],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"{name} failed (exit {done.returncode})")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        print(json.dumps(row), flush=True)
+        report["rows"] = [r for r in report["rows"] if r["model"] != name] + [row]
+    report["peer"] = {"library": "recbole", "version": _version(), "epochs": args.epochs}
+    report_file.write_text(json.dumps(report, indent=2, default=str))
+
+
+def train_one(out: Path, name: str, epochs: int) -> dict:
+    """Train RecBole model `name` on `out/split`, evaluate on its test rows; one table row."""
+    work = Path(tempfile.mkdtemp(prefix="recbole-"))  # RecBole's files and checkpoints: large, not results
+    try:
+        return _train_one(out, name, epochs, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _train_one(out: Path, name: str, epochs: int, work: Path) -> dict:
+    import torch
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, get_trainer, init_seed
+
+    items = json.loads((out / "split" / "items.json").read_text())
+    token = {item: f"i{n}" for n, item in enumerate(items)}  # RecBole splits token_seq on spaces
+    unscorable = write_benchmark_files(out / "split", work / "shopseq", token)
+    config = Config(model=MODELS[name], config_dict=recbole_config(work, epochs))
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    start_rss = _rss_mb()
+    started = time.perf_counter()
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    train_seconds = time.perf_counter() - started
+    # RecBole's own reload calls torch.load without weights_only=False, which torch >= 2.6 refuses.
+    checkpoint = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
+    model.load_state_dict(checkpoint["state_dict"])
+    started = time.perf_counter()
+    result = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
+    eval_seconds = time.perf_counter() - started
+    scored = sum(1 for _ in open(work / "shopseq" / "shopseq.test.inter")) - 1
+    share = scored / (scored + unscorable)  # unscorable rows are misses
+    return {
+        "model": name,
+        "ndcg@10": round(float(result["ndcg@10"]) * share, 4),
+        "hr@10": round(float(result["hit@10"]) * share, 4),
+        "mrr@20": round(float(result["mrr@20"]) * share, 4),
+        "recall@20": round(float(result["recall@20"]) * share, 4),
+        "train_seconds": round(train_seconds, 2),
+        "peak_mb": round(max(_rss_mb() - start_rss, 0.0), 1),
+        "eval_seconds": round(eval_seconds, 2),
+        "ndcg@10_rare": None,
+        "n_targets": scored + unscorable,
+        "unscorable_targets": unscorable,
+    }
+
+
+def write_benchmark_files(split: Path, directory: Path, token: dict[str, str]) -> int:
+    """`shopseq.{train,valid,test}.inter`, one row per prefix; returns the test rows left out."""
+    directory.mkdir(parents=True, exist_ok=True)
+    header = "session_id:token\titem_id_list:token_seq\titem_id:token\ttimestamp:float\n"
+    row_id = 0
+
+    def line(history: list[str], target: str) -> str:
+        nonlocal row_id
+        row_id += 1
+        return f"s{row_id}\t{' '.join(history[-MAX_LEN:])}\t{target}\t{row_id}\n"
+
+    with open(directory / "shopseq.train.inter", "w") as handle:
+        handle.write(header)
+        for raw in open(split / "train.jsonl"):
+            seq = [token[i] for i in json.loads(raw)["items"] if i in token]
+            for t in range(1, len(seq)):
+                handle.write(line(seq[:t], seq[t]))
+    left_out = 0
+    for phase in ("valid", "test"):
+        with open(directory / f"shopseq.{phase}.inter", "w") as handle:
+            handle.write(header)
+            for raw in open(split / f"{phase}.jsonl"):
+                row = json.loads(raw)
+                history = [token[i] for i in row["history"] if i in token]
+                if not history or row["target"] not in token:
+                    left_out += phase == "test"
+                    continue
+                handle.write(line(history, token[row["target"]]))
+    return left_out
+
+
+def recbole_config(work: Path, epochs: int) -> dict:
+    """RecBole settings: its model defaults, full-softmax CE, full ranking, the files as the split."""
+    return {
+        "data_path": str(work),
+        "dataset": "shopseq",
+        "benchmark_filename": ["train", "valid", "test"],
+        "USER_ID_FIELD": "session_id",
+        "ITEM_ID_FIELD": "item_id",
+        "TIME_FIELD": "timestamp",
+        "load_col": {"inter": ["session_id", "item_id_list", "item_id", "timestamp"]},
+        "alias_of_item_id": ["item_id_list"],
+        "MAX_ITEM_LIST_LENGTH": MAX_LEN,
+        "train_neg_sample_args": None,
+        "loss_type": "CE",
+        "epochs": epochs,
+        "train_batch_size": 256,
+        "eval_batch_size": 256,
+        "eval_args": {"order": "TO", "mode": "full"},
+        "metrics": ["NDCG", "Hit", "MRR", "Recall"],
+        "topk": [10, 20],
+        "valid_metric": "NDCG@10",
+        "stopping_step": epochs,
+        "device": "cpu",
+        "use_gpu": False,
+        "show_progress": False,
+        "seed": 42,
+        "reproducibility": True,
+        "checkpoint_dir": str(work / "saved"),
+        "log_wandb": False,
+    }
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _version() -> str:
+    import recbole
+
+    return getattr(recbole, "__version__", "unknown")
+
+
+if __name__ == "__main__":
+    main()

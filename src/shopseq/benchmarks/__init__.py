@@ -1,0 +1,1 @@
+"""Benchmarks behind `shopseq benchmark ...`: each writes one small JSON report (see DESIGN.md)."""

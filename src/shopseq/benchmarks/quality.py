@@ -1,0 +1,342 @@
+"""`shopseq benchmark quality`: every baseline and model family on one data set, one split, one target set.
+
+The data goes through the pipeline's own steps (source adapter, Great Expectations validation,
+the sequences split), then each baseline is fitted and each model family trained once with
+`train.defaults` for a fixed number of epochs (no Optuna: the benchmark compares families, not
+search budgets). Every row is scored with the same full-ranking metrics on the identical sample
+of test targets. `train_seconds` is fitting only (embedding the item text once is reported
+separately as `embed_seconds`); `peak_mb` is the process's peak resident memory while that row
+fitted and scored, above its level when the row started.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shopseq import schema as s
+from shopseq.config import MODEL_FAMILIES, Params
+from shopseq.io import write_json
+
+log = logging.getLogger(__name__)
+
+BASELINE_ROWS = ("popularity", "recent_popularity", "markov", "item_knn", "session_knn")
+COLUMNS = ("ndcg@10", "hr@10", "mrr@20", "recall@20")
+RARE_COUNT = 5  # "rare" target items: at most this many training interactions
+TEXT_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    """What to run and how big; defaults come from params.yaml."""
+
+    epochs: int | None = None  # None: train.epochs
+    families: tuple[str, ...] = MODEL_FAMILIES
+    baselines: tuple[str, ...] = BASELINE_ROWS
+    text: str = "auto"  # auto: with and without text when the items have text; on; off
+    max_users: int | None = None  # sample this many users (seeded) before splitting
+    max_targets: int | None = None  # None: evaluate.max_targets
+    split: str | None = None  # None: sequences.split
+    valid_days: int | None = None
+    test_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if unknown := [f for f in self.families if f not in MODEL_FAMILIES]:
+            raise ValueError(f"unknown model family {unknown}; choose from {', '.join(MODEL_FAMILIES)}")
+        if unknown := [b for b in self.baselines if b not in BASELINE_ROWS]:
+            raise ValueError(f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINE_ROWS)}")
+        if self.text not in TEXT_MODES:
+            raise ValueError(f"text must be one of {', '.join(TEXT_MODES)}; got {self.text!r}")
+
+
+def run_quality(source: str, path: Path | None, out: Path, params: Params, options: QualityOptions) -> dict[str, Any]:
+    """Run the benchmark and write `out/quality.json` and `out/quality.md`; return the report.
+
+    Raises:
+        ValueError: unknown source or option, data that fails validation, or no test targets.
+        FileNotFoundError: `path` does not exist.
+    """
+    import shopseq.sequences.recommender  # noqa: F401  (imports torch before any row's memory is measured)
+    import shopseq.training.baselines  # noqa: F401
+    from shopseq.data.sources import load_source
+    from shopseq.sequences.split import TARGET, split_sequences
+    from shopseq.training.evaluate import sample_targets
+
+    started = time.perf_counter()
+    overrides = {"split": options.split, "valid_days": options.valid_days, "test_days": options.test_days}
+    sequences_config = replace(params.sequences, **{k: v for k, v in overrides.items() if v is not None})
+    events, items, reviews = load_source(source, path, params.ingest, params.base.seed)
+    events, items, validation = validated(events, items, reviews, params)
+    n_users = events[s.USER_ID].nunique()
+    events = sample_users(events, options.max_users, params.base.seed)
+    dataset = dataset_name(source, path)
+    if events[s.USER_ID].nunique() < n_users:
+        dataset += f" ({options.max_users} users)"
+    split = split_sequences(events, sequences_config)
+    test = sample_targets(split.test, options.max_targets or params.evaluate.max_targets, params.base.seed)
+    if test.empty:
+        raise ValueError(
+            f"{source} {path}: no test targets on items seen in training with split {sequences_config.split!r}; "
+            "try --split leave_last_out or a longer --test-days"
+        )
+    ks = sorted({*params.evaluate.ks, 10, 20})
+    counts = dict(zip(split.vocabulary[s.ITEM_ID], split.vocabulary["count"]))
+    rare = test[test[TARGET].map(counts) <= RARE_COUNT]
+    log.info("benchmark quality: %d training sequences, %d items, %d test targets (%d rare)",
+             len(split.train), len(split.vocabulary), len(test), len(rare))
+
+    rows = []
+    for name in options.baselines:
+        rows.append(measure(name, partial(run_baseline, name, split, events, sequences_config, params), test, rare, ks))
+
+    text_vectors, embed_seconds = None, None
+    wants_text = options.text == "on" or (options.text == "auto" and has_text(items))
+    if options.families and wants_text:
+        text_vectors, embed_seconds = embed_items(items, split.vocabulary[s.ITEM_ID].tolist(), params)
+    if options.text == "on":
+        variants = [True]
+    else:
+        variants = [False] + ([True] if text_vectors is not None else [])
+    epochs = options.epochs or params.train.epochs
+    for family in options.families:
+        for use_text in variants:
+            name = f"{family}+text" if use_text else family
+            vectors = text_vectors if use_text else None
+            rows.append(measure(name, partial(train_model, family, split, vectors, epochs, params), test, rare, ks))
+
+    report = {
+        "dataset": dataset,
+        "source": source,
+        "path": None if path is None else str(path),
+        "split": {
+            "kind": sequences_config.split,
+            "valid_days": sequences_config.valid_days if sequences_config.split == "temporal" else None,
+            "test_days": sequences_config.test_days if sequences_config.split == "temporal" else None,
+            "valid_start": split.valid_start,
+            "test_start": split.test_start,
+            "train_sequences": len(split.train),
+            "train_steps": int(split.train["items"].map(len).sum()),
+            "items": len(split.vocabulary),
+            "test_targets": len(split.test),
+            "test_targets_evaluated": len(test),
+            "rare_targets_evaluated": len(rare),
+            "cold_targets": split.cold_targets,
+        },
+        "validation": validation,
+        "epochs": epochs,
+        "hyperparameters": {**params.train.defaults, "batch_size": params.train.batch_size, "max_len": params.train.max_len},
+        "max_users": options.max_users,
+        "embed_seconds": embed_seconds,
+        "rows": rows,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    out = Path(out)
+    export_split(split, sample_targets(split.valid, len(test), params.base.seed), test, out / "split")
+    write_json(out / "quality.json", report)
+    (out / "quality.md").write_text(markdown_table([report]))
+    return report
+
+
+def export_split(split, valid: pd.DataFrame, test: pd.DataFrame, directory: Path) -> None:
+    """Write the split as JSON lines, so a peer library in its own environment trains and ranks on it.
+
+    `train.jsonl`: {"items": [...]} per training sequence; `valid.jsonl`, `test.jsonl`: {"history":
+    [...], "target": ...} exactly the rows scored here; `items.json`: the catalogue, in column order.
+    """
+    from shopseq.io import atomic_dir
+    from shopseq.sequences.split import HISTORY, ITEMS, TARGET
+
+    with atomic_dir(directory) as tmp:
+        (tmp / "items.json").write_text(json.dumps(split.vocabulary[s.ITEM_ID].astype(str).tolist()))
+        lines = (json.dumps({"items": [str(i) for i in items]}) for items in split.train[ITEMS])
+        (tmp / "train.jsonl").write_text("".join(line + "\n" for line in lines))
+        for name, frame in (("valid", valid), ("test", test)):
+            pairs = zip(frame[HISTORY], frame[TARGET])
+            lines = (json.dumps({"history": [str(i) for i in h], "target": str(t)}) for h, t in pairs)
+            (tmp / f"{name}.jsonl").write_text("".join(line + "\n" for line in lines))
+
+
+def validated(events: pd.DataFrame, items: pd.DataFrame, reviews: pd.DataFrame, params: Params):
+    """Accepted events and items after the validate stage's checks; a table-level failure raises."""
+    from shopseq.validation import validate_tables
+
+    outcome = validate_tables(events, items, reviews, params.validate, docs_dir=None)
+    summary = outcome.summary
+    if not outcome.passed:
+        raise ValueError(f"data validation failed: {'; '.join(summary['errors']) or 'see check-data'}")
+    keep = ("rows_in", "rows_accepted", "rows_quarantined", "quarantine_reasons")
+    return (
+        outcome.tables[s.EVENTS.name].accepted,
+        outcome.tables[s.ITEMS.name].accepted,
+        {k: summary[k] for k in keep if k in summary},
+    )
+
+
+def sample_users(events: pd.DataFrame, max_users: int | None, seed: int) -> pd.DataFrame:
+    """All events of at most `max_users` users drawn at random (the same users for the same seed)."""
+    users = events[s.USER_ID].drop_duplicates()
+    if max_users is None or len(users) <= max_users:
+        return events
+    chosen = set(users.sample(n=max_users, random_state=seed))
+    return events[events[s.USER_ID].isin(chosen)].reset_index(drop=True)
+
+
+def has_text(items: pd.DataFrame) -> bool:
+    """Whether any item has a title or description to embed."""
+    columns = [c for c in (s.TITLE, s.DESCRIPTION) if c in items]
+    return bool(columns) and bool(items[columns].fillna("").astype(str).apply(lambda c: c.str.strip().ne("")).any().any())
+
+
+def embed_items(items: pd.DataFrame, item_ids: list[str], params: Params):
+    """(len(item_ids) + 1, D) text vectors for the vocabulary (row 0 padding) and the seconds spent."""
+    import torch
+
+    from shopseq.embeddings import VectorCache, embed_texts, item_texts, load_encoder
+
+    started = time.perf_counter()
+    wanted = items[items[s.ITEM_ID].isin(set(item_ids))].drop_duplicates(s.ITEM_ID)
+    config = params.embed
+    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads)
+    cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
+    result = embed_texts(item_texts(wanted), encoder, cache, config.batch_size, "logs")
+    position = {item: i for i, item in enumerate(wanted[s.ITEM_ID])}
+    out = np.zeros((len(item_ids) + 1, encoder.dim), dtype=np.float32)
+    for row, item in enumerate(item_ids, start=1):
+        if item in position:
+            out[row] = result.vectors[position[item]]
+    seconds = time.perf_counter() - started
+    log.info("embedded %d of %d vocabulary items' text in %.1f s", len(position), len(item_ids), seconds)
+    return torch.from_numpy(out), round(seconds, 2)
+
+
+def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params):
+    """Fit one baseline on the split's training data; return its scorer."""
+    from shopseq.sequences.split import phase_steps
+    from shopseq.training.baselines import BaselineSettings, fit_baselines
+
+    steps = cut = None
+    if name == "recent_popularity":
+        steps, cut, _ = phase_steps(events, config)
+        steps = steps[steps["phase"] == "train"]
+    ev = params.evaluate
+    settings = BaselineSettings(ev.recent_days, ev.knn_neighbours, ev.knn_history, ev.knn_sessions)
+    return fit_baselines([name], split.train["items"].tolist(), split.vocabulary, settings, steps, cut)[name]
+
+
+def train_model(family: str, split, text_vectors, epochs: int, params: Params):
+    """Train one family with `train.defaults` for `epochs` epochs; return a Recommender."""
+    from shopseq.seed import set_seed
+    from shopseq.sequences.recommender import Recommender
+    from shopseq.training.fit import fit, make_windows, resolve_device
+    from shopseq.training.tune import build_model
+
+    item_ids = split.vocabulary[s.ITEM_ID].tolist()
+    index = {item: i + 1 for i, item in enumerate(item_ids)}
+    windows = make_windows([[index[i] for i in items] for items in split.train["items"]], params.train.max_len)
+    set_seed(params.base.seed)
+    hp = {**params.train.defaults, "model": family}
+    device = resolve_device(params.base.device)
+    model = build_model(hp, len(item_ids), params.train.max_len, text_vectors).to(device)
+    fit(model, windows, epochs, params.train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
+        params.base.seed, progress_mode="logs")
+    return Recommender(model, item_ids)
+
+
+def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[int]) -> dict[str, Any]:
+    """Fit/train with `build()`, then score on `test` (and its rare-item subset): one table row."""
+    from shopseq.sequences.split import HISTORY
+    from shopseq.training.evaluate import evaluate_scorer
+
+    gc.collect()
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        scorer = build()
+        train_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        def score(rows: pd.DataFrame) -> np.ndarray:
+            return scorer.score(rows[HISTORY].tolist())
+        metrics = evaluate_scorer(score, scorer.item_ids, test, ks)
+        eval_seconds = time.perf_counter() - started
+        rare_metrics = evaluate_scorer(score, scorer.item_ids, rare, [10]) if len(rare) else None
+    row = {
+        "model": name,
+        **{key: round(metrics[key], 4) for key in COLUMNS},
+        "train_seconds": round(train_seconds, 2),
+        "peak_mb": round(memory.peak_mb, 1),
+        "eval_seconds": round(eval_seconds, 2),
+        "ndcg@10_rare": None if rare_metrics is None else round(rare_metrics["ndcg@10"], 4),
+        "coverage@20": round(metrics["coverage@20"], 4),
+        "n_targets": metrics["n_targets"],
+    }
+    log.info("%s: %s", name, row)
+    return row
+
+
+class PeakMemory:
+    """Samples the process's resident memory in a thread; `peak_mb` is the rise above the start."""
+
+    def __init__(self, every_s: float = 0.01) -> None:
+        self.every_s = every_s
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        self._start = self._peak = _rss_bytes()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, _rss_bytes())
+        self.peak_mb = (self._peak - self._start) / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._peak = max(self._peak, _rss_bytes())
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            import os
+
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: the lifetime peak is the best available
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def dataset_name(source: str, path: Path | None) -> str:
+    """`synthetic`, or `<source>:<folder or file name>`."""
+    return source if path is None else f"{source}:{Path(path).name}"
+
+
+def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
+    """One markdown table over every report's rows: dataset, model, the metrics, time and memory."""
+    lines = [
+        "| dataset | model | NDCG@10 | HR@10 | MRR@20 | Recall@20 | NDCG@10 rare | train s | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for report in reports:
+        for row in report["rows"]:
+            rare = "–" if row.get("ndcg@10_rare") is None else f"{row['ndcg@10_rare']:.4f}"
+            lines.append(
+                f"| {report['dataset']} | {row['model']} | {row['ndcg@10']:.4f} | {row['hr@10']:.4f} | "
+                f"{row['mrr@20']:.4f} | {row['recall@20']:.4f} | {rare} | "
+                f"{row['train_seconds']:.1f} | {row['peak_mb']:.0f} |"
+            )
+    return "\n".join(lines) + "\n"

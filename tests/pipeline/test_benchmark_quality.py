@@ -1,0 +1,88 @@
+"""`shopseq benchmark quality` on a tiny shop: the contract's keys, one split for every row, any source."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shopseq.cli import app
+from shopseq.config import load_params
+from shopseq.data.synthetic import generate_shop
+
+from tiny import write_tiny_params
+
+BASELINES = ["popularity", "recent_popularity", "markov", "item_knn", "session_knn"]
+ROW_KEYS = {"model", "ndcg@10", "hr@10", "mrr@20", "recall@20", "train_seconds", "peak_mb"}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality")
+    write_tiny_params(root)
+    old = Path.cwd()
+    os.chdir(root)  # relative paths in params (the embedding cache) stay inside the temporary project
+    try:
+        yield root
+    finally:
+        os.chdir(old)
+
+
+def quality(root, *args: str):
+    result = CliRunner().invoke(app, ["--params", str(root / "params.yaml"), "--no-verbose", "benchmark", "quality",
+                                      "--epochs", "1", "--families", "gru", *args])
+    return result
+
+
+@pytest.fixture(scope="module")
+def synthetic(root):
+    result = quality(root, "--source", "synthetic", "--out", str(root / "synthetic"), "--text", "off")
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return json.loads((root / "synthetic" / "quality.json").read_text())
+
+
+def test_quality_json_has_the_contract_keys_and_every_model(synthetic, root):
+    assert synthetic["dataset"] == "synthetic"
+    assert synthetic["split"]["kind"] == "temporal" and synthetic["split"]["test_targets_evaluated"] > 0
+    assert [row["model"] for row in synthetic["rows"]] == BASELINES + ["gru"]
+    for row in synthetic["rows"]:
+        assert ROW_KEYS <= set(row)
+        assert all(0.0 <= row[k] <= 1.0 for k in ("ndcg@10", "hr@10", "mrr@20", "recall@20"))
+        assert row["n_targets"] == synthetic["split"]["test_targets_evaluated"]  # the same targets for all
+    # the split travels with the report, so a peer library can be scored on exactly these rows
+    split = root / "synthetic" / "split"
+    assert sum(1 for _ in open(split / "test.jsonl")) == synthetic["split"]["test_targets_evaluated"]
+    assert sum(1 for _ in open(split / "train.jsonl")) == synthetic["split"]["train_sequences"]
+    table = (root / "synthetic" / "quality.md").read_text()
+    assert all(f"| synthetic | {model} |" in table for model in BASELINES + ["gru"])
+
+
+def test_the_synthetic_shops_item_to_item_structure_is_found_by_markov(synthetic):
+    ndcg = {row["model"]: row["ndcg@10"] for row in synthetic["rows"]}
+    assert ndcg["markov"] > 2 * ndcg["popularity"]
+
+
+def test_canonical_files_of_the_same_shop_give_the_same_baselines_and_a_text_model(synthetic, root):
+    params = load_params(root / "params.yaml")
+    shop = generate_shop(params.ingest.synthetic, params.base.seed)
+    data = root / "canonical-shop"
+    data.mkdir()
+    for name, frame in (("events", shop.events), ("items", shop.items), ("reviews", shop.reviews)):
+        frame.to_parquet(data / f"{name}.parquet", index=False)
+    result = quality(root, "--source", "canonical", "--path", str(data), "--out", str(root / "canonical"), "--text", "on")
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads((root / "canonical" / "quality.json").read_text())
+    assert report["dataset"] == "canonical:canonical-shop"
+    assert [row["model"] for row in report["rows"]] == BASELINES + ["gru+text"]
+    same = {row["model"]: row["ndcg@10"] for row in synthetic["rows"]}
+    assert {row["model"]: row["ndcg@10"] for row in report["rows"][:5]} == {m: same[m] for m in BASELINES}
+
+
+def test_an_unknown_family_is_refused_before_any_work(root):
+    result = quality(root, "--source", "synthetic", "--out", str(root / "bad"), "--families", "gru,cnn")
+    assert result.exit_code != 0
+    assert "unknown model family ['cnn']" in str(result.exception)
+    assert not (root / "bad").exists()

@@ -1,0 +1,49 @@
+"""The quality benchmark's small parts: user sampling, options, the memory meter and the table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopseq import schema as s
+from shopseq.benchmarks.quality import PeakMemory, QualityOptions, has_text, markdown_table, sample_users
+
+
+def test_sampling_users_keeps_whole_histories_and_is_repeatable():
+    events = pd.DataFrame({s.USER_ID: [f"u{i % 10}" for i in range(100)], s.ITEM_ID: [str(i) for i in range(100)]})
+    first, second = sample_users(events, 3, seed=1), sample_users(events, 3, seed=1)
+    assert first.equals(second)
+    assert first[s.USER_ID].nunique() == 3 and len(first) == 30  # every event of each chosen user
+    assert sample_users(events, None, seed=1) is events
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"families": ("gru", "cnn")}, "unknown model family"),
+    ({"baselines": ("markov", "oracle")}, "unknown baseline"),
+    ({"text": "maybe"}, "text must be one of"),
+])
+def test_options_name_what_is_wrong(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        QualityOptions(**kwargs)
+
+
+def test_peak_memory_sees_an_allocation_that_is_freed_before_the_end():
+    with PeakMemory(every_s=0.001) as memory:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block.sum()
+        del block
+    assert memory.peak_mb >= 48
+
+
+@pytest.mark.parametrize("titles, expected", [(["", None], False), (["", "Blue mug"], True)])
+def test_has_text_needs_one_non_empty_title_or_description(titles, expected):
+    items = pd.DataFrame({s.ITEM_ID: ["a", "b"], s.TITLE: titles, s.DESCRIPTION: [None, " "]})
+    assert has_text(items) is expected
+
+
+def test_the_markdown_table_has_one_line_per_row_and_a_dash_without_rare_targets():
+    row = {"model": "markov", "ndcg@10": 0.41234, "hr@10": 0.6, "mrr@20": 0.35, "recall@20": 0.63,
+           "train_seconds": 0.1, "peak_mb": 12.0, "ndcg@10_rare": None}
+    table = markdown_table([{"dataset": "synthetic", "rows": [row]}])
+    assert table.splitlines()[2] == "| synthetic | markov | 0.4123 | 0.6000 | 0.3500 | 0.6300 | – | 0.1 | 12 |"
