@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py                       # everything, params' epochs
     python benchmarks/quality.py --only synthetic --epochs 6
-    python benchmarks/quality.py --data /work/shared/data --out benchmarks/results
+    python benchmarks/quality.py --data ../shared/data --out benchmarks/results
 
 Each data set runs as its own `shopseq benchmark quality` process (so peak memory is per data set)
 with a split chosen for its time span (a 3-hour sample cannot hold a 7-day test window). A data set

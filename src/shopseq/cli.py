@@ -216,6 +216,31 @@ def benchmark_quality(
     typer.echo(f"wrote {out / 'quality.json'} and {out / 'quality.md'}")
 
 
+@benchmark_app.command("embed")
+def benchmark_embed(
+    texts: Path = typer.Option(..., help="One text per line, or .jsonl with a 'text' field."),
+    out: Path = typer.Option(..., help="Directory for embed.json and embed.md."),
+    threads: int = typer.Option(2, help="torch CPU threads for every path."),
+    seed_style_max: int = typer.Option(200, help="Texts the slow seed-style path is timed on."),
+    max_texts: Optional[int] = typer.Option(None, help="Use only the first N texts."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    candidates: str = typer.Option("batch_128,batch_32,int8_dynamic,int8_ffn_per_channel", help="Candidate paths for 'fastest', comma-separated."),
+) -> None:
+    """Embedding paths side by side on the same texts and model: texts/s, peak memory, cosine."""
+    from shopseq.benchmarks.embed import EmbedBenchOptions, markdown_table, run_embed_benchmark
+
+    options = EmbedBenchOptions(
+        threads=threads,
+        seed_style_max=seed_style_max,
+        max_texts=max_texts,
+        device=device,
+        candidates=tuple(c for c in candidates.split(",") if c),
+    )
+    report = run_embed_benchmark(texts, out, _params(), options)
+    typer.echo(markdown_table(report), nl=False)
+    typer.echo(f"wrote {out / 'embed.json'} and {out / 'embed.md'}")
+
+
 def main() -> None:
     """Entry point: run the Typer app, turning user errors into one line plus a hint."""
     try:

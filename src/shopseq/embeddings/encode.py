@@ -17,7 +17,7 @@ import numpy as np
 
 from shopseq.embeddings.cache import VectorCache
 from shopseq.embeddings.model import Encoder, autocast_context
-from shopseq.progress import progress
+from shopseq.progress import wants_bars
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,40 @@ class EmbedResult:
         return self.n_encoded / self.encode_seconds
 
 
-def token_lengths(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """Token count of each text after truncation, special tokens included: (n,)."""
-    encoded = encoder.tokenizer(
-        list(texts), truncation=True, max_length=encoder.max_tokens, add_special_tokens=True
-    )
-    return np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
+# Texts tokenised (for lengths) and sorted together: bounds memory on a 1,000,000-text input,
+# large enough that sorting still groups similar lengths into the same batch.
+CHUNK_TEXTS = 16_384
+
+
+def token_lengths(encoder: Encoder, texts: Sequence[str], chunk: int = CHUNK_TEXTS) -> np.ndarray:
+    """Token count of each text after truncation, special tokens included: (n,).
+
+    Tokenises `chunk` texts at a time, so only their token ids are ever held at once.
+    """
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), chunk):
+        part = list(texts[start : start + chunk])
+        encoded = encoder.tokenizer(part, truncation=True, max_length=encoder.max_tokens, add_special_tokens=True)
+        lengths[start : start + len(part)] = [len(ids) for ids in encoded["input_ids"]]
+    return lengths
+
+
+def length_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Split texts sorted longest first into batches of at most `batch_size`.
+
+    A batch also ends before a text shorter than half its longest one: such a text would be
+    mostly padding. On a full run that almost never triggers (neighbours in sorted order have
+    similar lengths); on a small incremental set of mixed lengths it keeps a 10-token text from
+    being padded to 256.
+    """
+    batches: list[np.ndarray] = []
+    start = 0
+    for position in range(1, len(order) + 1):
+        full = position - start == batch_size
+        if position == len(order) or full or 2 * lengths[order[position]] < lengths[order[start]]:
+            batches.append(order[start:position])
+            start = position
+    return batches
 
 
 def encode_batch(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
@@ -80,31 +108,54 @@ def encode_texts(
     texts: Sequence[str],
     batch_size: int = 64,
     progress_mode: str = "auto",
+    chunk_texts: int = CHUNK_TEXTS,
 ) -> np.ndarray:
     """Encode every text (no cache): float32 (len(texts), dim), rows in input order.
+
+    Texts stream through in chunks of `chunk_texts`: each chunk is tokenised for its lengths,
+    sorted longest first and encoded in batches, so a million texts never sit tokenised in
+    memory at once. Under logs mode each chunk ends with one log line (texts/s so far).
 
     Args:
         encoder: from `load_encoder`.
         texts: the texts; empty strings are allowed (they encode to [CLS][SEP]).
         batch_size: texts per forward pass (`embed.batch_size`).
         progress_mode: `base.progress`.
+        chunk_texts: texts tokenised and sorted together.
     """
     if batch_size < 1:
         raise ValueError(f"embed.batch_size must be >= 1; got {batch_size}")
+    if chunk_texts < 1:
+        raise ValueError(f"chunk_texts must be >= 1; got {chunk_texts}")
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)  # (N, H)
     if not texts:
         return out
-    # Longest first: a batch that does not fit in memory fails at once, not at the end.
-    order = np.argsort(-token_lengths(encoder, texts), kind="stable")
-    batch: list[int] = []
-    # Iterate texts (not batches) through the progress helper so it reports texts/s.
-    for index in progress(order.tolist(), desc="embed", total=len(texts), unit="texts", mode=progress_mode):
-        batch.append(index)
-        if len(batch) == batch_size:
-            out[batch] = encode_batch(encoder, [texts[i] for i in batch])
-            batch = []
-    if batch:
-        out[batch] = encode_batch(encoder, [texts[i] for i in batch])
+    start_time = time.perf_counter()
+    n_chunks = -(-len(texts) // chunk_texts)
+    bars = wants_bars(progress_mode)
+    bar = None
+    if bars:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(texts), desc="embed", unit="texts")
+    try:
+        for number, chunk_start in enumerate(range(0, len(texts), chunk_texts), start=1):
+            chunk = texts[chunk_start : chunk_start + chunk_texts]
+            # Longest first: a batch that does not fit in memory fails at once, not at the end.
+            lengths = token_lengths(encoder, chunk)
+            order = np.argsort(-lengths, kind="stable")
+            for batch in length_batches(order, lengths, batch_size):
+                out[chunk_start + batch] = encode_batch(encoder, [chunk[i] for i in batch])
+                if bar is not None:
+                    bar.update(len(batch))
+            if not bars:
+                done = chunk_start + len(chunk)
+                elapsed = max(time.perf_counter() - start_time, 1e-9)
+                log.info("embed: chunk %d/%d, %d/%d texts (%.1f texts/s)", number, n_chunks, done, len(texts),
+                         done / elapsed)
+    finally:
+        if bar is not None:
+            bar.close()
     return out
 
 

@@ -150,3 +150,30 @@ def test_the_same_weights_under_another_name_reuse_the_cache(encoder, tmp_path):
     assert renamed.model_id != encoder.model_id
     again = embed_texts(["walnut chair"], renamed, VectorCache.for_encoder(tmp_path / "cache", renamed))
     assert (again.n_encoded, again.cache_hits) == (0, 1)
+
+
+def _write_many(root: str, writer: int, n: int) -> None:
+    cache_module.MAX_SEGMENTS = 2  # compact on almost every write, so compactions race each other
+    cache = VectorCache(root, model_id="m@abc", max_tokens=64, pooling="mean", dim=DIM)
+    vectors = unit_rows(n, seed=writer)
+    for i in range(n):
+        cache.put_many([cache.key(f"w{writer}-{i}")], vectors[i][None, :])
+
+
+def test_concurrent_writers_that_compact_lose_no_vectors(tmp_path):
+    """Writers in separate processes, each compacting as it goes: every vector any of them stored is found."""
+    import multiprocessing
+
+    root = str(tmp_path / "cache")
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_write_many, args=(root, w, 15)) for w in range(4)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(60)
+        assert process.exitcode == 0
+    cache = VectorCache(root, model_id="m@abc", max_tokens=64, pooling="mean", dim=DIM)
+    found = cache.get_many([cache.key(f"w{w}-{i}") for w in range(4) for i in range(15)])
+    assert len(found) == 60
+    for w in range(4):
+        np.testing.assert_array_equal(found[cache.key(f"w{w}-3")], unit_rows(15, seed=w)[3])

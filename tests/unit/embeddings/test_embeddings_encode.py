@@ -82,3 +82,31 @@ def test_cls_pooling_gives_other_vectors_than_mean(encoder):
     cls_vectors = encode_texts(cls, TEXTS[:2], progress_mode="logs")
     assert ((mean_vectors * cls_vectors).sum(axis=1) < 0.999).all()
     np.testing.assert_allclose(np.linalg.norm(cls_vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_streaming_in_small_chunks_gives_the_same_vectors(encoder, caplog):
+    """Chunked streaming (for million-text inputs) changes memory use, never a vector or its row."""
+    texts = [f"item {i} " + "word " * (i % 7) for i in range(11)]
+    whole = encode_texts(encoder, texts, batch_size=4, progress_mode="logs")
+    with caplog.at_level("INFO", logger="shopseq.embeddings.encode"):
+        chunked = encode_texts(encoder, texts, batch_size=4, progress_mode="logs", chunk_texts=3)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    chunk_lines = [r for r in caplog.records if "chunk" in r.getMessage()]
+    assert len(chunk_lines) == 4  # ceil(11 / 3): one line per chunk
+
+
+def test_token_lengths_in_chunks_match_one_call(encoder):
+    texts = ["a", "two words", "", "a somewhat longer text with more tokens"] * 3
+    assert token_lengths(encoder, texts, chunk=5).tolist() == token_lengths(encoder, texts, chunk=100).tolist()
+
+
+def test_length_batches_cover_every_text_once_and_never_mix_very_different_lengths():
+    from shopseq.embeddings.encode import length_batches
+
+    lengths = np.array([5, 200, 7, 180, 6, 90, 100, 8])
+    order = np.argsort(-lengths, kind="stable")
+    batches = length_batches(order, lengths, batch_size=3)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    assert all(len(b) <= 3 for b in batches)
+    for batch in batches:
+        assert 2 * lengths[batch].min() >= lengths[batch].max()
