@@ -11,20 +11,11 @@ from shopseq.cli import app
 from shopseq.config import from_dict, Params
 from shopseq.io import read_json
 
+from shared_samples import sample
+
 REPO = Path(__file__).parents[2]
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 FIXTURES = REPO / "tests" / "unit" / "data" / "fixtures"
 TAOBAO = "taobao_userbehavior/UserBehavior_head_users.csv.gz"
-
-
-def sample(relative: str) -> Path:
-    """The path of a shared sample, or skip (with the reason printed) when it is absent."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        reason = f"real sample {path} is absent (the shared data folder is not next to the repo)"
-        print(reason)
-        pytest.skip(reason)
-    return path
 
 
 def _check_data(tmp_path: Path, source: str, path: Path, min_rows: int = 100) -> dict:

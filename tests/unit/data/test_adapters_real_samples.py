@@ -15,17 +15,7 @@ from shopseq import schema as s
 from shopseq.data.adapters import adapter_for
 from shopseq.data.adapters.base import NO_TEXT, SESSION_USER_PREFIX, UNKNOWN_CATEGORY, Loaded
 
-SHARED_DATA = (Path(__file__).parents[3] / ".." / "shared" / "data").resolve()
-
-
-def sample(relative: str) -> Path:
-    """The path of a shared sample, or skip (with the reason printed) when it is absent."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        reason = f"real sample {path} is absent (the shared data folder is not next to the repo)"
-        print(reason)
-        pytest.skip(reason)
-    return path
+from shared_samples import sample
 
 
 def assert_canonical(loaded: Loaded) -> None:

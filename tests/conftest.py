@@ -1,0 +1,8 @@
+"""Test helpers shared across tests/ (e.g. shared_samples) are importable from every test module."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
