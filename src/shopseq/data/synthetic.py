@@ -28,6 +28,8 @@ from shopseq import schema as s
 from shopseq.config import Synthetic
 
 log = logging.getLogger(__name__)
+# What the generator knows about each user beyond behaviour (for checks, never for training).
+TRUTH_COLUMNS = ["user_id", "price_sensitivity", "churned", "churn_ts", "top_category"]
 
 # Category name -> (nouns, adjectives, phrases for descriptions, consumable?).
 CATALOGUE: dict[str, tuple[list[str], list[str], list[str], bool]] = {
@@ -147,7 +149,7 @@ def generate_shop(config: Synthetic, seed: int) -> Shop:
         "synthetic shop: %d users, %d items, %d events, %d reviews up to %s",
         len(users), len(items), len(events), len(reviews), cut.date(),
     )
-    truth = users[["user_id", "price_sensitivity", "churned", "churn_ts", "top_category"]].copy()
+    truth = users[TRUTH_COLUMNS].copy()
     truth["top_category"] = [categories[c] for c in truth["top_category"]]
     return Shop(
         events=s.conform(events, s.EVENTS),

@@ -15,7 +15,6 @@ from shopseq.config import Params
 from shopseq.io import write_json, write_parquet
 
 log = logging.getLogger(__name__)
-TRUTH_COLUMNS = ["user_id", "price_sensitivity", "churned", "churn_ts", "top_category"]
 
 
 def run(params: Params) -> None:
@@ -34,6 +33,8 @@ def run(params: Params) -> None:
         loaded = read_source(ingest.source, ingest.path, ingest, params.base.seed)
         events, items, reviews = loaded.tables
         notes = loaded.report.notes
+        from shopseq.data.synthetic import TRUTH_COLUMNS
+
         write_parquet(pd.DataFrame(columns=TRUTH_COLUMNS), raw / "users_truth.parquet")
     for name, frame in (("events", events), ("items", items), ("reviews", reviews)):
         write_parquet(frame, raw / f"{name}.parquet")

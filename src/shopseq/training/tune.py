@@ -44,6 +44,11 @@ class TuneResult:
     trials: list[dict] = field(default_factory=list)
 
 
+def _metric_key(name: str) -> str:
+    """An MLflow metric name for one of ours: `ndcg@10` -> `ndcg_at_10` (MLflow keys avoid '@')."""
+    return name.replace("@", "_at_")
+
+
 def suggest(trial, train: Train) -> dict:
     """Hyperparameters for one trial: the search space's suggestions over `train.defaults`."""
     hp = {"model": train.model, **train.defaults}
@@ -103,7 +108,7 @@ def tune(
             metrics = evaluate_recommender(recommender, data.valid, ks)
             value = metrics[OBJECTIVE]
             history.append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in metrics.items()}})
-            mlflow.log_metrics({"train_loss": loss, **{f"valid_{k.replace('@', '_at_')}": v for k, v in metrics.items()}}, step=epoch)
+            mlflow.log_metrics({"train_loss": loss, **{_metric_key(f"valid_{k}"): v for k, v in metrics.items()}}, step=epoch)
             if value > state["value"]:
                 state["value"], state["weights"] = value, copy.deepcopy(model.state_dict())
             trial.report(value, epoch)
@@ -116,7 +121,7 @@ def tune(
             fit(model, data.windows, train.epochs, train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
                 seed + trial.number, on_epoch, progress_mode)
             mlflow.set_tags({"trial": trial.number, "pruned": state["pruned"]})
-            mlflow.log_metric(f"best_valid_{OBJECTIVE.replace('@', '_at_')}", state["value"])
+            mlflow.log_metric(_metric_key(f"best_valid_{OBJECTIVE}"), state["value"])
         log.info("trial %d: %s=%.4f %s%s", trial.number, OBJECTIVE, state["value"], hp, " (pruned)" if state["pruned"] else "")
         if state["value"] > best["value"]:
             model.load_state_dict(state["weights"])
