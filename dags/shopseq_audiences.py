@@ -2,11 +2,16 @@
 ### shopseq_audiences: rebuild ad-targeting audiences when the champion or the profiles change
 
 Scheduled on the assets `shopseq://champion` and `shopseq://profiles`, which `shopseq_retrain`
-emits when a person approves a new champion. One task runs `dvc repro audiences` in the
-project directory (the parent of `dags/`, or `$SHOPSEQ_PROJECT_DIR`): without
-`--single-item`, so DVC first brings every stage audiences depends on up to date, above all
-`champion`, which fetches the newly promoted model. Output: `data/audiences/` (top users per
-category by champion score). Shares the pool `shopseq_dvc` with every DVC task.
+emits when a person approves a new champion (and `shopseq_rollback` when it restores one).
+Two tasks, each `dvc repro <stage>` in the project directory (the parent of `dags/`, or
+`$SHOPSEQ_PROJECT_DIR`), without `--single-item`, so DVC first brings every stage they depend
+on up to date, above all `champion`, which fetches the newly promoted model:
+
+- `score`: batch scoring with the champion: top-K items and per-category propensities for every
+  known user (`data/scores/`), the table ad platforms and other consumers read;
+- `audiences`: the campaigns' audiences with reasons and their offline check (`data/audiences/`).
+
+Both share the pool `shopseq_dvc` with every DVC task.
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
     default_args=orch.default_args(SETTINGS),
 )
 def shopseq_audiences() -> None:
-    @task(task_id="audiences", pool=orch.DVC_POOL)
-    def audiences() -> None:
-        orch.run_dvc_stage("audiences", orch.project_dir(DEFAULT_PROJECT), single=False)
+    def reproduce(stage: str):
+        @task(task_id=stage, pool=orch.DVC_POOL)
+        def run_stage() -> None:
+            orch.run_dvc_stage(stage, orch.project_dir(DEFAULT_PROJECT), single=False)
 
-    audiences()
+        return run_stage()
+
+    reproduce("score") >> reproduce("audiences")
 
 
 shopseq_audiences()

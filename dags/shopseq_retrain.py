@@ -1,13 +1,24 @@
 """
 ### shopseq_retrain: retrain the next-item model, gate it, and promote it after human approval
 
+Each run works on a **data version**. `ingest` reads the source (run param `until`: make the
+synthetic shop end at that date, or at the run's logical date with `logical_date`, so that
+successive scheduled runs see growing data; a real source is read again on every run). After `validate`, `check_new_data` stops the run
+when the validated data is an already recorded data version and nothing else changed (DVC
+would rerun no stage): nothing to train, and the log says so (run param `force` trains anyway).
+After `gate`, `snapshot` records the data version: a git tag `data/<version>` of `dvc.lock`
+and the metrics, committed by `shopseq-bot` without touching any branch, with the data pushed
+to the DVC remote. `shopseq_rollback` restores any of them.
+
 Each DVC stage of the pipeline is one task that runs `dvc repro --single-item <stage>` in the
 project directory (the parent of `dags/`, or `$SHOPSEQ_PROJECT_DIR`). Airflow's edges give
 the order, so each task reproduces exactly its own stage: one log and one retry per stage,
 and DVC still skips a stage whose inputs did not change. All stage tasks share the pool
 `shopseq_dvc` (one slot), so two runs never write the DVC workspace at the same time.
 
-After `gate`:
+After `gate` and `snapshot`, `report` writes the run's HTML page (reports/runs/<run id>/
+report.html: data, validation, metrics against champion and baselines, training curves, trials,
+segments, gate, lineage); the approval request links to it. Then:
 - gate failed: `gate_failed` logs the reasons; nothing is registered, the champion stays.
 - gate passed: `register` adds the candidate to the MLflow registry with alias `challenger`;
   `approval` asks a person (Airflow's Required Actions page, or
@@ -19,7 +30,9 @@ After `gate`:
   - **Reject** (or no answer within `dags.approval_timeout_hours`): `record_rejection` tags
     the version as rejected; the champion does not move.
 
-Schedule, retries and the approval timeout come from the `dags` section of `params.yaml`.
+Only the Airflow users named in `dags.approvers` may answer the approval request (anyone
+else, and any unauthenticated call, is refused by Airflow's API). Schedule, retries, the
+approvers and the approval timeout come from the `dags` section of `params.yaml`.
 """
 
 from __future__ import annotations
@@ -59,7 +72,19 @@ def _stage_task(stage: str):
 
     @task(task_id=stage, pool=orch.DVC_POOL)
     def reproduce() -> None:
-        orch.run_dvc_stage(stage, _project(), single=True)
+        project = _project()
+        if stage == "ingest":
+            context = get_current_context()
+            until = context["params"].get("until") or ""
+            if until == orch.UNTIL_LOGICAL_DATE:
+                until = context["logical_date"].isoformat()
+            if until:
+                orch.set_synthetic_until(project, until)
+            # A real source's files live outside DVC: read them every run to see new data;
+            # DVC still skips every later stage when the raw tables come out unchanged.
+            orch.run_dvc_stage(stage, project, single=True, force=orch.source_is_external(project))
+            return
+        orch.run_dvc_stage(stage, project, single=True)
 
     return reproduce()
 
@@ -72,11 +97,40 @@ def _stage_task(stage: str):
     doc_md=__doc__,
     tags=["shopseq"],
     default_args=orch.default_args(SETTINGS),
+    params={
+        "until": Param(
+            "",
+            type="string",
+            title="Synthetic data until",
+            description="Synthetic source only: the shop's data ends at this date (YYYY-MM-DD), "
+            "or `logical_date` for the run's logical date. Empty: as params.yaml says.",
+        ),
+        "force": Param(
+            False,
+            type="boolean",
+            title="Train even if nothing changed",
+            description="Train even when the data version and everything else are unchanged.",
+        ),
+    },
 )
 def shopseq_retrain() -> None:
-    stages = [_stage_task(stage) for stage in orch.RETRAIN_STAGES]
-    for upstream, downstream in zip(stages, stages[1:]):
-        upstream >> downstream
+    stages = {stage: _stage_task(stage) for stage in orch.RETRAIN_STAGES}
+    ordered = list(stages.values())
+
+    @task.short_circuit(task_id="check_new_data")
+    def check_new_data() -> bool:
+        return orch.needs_training(_project(), force=bool(get_current_context()["params"].get("force")))
+
+    @task(task_id="snapshot", pool=orch.DVC_POOL)
+    def snapshot() -> str:
+        return orch.record_data_version(_project())
+
+    new_data = check_new_data()
+    for upstream, downstream in zip(ordered, ordered[1:]):
+        if upstream is stages["validate"]:
+            upstream >> new_data >> downstream
+        else:
+            upstream >> downstream
 
     @task.branch(task_id="check_gate")
     def check_gate() -> str:
@@ -88,9 +142,13 @@ def shopseq_retrain() -> None:
     def gate_failed() -> None:
         orch.report_gate_failure(_project())
 
+    @task(task_id="report")
+    def report() -> str:
+        return orch.write_run_report(_project(), get_current_context()["run_id"])
+
     @task(task_id="register")
-    def register() -> dict[str, str]:
-        return orch.register_challenger(_project())
+    def register(report_path: str) -> dict[str, str]:
+        return orch.register_challenger(_project(), report=report_path)
 
     approval = RecordedApproval(
         task_id="approval",
@@ -106,6 +164,8 @@ def shopseq_retrain() -> None:
             )
         },
         response_timeout=timedelta(hours=SETTINGS.approval_timeout_hours),
+        # Only these authenticated Airflow users may answer (dags.approvers in params.yaml).
+        assigned_users=[{"id": user, "name": user} for user in SETTINGS.approvers] or None,
     )
 
     @task(
@@ -129,10 +189,11 @@ def shopseq_retrain() -> None:
         registered = ti.xcom_pull(task_ids="register")
         orch.reject_challenger(_project(), registered["version"], answer)
 
+    run_report = report()
     branch = check_gate()
-    registered = register()
+    registered = register(run_report)
     promoted = promote(registered)
-    stages[-1] >> branch >> [registered, gate_failed()]
+    ordered[-1] >> snapshot() >> run_report >> branch >> [registered, gate_failed()]
     registered >> approval >> promoted >> record_rejection()
 
 

@@ -121,6 +121,20 @@ def demo(
         )
 
 
+@app.command("report")
+def report(
+    out: Optional[Path] = typer.Option(None, help="Where to write the page (default: <paths.reports>/report.html)."),
+    mlflow: bool = typer.Option(
+        True, "--mlflow/--no-mlflow", help="Ask MLflow for the trial runs and the champion's params (lineage diff)."
+    ),
+) -> None:
+    """Write this run's report: one static HTML page (data, validation, metrics vs champion, training, gate, lineage)."""
+    from shopseq.report import build_report
+
+    path = build_report(_params(), out, use_mlflow=mlflow)
+    typer.echo(f"wrote {path}")
+
+
 @registry_app.command("register")
 def registry_register() -> None:
     """Register the gated candidate as a new model version with alias `challenger`."""
@@ -178,6 +192,69 @@ def registry_show() -> None:
     typer.echo(json.dumps(describe(_params()), indent=2, default=str))
 
 
+@app.command("versions")
+def versions_command(
+    record: bool = typer.Option(
+        False, "--record", help="First record the workspace's data as a data version (git tag + dvc push)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the data versions: date, row counts, the model versions trained on each and their gate results."""
+    import json
+
+    from shopseq import versions
+    from shopseq.registry import versions_for_data
+
+    params = _params()
+    if record:
+        recorded = versions.snapshot(Path.cwd(), params)
+        typer.echo(f"recorded data version {recorded.name} (tag {recorded.tag})")
+    by_data = versions_for_data(params)
+    rows = [
+        {
+            "data_version": version.name,
+            "created_at": version.created_at,
+            "rows": version.rows,
+            "models": by_data.get(version.name, []),
+        }
+        for version in versions.list_versions(Path.cwd())
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no data versions yet: a retrain run records one after its gate (or `shopseq versions --record`)")
+        return
+    for row in rows:
+        counts = ", ".join(f"{key} {value}" for key, value in row["rows"].items())
+        typer.echo(f"{row['data_version']}  {row['created_at']}  {counts}")
+        for model in row["models"] or [{"version": None}]:
+            if model["version"] is None:
+                typer.echo("    no model registered (gate failed or not run)")
+                continue
+            state = ", ".join(model["aliases"]) or (
+                f"rejected by {model['rejected_by']}" if model["rejected_by"]
+                else f"was promoted by {model['promoted_by']}" if model["promoted_by"] else "registered"
+            )
+            gate = "gate passed" if model["gate_passed"] else "gate failed"
+            typer.echo(f"    model version {model['version']}: {gate}; {state}")
+
+
+@app.command("rollback")
+def rollback_command(
+    data_version: str = typer.Option(..., "--data-version", help="The data version to restore (see `shopseq versions`)."),
+    by: str = typer.Option(os.environ.get("USER", "unknown"), help="Who rolls back (kept in the audit record)."),
+    reason: str = typer.Option("", help="Why (kept in the audit record)."),
+) -> None:
+    """Restore a data version byte for byte and make its model champion (retrain only if none was registered)."""
+    import json
+
+    from shopseq.rollback import rollback_to
+
+    audit = rollback_to(Path.cwd(), _params(), data_version, by=by, reason=reason)
+    typer.echo(json.dumps(audit, indent=2))
+
+
 @benchmark_app.command("quality")
 def benchmark_quality(
     source: str = typer.Option(..., help=f"Source format: {', '.join(SOURCES)}."),
@@ -224,7 +301,7 @@ def benchmark_embed(
     seed_style_max: int = typer.Option(200, help="Texts the slow seed-style path is timed on."),
     max_texts: Optional[int] = typer.Option(None, help="Use only the first N texts."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    candidates: str = typer.Option("batch_128,batch_32,int8_dynamic,int8_ffn_per_channel", help="Candidate paths for 'fastest', comma-separated."),
+    candidates: str = typer.Option("batch_32,int8_dynamic,onnx,onnx_int8,onnx_int8_matmul", help="Candidate paths for 'fastest', comma-separated."),
 ) -> None:
     """Embedding paths side by side on the same texts and model: texts/s, peak memory, cosine."""
     from shopseq.benchmarks.embed import EmbedBenchOptions, markdown_table, run_embed_benchmark
@@ -241,16 +318,126 @@ def benchmark_embed(
     typer.echo(f"wrote {out / 'embed.json'} and {out / 'embed.md'}")
 
 
+@benchmark_app.command("serve")
+def benchmark_serve(
+    out: Path = typer.Option(..., help="Directory for serve.json and serve.md."),
+    rates: str = typer.Option("10,50,200", help="Open-loop request rates (requests/s), comma-separated."),
+    seconds: float = typer.Option(10.0, help="How long each rate is driven."),
+    k: int = typer.Option(20, help="K of every request."),
+    registry: str = typer.Option(
+        "auto",
+        help="project: serve the project registry's champion (after `make demo`); throwaway: register "
+        "models/candidate as champion of a temporary registry; auto: project when it has a champion, else throwaway.",
+    ),
+) -> None:
+    """Latency of `shopseq serve` on loopback under open-loop load (needs data/validated and a model).
+
+    The service runs in a subprocess on a free loopback port; requests are top-K for known users of
+    the validated events (4 in 5) and ad-hoc sequences of validated catalogue items (1 in 5).
+    """
+    from shopseq.benchmarks.serve import ServeBenchOptions, markdown_table, run_serve_benchmark
+
+    if registry not in ("auto", "project", "throwaway"):
+        raise UserError(f"unknown registry choice {registry!r}", hint="use auto, project or throwaway")
+    options = ServeBenchOptions(
+        rates=tuple(float(r) for r in rates.split(",") if r), seconds=seconds, k=k, registry=registry
+    )
+    report = run_serve_benchmark(out, _params(), options, params_file=Path(_state["params"]))
+    typer.echo(markdown_table(report), nl=False)
+    typer.echo(f"wrote {out / 'serve.json'} and {out / 'serve.md'}")
+
+
+@benchmark_app.command("forecast")
+def benchmark_forecast(
+    series: Path = typer.Option(..., help="CSV with columns id,date,value (one row per series and day)."),
+    horizon: int = typer.Option(..., help="Days forecast from each backtest origin."),
+    out: Path = typer.Option(..., help="Directory for forecast.json and forecast.md."),
+    origins: Optional[int] = typer.Option(None, help="Backtest origins (default: forecast.backtest_origins)."),
+    season: Optional[int] = typer.Option(None, help="Season length in days (default: forecast.season)."),
+) -> None:
+    """The forecast model vs seasonal naive, exponential smoothing and a plain global LightGBM."""
+    from shopseq.benchmarks.forecast import ForecastBenchOptions, markdown_table, run_forecast_benchmark
+
+    params = _params()
+    options = ForecastBenchOptions(
+        horizon=horizon,
+        origins=origins or params.forecast.backtest_origins,
+        season=season or params.forecast.season,
+    )
+    report = run_forecast_benchmark(series, out, params.forecast, options, seed=params.base.seed)
+    typer.echo(markdown_table(report), nl=False)
+    typer.echo(f"wrote {out / 'forecast.json'} and {out / 'forecast.md'}")
+
+
+@app.command("serve")
+def serve(
+    host: Optional[str] = typer.Option(None, help="Interface to bind (default: serve.host)."),
+    port: Optional[int] = typer.Option(None, help="Port to listen on (default: serve.port)."),
+    openapi: Optional[Path] = typer.Option(None, help="Write the OpenAPI schema (JSON) to this file and exit."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+) -> None:
+    """Serve the registry champion over HTTP: POST /recommend, GET /health; follows the champion alias."""
+    import json
+
+    from shopseq.serving.app import create_app
+
+    params = _params()
+    app = create_app(params)
+    if openapi is not None:
+        openapi.parent.mkdir(parents=True, exist_ok=True)
+        openapi.write_text(json.dumps(app.openapi(), indent=2) + "\n")
+        typer.echo(f"wrote {openapi}")
+        return
+    from shopseq.serving.champion import champion_version
+
+    events = Path(params.paths.validated) / "events.parquet"
+    if not events.exists():
+        raise UserError(f"{events} not found: the service reads user histories from it", hint="run `dvc repro` or `make demo` first")
+    if champion_version(params) is None:
+        raise UserError(
+            f"{params.registry.model_name} has no champion in the registry",
+            hint="promote a version first: `shopseq registry promote --approved-by NAME` (or run `make demo`)",
+        )
+    import uvicorn
+
+    uvicorn.run(
+        app, host=host or params.serve.host, port=port or params.serve.port, access_log=access_log, log_level="info"
+    )
+
+
+def error_hint(error: BaseException) -> str:
+    """What to try next for an error: its own hint when it has one, else one by kind."""
+    if getattr(error, "hint", ""):
+        return error.hint
+    if isinstance(error, ConfigError):
+        return f"check {_state['params']} (or pass another file with --params)"
+    if isinstance(error, FileNotFoundError):
+        return "check the path, or run the stage that writes it (`dvc repro`, `make demo`); --debug shows the traceback"
+    if isinstance(error, (ValueError, OSError)):
+        return "check the input named above; rerun with --debug for the traceback"
+    return "this looks like a bug: rerun with --debug and report the traceback"
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (multi-line messages are joined), with its kind when it says nothing."""
+    message = " ".join(str(error).split())
+    return message or type(error).__name__
+
+
 def main() -> None:
-    """Entry point: run the Typer app, turning user errors into one line plus a hint."""
+    """Entry point: run the Typer app; any error becomes one line plus a hint (a traceback with --debug)."""
     try:
         app()
-    except (UserError, ConfigError, FileNotFoundError, ValueError) as error:
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # the CLI's last line of defence: one line, not a traceback
         if _state["debug"]:
             raise
-        hint = getattr(error, "hint", "") or "rerun with --debug for the traceback"
-        typer.secho(f"error: {error}", fg="red", err=True)
-        typer.echo(f"hint: {hint}", err=True)
+        expected = isinstance(error, (UserError, ConfigError, FileNotFoundError, ValueError, OSError))
+        prefix = "error" if expected else f"error ({type(error).__name__})"
+        typer.secho(f"{prefix}: {one_line(error)}", fg="red", err=True)
+        typer.echo(f"hint: {error_hint(error)}", err=True)
         sys.exit(1)
 
 

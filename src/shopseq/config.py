@@ -49,6 +49,7 @@ class Paths:
     champion: str = "models/champion"
     audiences: str = "data/audiences"
     forecast: str = "data/forecast"
+    scores: str = "data/scores"
     reports: str = "reports"
     embed_cache: str = ".shopseq_cache/embeddings"
 
@@ -123,9 +124,13 @@ class Embed:
     pooling: str = "mean"
     review_weight: float = 0.3
     threads: int = 0
+    backend: str = "torch"
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         _one_of("embed.pooling", self.pooling, ("mean", "cls"))
+        _one_of("embed.backend", self.backend, ("torch", "onnx", "onnx_int8"))
+        _one_of("embed.dtype", self.dtype, ("float32", "float16"))
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,11 @@ class Profiles:
     pca_components: int = 16
     max_categories: int = 20
     session_gap_minutes: float = 30.0
+    churn_days: int = 14
 
     def __post_init__(self) -> None:
+        if self.churn_days < 1:
+            raise ConfigError(f"profiles.churn_days must be >= 1, got {self.churn_days}")
         if self.text_half_life_days <= 0:
             raise ConfigError(f"profiles.text_half_life_days must be > 0, got {self.text_half_life_days}")
         for name in ("pca_components", "max_categories"):
@@ -234,17 +242,105 @@ class Registry:
     model_name: str = "shopseq-next-item"
 
 
+CAMPAIGN_OBJECTIVES = ("acquisition", "retention", "discount")
+AUDIENCE_OUTCOMES = ("interaction", "purchase")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    objective: str
+    category: str | None = None
+    items: list[str] | None = None
+    size: int | None = None
+    min_score: float | None = None
+    lookalike: bool = False
+
+    def __post_init__(self) -> None:
+        where = f"audiences.campaigns[{self.name!r}]"
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise ConfigError(f"audiences.campaigns: name {self.name!r} must be letters, digits, - or _ (it names a file)")
+        _one_of(f"{where}.objective", self.objective, CAMPAIGN_OBJECTIVES)
+        if (self.category is None) == (self.items is None):
+            raise ConfigError(f"{where}: give exactly one target, category or items")
+        if self.items is not None and not self.items:
+            raise ConfigError(f"{where}.items: the list is empty")
+        if self.size is None and self.min_score is None:
+            raise ConfigError(f"{where}: give a size, a min_score or both")
+        if self.size is not None and self.size < 1:
+            raise ConfigError(f"{where}.size must be >= 1, got {self.size}")
+
+
+@dataclass(frozen=True)
+class Lookalikes:
+    seeds_file: str | None = None
+    seed_top: int = 50
+    size: int = 200
+    neighbours: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("seed_top", "size", "neighbours"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"audiences.lookalikes.{name} must be >= 1, got {getattr(self, name)}")
+
+
 @dataclass(frozen=True)
 class Audiences:
     top_users: int = 100
     batch_size: int = 512
     recent_days: int = 14
     holdout_days: int = 7
+    max_categories: int = 20
+    half_life_days: float = 7.0
+    outcome: str = "interaction"
+    train_windows: int = 3
+    campaigns: list[Campaign] = field(default_factory=list)
+    lookalikes: Lookalikes = field(default_factory=Lookalikes)
 
     def __post_init__(self) -> None:
-        for name in ("top_users", "batch_size", "recent_days", "holdout_days"):
+        for name in ("top_users", "batch_size", "recent_days", "holdout_days", "max_categories", "train_windows"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"audiences.{name} must be >= 1, got {getattr(self, name)}")
+        if self.half_life_days <= 0:
+            raise ConfigError(f"audiences.half_life_days must be > 0, got {self.half_life_days}")
+        _one_of("audiences.outcome", self.outcome, AUDIENCE_OUTCOMES)
+        names = [c.name for c in self.campaigns]
+        if duplicated := sorted({n for n in names if names.count(n) > 1}):
+            raise ConfigError(f"audiences.campaigns: duplicate name(s) {', '.join(duplicated)}")
+
+
+@dataclass(frozen=True)
+class Score:
+    k: int = 20
+    batch_size: int = 512
+    recent_days: int = 7
+
+    def __post_init__(self) -> None:
+        for name in ("k", "batch_size", "recent_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"score.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Serve:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_k: int = 100
+    max_items: int = 200
+    poll_seconds: float = 30.0
+    recent_days: int = 7
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ConfigError(f"serve.threads must be >= 0 (0: torch's default), got {self.threads}")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"serve.port must be in 1..65535, got {self.port}")
+        for name in ("max_k", "max_items", "recent_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"serve.{name} must be >= 1, got {getattr(self, name)}")
+        if self.poll_seconds <= 0:
+            raise ConfigError(f"serve.poll_seconds must be > 0, got {self.poll_seconds}")
 
 
 @dataclass(frozen=True)
@@ -253,13 +349,21 @@ class Forecast:
     season: int = 7
     backtest_origins: int = 3
     interval: float = 0.8
+    service_level: float = 0.95
+    trees: int = 300
+    learning_rate: float = 0.05
+    threads: int = 1
+    propensity: bool = False
+    report_items: int = 6
+    dispersion_windows: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("horizon", "season", "backtest_origins"):
+        for name in ("horizon", "season", "backtest_origins", "trees", "threads", "report_items", "dispersion_windows"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"forecast.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 < self.interval < 1.0:
-            raise ConfigError(f"forecast.interval must be in (0, 1), got {self.interval}")
+        for name in ("interval", "service_level", "learning_rate"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"forecast.{name} must be in (0, 1), got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -268,6 +372,9 @@ class Dags:
     retries: int = 2
     retry_delay_minutes: int = 2
     approval_timeout_hours: int = 72
+    # Airflow users who may answer the approval request (HITL respondent restriction);
+    # empty: any user allowed to edit the DAG may answer.
+    approvers: list[str] = field(default_factory=lambda: ["demo-approver"])
 
 
 @dataclass(frozen=True)
@@ -283,6 +390,8 @@ class Params:
     evaluate: Evaluate = field(default_factory=Evaluate)
     gate: Gate = field(default_factory=Gate)
     registry: Registry = field(default_factory=Registry)
+    score: Score = field(default_factory=Score)
+    serve: Serve = field(default_factory=Serve)
     audiences: Audiences = field(default_factory=Audiences)
     forecast: Forecast = field(default_factory=Forecast)
     dags: Dags = field(default_factory=Dags)

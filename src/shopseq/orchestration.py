@@ -103,7 +103,7 @@ def stage_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def dvc_repro_command(stage: str, single: bool) -> list[str]:
+def dvc_repro_command(stage: str, single: bool, force: bool = False) -> list[str]:
     """The command line that reproduces one dvc.yaml stage.
 
     `single=True` (`--single-item`) reproduces exactly this stage and trusts the outputs of
@@ -115,16 +115,21 @@ def dvc_repro_command(stage: str, single: bool) -> list[str]:
     command = [sys.executable, "-m", "dvc", "repro"]
     if single:
         command.append("--single-item")
+    if force:
+        command.append("--force")
     return [*command, stage]
 
 
-def run_dvc_stage(stage: str, project: Path, single: bool = True) -> None:
+def run_dvc_stage(stage: str, project: Path, single: bool = True, force: bool = False) -> None:
     """Run `dvc repro` for one stage in `project`, streaming its output into the task log.
+
+    `force` reruns the stage even when DVC sees no change in its deps (ingest of a real source:
+    the source files are outside DVC, so only reading them tells whether they grew).
 
     Raises:
         RuntimeError: dvc exited non-zero; the message names the stage and the project.
     """
-    command = dvc_repro_command(stage, single)
+    command = dvc_repro_command(stage, single, force)
     log.info("running %s in %s", " ".join(command[1:]), project)
     with subprocess.Popen(
         command,
@@ -228,10 +233,11 @@ def approval_body(reports: Reports, version: str, model_name: str) -> str:
     return "\n".join(lines)
 
 
-def register_challenger(project: Path) -> dict[str, str]:
+def register_challenger(project: Path, report: str | None = None) -> dict[str, str]:
     """Register models/candidate as the `challenger` and build the approval request for it.
 
-    Returns a small dict for XCom: the version, and the subject and body the approval shows.
+    Returns a small dict for XCom: the version, and the subject and body the approval shows
+    (with the path of the run's HTML report, when one was written).
     """
     params = load_project_params(project)
     with _in_project(project):
@@ -240,11 +246,27 @@ def register_challenger(project: Path) -> dict[str, str]:
         version = str(register_candidate(params))
     reports = Reports.load(project, params)
     log.info("registered version %s of %s as challenger", version, params.registry.model_name)
+    body = approval_body(reports, version, params.registry.model_name)
+    if report:
+        body += f"\n\nThe whole run, with plots and lineage: `{report}`"
     return {
         "version": version,
         "subject": f"Promote {params.registry.model_name} version {version} to champion?",
-        "body": approval_body(reports, version, params.registry.model_name),
+        "body": body,
     }
+
+
+def write_run_report(project: Path, run_id: str) -> str:
+    """Write this run's HTML report to reports/runs/<run id>/report.html; return its path."""
+    import re
+
+    params = load_project_params(project)
+    folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    with _in_project(project):
+        from shopseq.report import build_report
+
+        path = build_report(params, out=Path(params.paths.reports) / "runs" / folder / "report.html")
+    return str((project / path).resolve())
 
 
 def hitl_answer(event: dict[str, Any]) -> dict[str, Any]:
@@ -309,3 +331,86 @@ def _in_project(project: Path) -> Iterator[None]:
         os.environ.setdefault(name, value)
     with chdir(project):
         yield
+
+
+# ------------------------------------------------------------------ data versions and rollback
+
+UNTIL_LOGICAL_DATE = "logical_date"
+"""The `until` run parameter's value that means "the run's logical date" (scheduled runs)."""
+
+
+def set_synthetic_until(project: Path, until: str) -> None:
+    """Write `ingest.synthetic.until` into the project's params.yaml (comments kept), like `dvc exp run -S`.
+
+    DVC sees the changed param, so `ingest` reruns and the synthetic shop grows to `until`.
+
+    Raises:
+        ValueError: the project's source is not synthetic, or `until` is not a date.
+    """
+    import pandas as pd
+    from ruamel.yaml import YAML
+
+    params = load_project_params(project)
+    if params.ingest.source != "synthetic":
+        raise ValueError(
+            f"`until` applies to the synthetic source only; {project / 'params.yaml'} has source {params.ingest.source!r}"
+        )
+    day = pd.Timestamp(until).strftime("%Y-%m-%d")  # fails clearly on a non-date
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    path = project / "params.yaml"
+    raw = yaml.load(path.read_text())
+    raw["ingest"]["synthetic"]["until"] = day
+    with path.open("w") as handle:
+        yaml.dump(raw, handle)
+    log.info("ingest.synthetic.until = %s (the synthetic shop ends there)", day)
+
+
+def source_is_external(project: Path) -> bool:
+    """Whether `ingest` reads files outside DVC (every source but the seeded synthetic one)."""
+    return load_project_params(project).ingest.source != "synthetic"
+
+
+def needs_training(project: Path, force: bool = False) -> bool:
+    """False when the run has nothing new to learn from: same data version, nothing else changed.
+
+    The validated data's version is already recorded (a previous run reached the gate on it)
+    and DVC would rerun none of the stages after `validate` (code, params and outputs are as
+    that run left them). `force` trains anyway.
+    """
+    from shopseq import versions
+
+    params = load_project_params(project)
+    name = versions.current_name(project, params)
+    recorded = any(version.name == name for version in versions.list_versions(project))
+    after_validate = [s for s in versions.VERSIONED_STAGES if s not in ("ingest", "validate")]
+    pending = versions.stages_to_run(project, after_validate)
+    if force:
+        log.info("data version %s; training forced by the run's `force` param", name)
+        return True
+    if recorded and not pending:
+        log.info(
+            "data version %s is unchanged since the last successful run and nothing else changed: "
+            "no training this run (trigger with force=true to train anyway)",
+            name,
+        )
+        return False
+    log.info("data version %s%s; stages to rerun: %s", name, "" if recorded else " is new", ", ".join(pending) or "none")
+    return True
+
+
+def record_data_version(project: Path) -> str:
+    """Snapshot the workspace's data as a data version (git tag by the bot, data pushed); its name."""
+    from shopseq import versions
+
+    params = load_project_params(project)
+    return versions.snapshot(project, params).name
+
+
+def rollback_data(project: Path, data_version: str, by: str, reason: str = "") -> dict:
+    """Restore `data_version` and its champion (retraining only when none was registered)."""
+    params = load_project_params(project)
+    with _in_project(project):
+        from shopseq.rollback import rollback_to
+
+        return rollback_to(project, params, data_version, by=by, reason=reason)

@@ -20,6 +20,36 @@ def tracking_uri(base: Base) -> str:
     return uri
 
 
+class TrackingUnavailable(ConnectionError):
+    """The MLflow tracking server cannot be reached; the message says which and how to fix it."""
+
+
+def check_reachable(uri: str, timeout: float = 10.0) -> None:
+    """Fail fast, with a fix, when an http(s) tracking URI does not answer its health check.
+
+    Without this MLflow retries each call for minutes and then fails with a bare
+    connection error deep inside a stage; a task should instead fail at once with a message
+    an operator can act on, and let Airflow retry it.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as answer:
+            if answer.status == 200:
+                return
+            problem = f"HTTP {answer.status}"
+    except (urllib.error.URLError, OSError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise TrackingUnavailable(
+        f"MLflow tracking server {uri} is unreachable ({problem}). Fix: start it "
+        "(docker/compose.yaml runs one), or point MLFLOW_TRACKING_URI / params.yaml base.mlflow_uri at one "
+        "that runs; the task fails now and Airflow retries it."
+    )
+
+
 def configure_mlflow(base: Base) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id.
 
@@ -30,6 +60,7 @@ def configure_mlflow(base: Base) -> str:
     import mlflow
 
     uri = tracking_uri(base)
+    check_reachable(uri)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)

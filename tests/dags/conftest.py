@@ -23,6 +23,8 @@ AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="shopseq-airflow-test-"))
 atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 APPROVER = "test-approver"
 APPROVER_PASSWORD = "test-password"
+INTRUDER = "test-intruder"  # an admin, but not one of dags.approvers: must not be able to answer
+INTRUDER_PASSWORD = "intruder-password"
 
 os.environ.update(
     {
@@ -30,7 +32,7 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{APPROVER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{APPROVER}:admin,{INTRUDER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(AIRFLOW_HOME / "passwords.json"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
@@ -40,7 +42,9 @@ os.environ.update(
         "DVC_NO_ANALYTICS": "1",
     }
 )
-(AIRFLOW_HOME / "passwords.json").write_text(f'{{"{APPROVER}": "{APPROVER_PASSWORD}"}}\n')
+(AIRFLOW_HOME / "passwords.json").write_text(
+    f'{{"{APPROVER}": "{APPROVER_PASSWORD}", "{INTRUDER}": "{INTRUDER_PASSWORD}"}}\n'
+)
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +76,7 @@ class ApprovalAnswerer:
 
         self.option, self.reason = option, reason
         self.response: dict | None = None
+        self.refused: dict[str, int] = {}  # who tried to answer before the approver, and the HTTP status
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="approver", daemon=True)
@@ -119,10 +124,14 @@ class ApprovalAnswerer:
             if parked is None:
                 return
             client = self._client
-            login = client.post("/auth/token", json={"username": APPROVER, "password": APPROVER_PASSWORD})
-            login.raise_for_status()
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             path = f"/api/v2/dags/shopseq_retrain/dagRuns/{parked[1]}/taskInstances/approval/-1/hitlDetails"
+            approve = {"chosen_options": ["Approve"], "params_input": {"reason": "not mine to decide"}}
+            # First the ones who must be refused: nobody logged in, and an admin not among the approvers.
+            self.refused["anonymous"] = client.patch(path, json=approve).status_code
+            self.refused["intruder"] = client.patch(
+                path, headers=self._login(INTRUDER, INTRUDER_PASSWORD), json=approve
+            ).status_code
+            headers = self._login(APPROVER, APPROVER_PASSWORD)
             request = client.get(path, headers=headers)
             request.raise_for_status()
             self.request = request.json()
@@ -137,6 +146,11 @@ class ApprovalAnswerer:
             self.error = error
             if parked is not None:
                 self._fail(parked[0])
+
+    def _login(self, username: str, password: str) -> dict[str, str]:
+        login = self._client.post("/auth/token", json={"username": username, "password": password})
+        login.raise_for_status()
+        return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
     @staticmethod
     def _fail(ti_id) -> None:
@@ -158,3 +172,4 @@ def approval_answerer() -> type[ApprovalAnswerer]:
 def approver() -> str:
     """The SimpleAuthManager user that answers approval requests in the tests."""
     return APPROVER
+

@@ -16,7 +16,7 @@ from shopseq.config import load_params
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 
-DAG_IDS = {"shopseq_retrain", "shopseq_audiences", "shopseq_forecast"}
+DAG_IDS = {"shopseq_retrain", "shopseq_audiences", "shopseq_forecast", "shopseq_rollback"}
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,18 @@ def test_retrain_runs_each_stage_in_order_in_the_dvc_pool(dagbag: DagBag) -> Non
         "ingest", "validate", "embed", "profiles", "sequences", "train", "champion", "evaluate", "gate"
     ]
     for upstream, downstream in zip(stages, stages[1:]):
-        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+        # check_new_data sits between validate and embed: it may end the run there.
+        expected = {"check_new_data"} if upstream == "validate" else {downstream}
+        assert dag.get_task(upstream).downstream_task_ids == expected
+    assert dag.get_task("check_new_data").downstream_task_ids == {"embed"}
     for stage in stages:
         assert dag.get_task(stage).pool == orch.DVC_POOL
+    assert dag.get_task("snapshot").pool == orch.DVC_POOL
+
+
+def test_retrain_takes_until_and_force_params(dagbag: DagBag) -> None:
+    params = dagbag.dags["shopseq_retrain"].params
+    assert params["until"] == "" and params["force"] is False
 
 
 def test_retrain_branches_on_the_gate_then_asks_a_person(dagbag: DagBag) -> None:
@@ -66,7 +75,9 @@ def test_retrain_branches_on_the_gate_then_asks_a_person(dagbag: DagBag) -> None
 
     dag = dagbag.dags["shopseq_retrain"]
     edges = {task.task_id: task.downstream_task_ids for task in dag.tasks}
-    assert edges["gate"] == {"check_gate"}
+    assert edges["gate"] == {"snapshot"}
+    assert edges["snapshot"] == {"report"}
+    assert edges["report"] == {"check_gate", "register"}  # register links the report in the request
     assert edges["check_gate"] == {"register", "gate_failed"}
     assert edges["register"] == {"approval", "promote"}
     assert edges["approval"] == {"promote"}
@@ -123,10 +134,23 @@ def test_promote_emits_the_champion_and_profiles_assets(dagbag: DagBag) -> None:
 def test_downstream_dags_run_their_stage_on_the_assets(dagbag: DagBag, dag_id: str, assets: set[str]) -> None:
     dag = dagbag.dags[dag_id]
     stage = dag_id.removeprefix("shopseq_")
-    assert [task.task_id for task in dag.tasks] == [stage]
-    assert dag.get_task(stage).pool == orch.DVC_POOL
+    # Batch scoring with the new champion comes first in the audiences DAG.
+    expected = ["score", stage] if stage == "audiences" else [stage]
+    assert [task.task_id for task in dag.tasks] == expected
+    for task_id in expected:
+        assert dag.get_task(task_id).pool == orch.DVC_POOL
     scheduled_on = {asset.uri for asset in dag.timetable.asset_condition.objects}
     assert scheduled_on == assets
+
+
+def test_rollback_is_manual_one_pooled_task_that_emits_the_champion(dagbag: DagBag) -> None:
+    dag = dagbag.dags["shopseq_rollback"]
+    assert dag.schedule is None
+    assert [task.task_id for task in dag.tasks] == ["rollback"]
+    task = dag.get_task("rollback")
+    assert task.pool == orch.DVC_POOL
+    assert {asset.uri for asset in task.outlets} == {"shopseq://champion/", "shopseq://profiles/"}
+    assert "data_version" in dag.params
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("shopseq_*.py")))

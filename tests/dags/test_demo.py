@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tiny_project import ROOT, make_tiny_project
 
 from shopseq.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
 from shopseq.demo import build_summary, format_summary
 from shopseq.orchestration import Reports
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -157,27 +157,7 @@ def _free(port: int) -> bool:
 @pytest.mark.slow
 def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(tmp_path: Path) -> None:
     """The whole demo on a tiny copy of the project: real Airflow standalone, real REST approval."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "src", "dags"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy(source, project / name)
-    raw = yaml.safe_load((project / "params.yaml").read_text())
-    raw["ingest"]["synthetic"].update({"n_users": 120, "n_items": 60, "days": 28})
-    raw["train"].update({"epochs": 1, "n_trials": 1})
-    raw["gate"].update({"floor": 0.0, "min_lift_over_popularity": 0.0, "champion_tolerance": 1.0})
-    raw["forecast"].update({"backtest_origins": 1})
-    raw["dags"].update({"retries": 0})
-    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    (project / ".gitignore").write_text("/airflow/\n/mlflow/\n")
-    git = ["git", "-c", "user.name=shopseq-test", "-c", "user.email=test@shopseq.invalid"]
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-    subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "-q"], cwd=project, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
-    subprocess.run([*git, "commit", "-qm", "tiny project"], cwd=project, check=True)
+    project = make_tiny_project(tmp_path / "project")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "SHOPSEQ_PROJECT_DIR"}
     env.pop("MLFLOW_TRACKING_URI", None)
     env["SHOPSEQ_AIRFLOW_PORT"] = str(_free_port_triple())

@@ -7,69 +7,21 @@ the orchestration does with the answer, not about model quality.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-import yaml
+
+from tiny_project import ROOT, dags_pointed_at, make_tiny_project, set_params
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("dvc.yaml", "params.yaml", ".dvcignore", "src", "dags")
-
-
-def _set_params(project: Path, **sections: dict) -> None:
-    """Update sections of the project's params.yaml in place (keys not named stay as they are)."""
-    raw = yaml.safe_load((project / "params.yaml").read_text())
-    for section, values in sections.items():
-        raw[section].update(values)
-    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-
-
-def _tiny_params(project: Path) -> None:
-    raw = yaml.safe_load((project / "params.yaml").read_text())
-    synthetic = raw["ingest"]["synthetic"] | {"n_users": 120, "n_items": 60, "days": 28}
-    _set_params(
-        project,
-        ingest={"synthetic": synthetic},
-        train={"epochs": 1, "n_trials": 1},
-        gate={"floor": 0.0, "min_lift_over_popularity": 0.0, "champion_tolerance": 1.0},
-        forecast={"backtest_origins": 1},
-        dags={"retries": 0},  # a failing stage fails the test at once instead of after retry delays
-    )
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[Path]:
     """A fresh git + DVC copy of the project with tiny params; the DAGs point at it."""
-    project = tmp_path_factory.mktemp("shopseq-project")
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy(source, project / name)
-    _tiny_params(project)
-    git = ["git", "-c", "user.name=shopseq-test", "-c", "user.email=test@shopseq.invalid"]
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-    subprocess.run([str(Path(sys.executable).parent / "dvc"), "init", "-q"], cwd=project, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
-    subprocess.run([*git, "commit", "-qm", "tiny project"], cwd=project, check=True)
-    previous = {name: os.environ.get(name) for name in ("SHOPSEQ_PROJECT_DIR", "MLFLOW_TRACKING_URI")}
-    os.environ["SHOPSEQ_PROJECT_DIR"] = str(project)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    yield project
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with dags_pointed_at(make_tiny_project(tmp_path_factory.mktemp("tiny") / "project")) as project:
+        yield project
 
 
 def _retrain_dag():
@@ -128,6 +80,8 @@ def test_approve_promotes_the_new_version(approved: dict, approver: str) -> None
     assert states["record_rejection"] == "skipped"
     answerer = approved["answerer"]
     assert answerer.response["responded_by"]["name"] == approver
+    # Before that, nobody anonymous and no admin outside dags.approvers could answer.
+    assert answerer.refused == {"anonymous": 401, "intruder": 403}
     assert "ndcg@10" in answerer.request["body"] and "Data version" in answerer.request["body"]
     champion = approved["registry"]["champion"]
     assert champion is not None
@@ -140,7 +94,7 @@ def test_reject_keeps_the_previous_champion(
     project: Path, approved: dict, approval_answerer: type, approver: str
 ) -> None:
     champion_before = approved["registry"]["champion"]["version"]
-    _set_params(project, train={"epochs": 2})  # a different candidate: train and later rerun
+    set_params(project, train={"epochs": 2})  # a different candidate: train and later rerun
     states, answerer = _run_answered(approval_answerer, "Reject", reason="not convinced")
     assert states["approval"] == "success"
     assert states["promote"] == "skipped"
@@ -171,10 +125,63 @@ def _version_tags(project: Path, version: str) -> dict[str, str]:
 
 def test_failed_gate_offers_nothing_and_keeps_the_champion(project: Path, approved: dict) -> None:
     champion_before = _registry(project)["champion"]["version"]
-    _set_params(project, gate={"floor": 1.01})  # nothing reaches NDCG above 1: only `gate` reruns
+    set_params(project, gate={"floor": 1.01})  # nothing reaches NDCG above 1: only `gate` reruns
     states = _states(_retrain_dag().test())
     assert states["gate"] == "success" and states["check_gate"] == "success"
     assert states["gate_failed"] == "success"
     for task_id in ("register", "approval", "promote", "record_rejection"):
         assert states[task_id] == "skipped", (task_id, states)
     assert _registry(project)["champion"]["version"] == champion_before
+
+
+def _asset_events() -> int:
+    """How many asset events Airflow has recorded (promote's champion/profiles assets start the downstream DAGs)."""
+    from sqlalchemy import func, select
+
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.scalar(select(func.count()).select_from(AssetEvent))
+
+
+def _tree_hash(folder: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("failing", "fault"),
+    [
+        ("validate", {"validate": {"min_rows": 10**9}}),  # a table-level validation failure
+        ("train", {"train": {"model": "transformer", "defaults": {"heads": 3}}}),  # hidden 16/32 not divisible by 3
+        ("gate", {"gate": {"metric": "ndcg@5"}}),  # a gate that cannot be evaluated (K=5 was not computed)
+    ],
+)
+def test_a_failing_stage_changes_nothing_that_is_served(
+    project: Path, approved: dict, failing: str, fault: dict
+) -> None:
+    import yaml
+
+    before = {"registry": _registry(project), "champion_dir": _tree_hash(project / "models" / "champion"),
+              "asset_events": _asset_events()}
+    saved = (project / "params.yaml").read_text()
+    raw = yaml.safe_load(saved)
+    for section, values in fault.items():
+        for key, value in values.items():
+            raw[section][key] = raw[section][key] | value if isinstance(value, dict) else value
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        states = _states(_retrain_dag().test())
+    finally:
+        (project / "params.yaml").write_text(saved)
+    assert states[failing] == "failed", states
+    for task_id in ("register", "approval", "promote"):
+        assert states[task_id] in ("upstream_failed", "skipped"), (task_id, states)
+    assert _registry(project) == before["registry"], "champion and challenger aliases unchanged"
+    assert _tree_hash(project / "models" / "champion") == before["champion_dir"], "served model files unchanged"
+    assert _asset_events() == before["asset_events"], "no downstream DAG was triggered"

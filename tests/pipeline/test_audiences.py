@@ -15,10 +15,10 @@ recommender_module = pytest.importorskip(
     "shopseq.sequences.recommender", reason="shopseq.sequences.recommender (the trained model) does not import yet"
 )
 
-from shopseq import schema as s  # noqa: E402
-from shopseq.config import load_params  # noqa: E402
-from shopseq.io import read_json, write_json, write_parquet  # noqa: E402
-from shopseq.stages import audiences as stage  # noqa: E402
+from shopseq import schema as s
+from shopseq.config import load_params
+from shopseq.io import read_json, write_json, write_parquet
+from shopseq.stages import audiences as stage
 
 CATEGORIES = ["coffee", "garden", "toys"]
 START = pd.Timestamp("2026-06-01", tz="UTC")
@@ -93,10 +93,12 @@ def test_audiences_stage_scores_with_the_candidate_until_a_champion_exists(proje
     assert metrics["n_users"] == audiences[s.USER_ID].nunique()
     assert metrics["n_scored_users"] == 30
     check = metrics["offline_check"]
-    assert set(check["precision"]) == {"model", "recent_viewers", "random"}
+    assert set(check["precision"]) == {"model", "recent_viewers", "recent_buyers", "propensity_only", "random"}
     assert all(0 <= p <= 1 for p in check["precision"].values())
-    assert {"lift_over_heuristic", "lift_over_random"} <= set(check)
+    assert {"lift_over_heuristic", "lift_over_random", "best_heuristic", "lift_curve"} <= set(check)
     assert len(check["per_category"]) == 3
+    assert metrics["campaigns"] == {} and metrics["lookalikes"] == {}
+    assert "<svg" in (project / "reports/audiences/report.html").read_text()
 
 
 def test_audiences_stage_uses_the_champion_once_promoted(project) -> None:
@@ -119,3 +121,53 @@ def test_audiences_target_only_profiled_users_when_profiles_exist(project) -> No
     assert set(audiences[s.USER_ID]) <= set(profiled)
     metrics = read_json(project / "reports/audiences/metrics.json")
     assert (metrics["users_from"], metrics["n_scored_users"]) == ("profiles", 15)
+
+
+CAMPAIGNS = """
+  campaigns:
+    - {name: coffee_new, objective: acquisition, category: coffee, size: 6, lookalike: true}
+    - {name: garden_keep, objective: retention, category: garden, size: 4}
+    - {name: toys_deal, objective: discount, category: toys, min_score: 0.0}
+    - {name: books_new, objective: acquisition, category: books, size: 5}
+  lookalikes: {seed_top: 3, size: 5, neighbours: 2}
+"""
+
+
+def test_campaigns_write_one_audience_each_with_lookalikes_and_a_report(project) -> None:
+    rng = np.random.default_rng(0)
+    users = [f"u{u:02d}" for u in range(30)]
+    profiles = pd.DataFrame({
+        s.USER_ID: users, "days_since_last_event": rng.uniform(0, 20, 30), "price_sensitivity": rng.normal(size=30),
+        "churn_risk": rng.uniform(0, 1, 30), "pc_0": rng.normal(size=30), "pc_1": rng.normal(size=30),
+    })
+    write_parquet(profiles, project / "data/profiles/profiles.parquet")
+    with open(project / "params.yaml", "a") as handle:
+        handle.write(CAMPAIGNS)
+
+    stage.run(load_params())
+
+    folder = project / "data/audiences"
+    coffee = pd.read_parquet(folder / "campaigns/coffee_new.parquet")
+    assert list(coffee.columns) == [s.USER_ID, "score", "rank", "reason"]
+    assert len(coffee) == 6 and coffee["score"].is_monotonic_decreasing
+    assert coffee["reason"].str.contains("chance to engage with coffee").all()
+    garden = pd.read_parquet(folder / "campaigns/garden_keep.parquet")
+    assert len(garden) <= 4
+    assert set(garden["score"]) <= set(profiles["churn_risk"])  # ranked by the profiles' churn risk
+    toys = pd.read_parquet(folder / "campaigns/toys_deal.parquet")
+    assert toys["reason"].str.startswith("more price-sensitive than").all()
+    lookalike = pd.read_parquet(folder / "lookalikes/coffee_new.parquet")
+    assert len(lookalike) == 5 and not set(lookalike[s.USER_ID]) & set(coffee[s.USER_ID].head(3))
+
+    metrics = read_json(project / "reports/audiences/metrics.json")
+    assert metrics["campaigns"]["books_new"] == {"objective": "acquisition",
+                                                 "skipped": "category 'books' is not in the catalogue"}
+    coffee_check = metrics["campaigns"]["coffee_new"]["offline_check"]
+    assert coffee_check["objective"] == "acquisition" and coffee_check["k"] == 6
+    assert set(coffee_check["precision"]) == {"model", "recent_viewers", "recent_buyers", "random"}
+    garden_check = metrics["campaigns"]["garden_keep"]["offline_check"]
+    assert "skipped" in garden_check or garden_check["best_heuristic"] == "recency_rule"
+    assert "no prices" in metrics["campaigns"]["toys_deal"]["offline_check"]["skipped"]
+    assert metrics["lookalikes"]["coffee_new"]["n_seeds"] == 3
+    report = (project / "reports/audiences/report.html").read_text()
+    assert "coffee_new" in report and report.count("<svg") >= 2

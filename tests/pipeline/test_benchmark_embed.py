@@ -8,12 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny import write_tiny_params
 from typer.testing import CliRunner
 
-from shopseq.benchmarks.embed import EmbedBenchOptions, min_cosine, passes_cosine_check, read_texts
+from shopseq.benchmarks.embed import (
+    EmbedBenchOptions,
+    min_cosine,
+    passes_cosine_check,
+    read_texts,
+)
 from shopseq.cli import app
-
-from tiny import write_tiny_params
 
 TEXTS = [
     "Red cotton t-shirt. Soft and light. Brand: Acme. Category: fashion.",
@@ -51,7 +55,7 @@ def report(tmp_path_factory):
         result = CliRunner().invoke(app, [
             "--params", str(root / "params.yaml"), "--no-verbose", "benchmark", "embed",
             "--texts", str(texts), "--out", str(root / "out"), "--seed-style-max", "5",
-            "--candidates", "batch_32,int8_dynamic",
+            "--candidates", "batch_32,int8_dynamic,onnx",
         ])
     finally:
         os.chdir(old)
@@ -87,6 +91,13 @@ def test_fastest_is_never_a_rejected_candidate(report):
     assert fastest["path"] in accepted
     for row in data["candidates"]:
         assert row["accepted"] == (row["min_cosine_vs_reference"] >= 0.99)
+
+
+def test_the_onnx_candidate_gives_the_fp32_vectors(report):
+    data, root = report
+    onnx = next(row for row in data["candidates"] if row["name"] == "onnx")
+    assert onnx["accepted"] and onnx["min_cosine_vs_reference"] >= 0.999
+    assert list((root / ".shopseq_cache" / "embeddings" / "onnx").glob("*-fp32.onnx"))  # export cached under the cache dir
 
 
 def test_incremental_run_encodes_only_changed_texts(report):

@@ -96,14 +96,15 @@ def test_table_failure_is_reported_not_raised(tmp_path: Path, params_file: Path)
     shop, out = _write_shop(tmp_path / "shop", n_events=3), tmp_path / "out"
     summary = check_data("canonical", shop, out, load_params(params_file))
     assert summary["passed"] is False
+    # Each error line names the data it is about, so it can be read alone (e.g. in a CI log).
     assert read_json(out / "summary.json")["tables"]["events"]["errors"][0].startswith(
-        "events: min_rows: 4 rows"
+        f"{shop}: events: min_rows: 4 rows"
     )
 
     result = CliRunner().invoke(app, _args(params_file, shop, tmp_path / "out2"))
     assert result.exit_code == 1
     assert isinstance(result.exception, UserError)
-    assert str(result.exception) == "events: min_rows: 4 rows, need at least 5 (validate.min_rows)"
+    assert str(result.exception) == f"{shop}: events: min_rows: 4 rows, need at least 5 (validate.min_rows)"
 
 
 def test_missing_column_exits_1_with_one_readable_line(tmp_path: Path, params_file: Path) -> None:

@@ -8,7 +8,6 @@ and `dvc metrics show` / `dvc params diff` work.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tiny import write_tiny_params
+from tiny import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]
 DVC = Path(sys.executable).with_name("dvc")
-STAGES = ["ingest", "validate", "embed", "profiles", "sequences", "train", "champion", "evaluate", "gate",
+STAGES = ["ingest", "validate", "embed", "profiles", "sequences", "train", "champion", "evaluate", "gate", "score",
           "audiences", "forecast"]
 
 
@@ -38,14 +37,7 @@ def ran(output: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("repro")
-    for name in ("dvc.yaml", "src", ".dvcignore"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy2(source, root / name)
-    write_tiny_params(root, train={"use_text": True})
+    root = copy_project(tmp_path_factory.mktemp("repro"), train={"use_text": True})
     sh("git", "init", "-q", cwd=root)
     sh(str(DVC), "init", "-q", cwd=root)
     return root

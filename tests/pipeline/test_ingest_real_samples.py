@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -51,7 +52,8 @@ def test_check_data_on_the_taobao_sample_accounts_for_every_row(tmp_path: Path) 
 def test_check_data_on_hand_written_fixtures_passes_every_row_rule(tmp_path: Path, source: str) -> None:
     summary = _check_data(tmp_path, source, FIXTURES / source, min_rows=5)
     _assert_counts_add_up(summary)
-    assert summary["passed"] is True and summary["rows_quarantined"] == 0
+    # The fixture's one exact duplicate row is quarantined as `duplicate`, not dropped unseen.
+    assert summary["passed"] is True and summary["quarantine_reasons"] == {"duplicate": 1}
     assert summary["ingest"]["notes"]["duplicate_rows_dropped"] == 1
 
 
@@ -68,3 +70,31 @@ def test_ingest_stage_writes_the_adapters_notes_into_its_metrics(tmp_path: Path)
     assert metrics["notes"]["session_only_users"] == 8
     assert metrics["notes"]["unknown_price_set_null"] == 1
     assert (tmp_path / "raw" / "events.parquet").exists()
+
+
+def test_rows_ingest_takes_out_reach_the_validation_report(tmp_path: Path) -> None:
+    """The yoochoose fixture's exact duplicate goes ingest -> raw/events_rejected -> quarantine."""
+    raw = {
+        "paths": {
+            "raw": str(tmp_path / "raw"),
+            "reports": str(tmp_path / "reports"),
+            "validated": str(tmp_path / "validated"),
+            "quarantine": str(tmp_path / "quarantine"),
+        },
+        "ingest": {"source": "yoochoose", "path": str(FIXTURES / "yoochoose")},
+        "validate": {"min_rows": 5},
+    }
+    from shopseq.stages import ingest, validate
+
+    params = from_dict(Params, raw)
+    ingest.run(params)
+    validate.run(params)
+    summary = read_json(tmp_path / "reports" / "validation" / "summary.json")
+    _assert_counts_add_up(summary)
+    events = summary["tables"]["events"]
+    assert events["rows_in"] == 21 and events["quarantine_reasons"] == {"duplicate": 1}
+    # What ingest decided on the data's behalf is counted in the validation report too.
+    assert summary["ingest"]["notes"]["session_only_users"] == 8
+    quarantined = pd.read_parquet(tmp_path / "quarantine" / "events.parquet")
+    assert quarantined["reason"].tolist() == ["duplicate"]
+    assert quarantined["detail"].str.contains("session_id=").all()

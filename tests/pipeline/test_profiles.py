@@ -90,12 +90,15 @@ def test_profiles_stage_writes_one_row_per_user_with_features_and_components(pro
     assert frame["days_since_last_event"].min() == pytest.approx(5 / (24 * 60))
 
     assert metrics["n_users"] == n_users
-    assert metrics["n_features"] == frame.shape[1] - 1 - len(pcs)
+    assert metrics["n_features"] == frame.shape[1] - 2 - len(pcs)  # not user_id, not the churn model's output
     assert len(metrics["explained_variance"]) == len(pcs)
-    assert 0 < sum(metrics["explained_variance"]) <= 1 + 1e-6
+    assert 0 < sum(metrics["explained_variance"]) <= 1 + len(pcs) * 5e-7  # each share rounded to 6 places
     assert metrics["as_of"] == AS_OF.isoformat()
     assert -1 <= metrics["price_sensitivity_spearman"] <= 1
     assert metrics["price_sensitivity_users"] == n_users
+    # 30 days of events cannot hold history plus a training and a test window of 14 days each
+    assert "at least 42 days" in metrics["churn"]["skipped"]
+    assert frame["churn_risk"].isna().all()
 
 
 def test_profiles_stage_asks_for_the_embed_stage_when_vectors_are_missing(project):

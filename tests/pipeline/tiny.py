@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import yaml
@@ -41,3 +42,15 @@ def write_tiny_params(root: Path, **sections) -> dict:
             params.setdefault(name, {}).update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
+
+
+def copy_project(root: Path, names: tuple[str, ...] = ("dvc.yaml", "src", ".dvcignore"), **sections) -> Path:
+    """Copy the project's pipeline files (`names`) to `root` and write tiny params there."""
+    for name in names:
+        source = PROJECT_PARAMS.parent / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.exists():
+            shutil.copy2(source, root / name)
+    write_tiny_params(root, **sections)
+    return root

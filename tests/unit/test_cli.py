@@ -6,13 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 SHOPSEQ = Path(sys.executable).with_name("shopseq")
 
 
 def shopseq(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SHOPSEQ), *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([str(SHOPSEQ), *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def test_a_typo_in_params_is_one_line_naming_the_key(tmp_path):
@@ -43,3 +44,57 @@ def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "params.yaml").write_text("{}")
     done = shopseq("--debug", "run", "sequences", cwd=tmp_path)
     assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def command_tree():
+    """(path, command) for the root, every group and every command of `shopseq`."""
+    import typer
+
+    from shopseq.cli import app
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+@pytest.mark.parametrize("path", [p for p, _ in command_tree()], ids=lambda p: " ".join(p) or "shopseq")
+def test_every_command_explains_itself_and_each_option(path):
+    from typer.testing import CliRunner
+
+    from shopseq.cli import app
+
+    command = {" ".join(p): c for p, c in command_tree()}[" ".join(path)]
+    done = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    assert command.help, f"{' '.join(path) or 'shopseq'}: no description"
+    assert " ".join(command.help.split()[:5]) in " ".join(done.output.split())  # the description is shown
+    for param in command.params:
+        assert param.help, f"{' '.join(path) or 'shopseq'} {param.name}: no help text"
+        if param.param_type_name == "option":
+            assert param.opts[0] in done.output
+
+
+def test_a_missing_file_is_one_line_and_a_hint_not_a_traceback(tmp_path):
+    (tmp_path / "params.yaml").write_text("{}")
+    done = shopseq("check-data", "--source", "canonical", "--path", "no/such/dir", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in done.stderr
+    assert lines[0].startswith("error: ") and "no/such/dir" in lines[0]
+    assert lines[1].startswith("hint: ")
+
+
+def test_report_without_a_pipeline_run_says_what_to_run(tmp_path):
+    (tmp_path / "params.yaml").write_text("{}")
+    done = shopseq("report", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "run the pipeline first" in done.stderr.splitlines()[0]
+
+
+def test_debug_shows_the_traceback_of_any_command(tmp_path):
+    (tmp_path / "params.yaml").write_text("{}")
+    done = shopseq("--debug", "report", cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" in done.stderr and "FileNotFoundError" in done.stderr

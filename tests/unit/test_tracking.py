@@ -19,3 +19,40 @@ def test_relative_sqlite_store_becomes_absolute_per_project(tmp_path, monkeypatc
 def test_the_environment_wins_and_servers_are_untouched(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
     assert tracking_uri(Base()) == "http://mlflow:5000"
+
+
+def test_an_unreachable_tracking_server_fails_at_once_with_the_fix(monkeypatch):
+    import socket
+
+    import pytest
+
+    from shopseq.tracking import TrackingUnavailable, configure_mlflow
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    with pytest.raises(TrackingUnavailable, match=rf"127\.0\.0\.1:{port} is unreachable.*MLFLOW_TRACKING_URI"):
+        configure_mlflow(Base())
+
+
+def test_a_running_server_passes_the_health_check():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from shopseq.tracking import check_reachable
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        check_reachable(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()

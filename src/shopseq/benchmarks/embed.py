@@ -10,6 +10,9 @@ Paths (the contract's names, DESIGN.md):
 - `fastest`: the fastest candidate that keeps every vector at cosine >= `min_cosine` with the
   fp32 reference. Candidates that fail the check are listed under `candidates` with
   `accepted: false` and are never chosen; when none beats `default`, `fastest` is `default`.
+  Candidates: fp32 torch at other batch sizes, torch int8 (`int8_*`), ONNX Runtime fp32
+  (`onnx`, `onnx_batch_32`: `embed.backend: onnx`) and ONNX Runtime int8 (`onnx_int8`:
+  `embed.backend: onnx_int8`; `onnx_int8_matmul`: int8 in every MatMul outside attention).
 
 The fp32 reference is the `default` path's vectors on every text (the unit tests prove they equal
 unpadded single-text encoding); `min_cosine_vs_reference` of `seed_style` is over its own texts.
@@ -25,9 +28,10 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +63,7 @@ class EmbedBenchOptions:
     seed_style_max: int = 200
     min_cosine: float = 0.99
     incremental_share: float = 0.01
-    candidates: tuple[str, ...] = ("batch_128", "batch_32", "int8_dynamic", "int8_ffn_per_channel")
+    candidates: tuple[str, ...] = ("batch_32", "int8_dynamic", "onnx", "onnx_int8", "onnx_int8_matmul")
     max_texts: int | None = None
     device: str = "cpu"
 
@@ -169,11 +173,11 @@ def _batch_path(batch_size: int) -> Callable:
 
 def _int8_dynamic(encoder):
     """torch dynamic int8 on every Linear layer (STACK.md: fails cosine >= 0.99 on AVX2 without VNNI)."""
+    import copy
+
     import torch
 
     from shopseq.embeddings.encode import encode_texts
-
-    import copy
 
     quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(encoder.model), {torch.nn.Linear},
                                                        dtype=torch.qint8)
@@ -197,13 +201,42 @@ def _int8_ffn_per_channel(encoder):
     return lambda texts: encode_texts(int8_encoder, texts, batch_size=64, progress_mode="logs")
 
 
-# name -> builder(encoder) -> encode(texts) -> (N, H) vectors
+def _onnx_path(int8_scope: str | None, batch_size: int = 64) -> Callable:
+    """ONNX Runtime on the same weights: fp32 (`embed.backend: onnx`) or an int8 scope.
+
+    The graph is exported (and quantised) before the clock starts, and cached under
+    `cache_dir`, like `load_encoder` does for the stage.
+    """
+
+    def build(encoder, model_path: Path, cache_dir: Path):
+        from shopseq.embeddings.encode import encode_texts
+        from shopseq.embeddings.onnx_runtime import OnnxEncoderModel, ensure_onnx
+
+        onnx_path = ensure_onnx(model_path, cache_dir, encoder.fingerprint, encoder.max_tokens, int8_scope)
+        runtime = OnnxEncoderModel(onnx_path, _torch_threads())
+        onnx_encoder = dataclasses.replace(encoder, runtime=runtime, backend="onnx" if int8_scope is None else "onnx_int8")
+        return lambda texts: encode_texts(onnx_encoder, texts, batch_size=batch_size, progress_mode="logs")
+
+    return build
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+# name -> builder(encoder, model_path, cache_dir) -> encode(texts) -> (N, H) vectors
 CANDIDATES: dict[str, Callable] = {
-    "batch_128": _batch_path(128),
-    "batch_32": _batch_path(32),
-    "batch_256": _batch_path(256),
-    "int8_dynamic": _int8_dynamic,
-    "int8_ffn_per_channel": _int8_ffn_per_channel,
+    "batch_128": lambda encoder, model_path, cache_dir: _batch_path(128)(encoder),
+    "batch_32": lambda encoder, model_path, cache_dir: _batch_path(32)(encoder),
+    "batch_256": lambda encoder, model_path, cache_dir: _batch_path(256)(encoder),
+    "int8_dynamic": lambda encoder, model_path, cache_dir: _int8_dynamic(encoder),
+    "int8_ffn_per_channel": lambda encoder, model_path, cache_dir: _int8_ffn_per_channel(encoder),
+    "onnx": _onnx_path(None),  # embed.backend: onnx
+    "onnx_batch_32": _onnx_path(None, batch_size=32),
+    "onnx_int8": _onnx_path("ffn_in"),  # embed.backend: onnx_int8
+    "onnx_int8_matmul": _onnx_path("matmul"),  # benchmark only: every MatMul outside attention
 }
 
 
@@ -254,8 +287,8 @@ def run_embed_benchmark(texts_path: Path, out: Path, params: Params, options: Em
 
     candidates = [default_row]
     for name in options.candidates:
-        encode = CANDIDATES[name](encoder)
-        vectors, row = timed(name, lambda: encode(texts), len(texts))
+        encode = CANDIDATES[name](encoder, model_path, Path(params.paths.embed_cache))
+        vectors, row = timed(name, lambda encode=encode: encode(texts), len(texts))
         cosine = min_cosine(vectors, reference)
         row["min_cosine_vs_reference"] = round(cosine, 6)
         row["accepted"] = cosine >= options.min_cosine
@@ -299,7 +332,7 @@ def measure_incremental(encoder, texts: Sequence[str], batch_size: int, share: f
     step = max(1, round(1 / share))
     changed = [f"{text} (updated)" if i % step == 0 else text for i, text in enumerate(texts)]
     with tempfile.TemporaryDirectory(prefix="shopseq-embed-cache-") as root:
-        cache = VectorCache(Path(root), encoder.fingerprint, encoder.max_tokens, encoder.pooling, encoder.dim)
+        cache = VectorCache(Path(root), encoder.cache_model_id, encoder.max_tokens, encoder.pooling, encoder.dim)
         start = time.perf_counter()
         full = embed_texts(texts, encoder, cache, batch_size, progress_mode="logs")
         full_seconds = time.perf_counter() - start
@@ -321,8 +354,8 @@ def measure_incremental(encoder, texts: Sequence[str], batch_size: int, share: f
 def markdown_table(report: dict[str, Any]) -> str:
     """The paths as a markdown table, then the candidates and the incremental run."""
     lines = [
-        f"model `{report['model']}`, {report['n_texts']} texts, {report['threads']} threads, "
-        f"device {report['device']}, max_tokens {report['max_tokens']}",
+        (f"model `{report['model']}`, {report['n_texts']} texts, {report['threads']} threads, "
+         f"device {report['device']}, max_tokens {report['max_tokens']}"),
         "",
         "| path | texts | texts/s | × seed_style | × sentence-transformers | peak MB | min cosine vs fp32 |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -339,7 +372,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         lines.append(f"| {row['name']} | {row['texts_per_s']:.1f} | {row['min_cosine_vs_reference']:.4f} | "
                      f"{'yes' if row['accepted'] else 'no'} |")
     inc = report["incremental"]
-    lines += ["", f"Incremental: {inc['n_changed']} of {inc['n_texts']} texts changed, "
-              f"{inc['incremental_encoded']} encoded, {inc['incremental_seconds']:.2f} s vs "
-              f"{inc['full_seconds']:.2f} s full = {100 * inc['share_of_full']:.1f}% of a full run.", ""]
+    lines += ["", (f"Incremental: {inc['n_changed']} of {inc['n_texts']} texts changed, "
+                   f"{inc['incremental_encoded']} encoded, {inc['incremental_seconds']:.2f} s vs "
+                   f"{inc['full_seconds']:.2f} s full = {100 * inc['share_of_full']:.1f}% of a full run."), ""]
     return "\n".join(lines)

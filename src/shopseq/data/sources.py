@@ -35,7 +35,8 @@ def read_source(source: str, path: str | Path | None, ingest: Ingest, seed: int 
         FileNotFoundError: `path` does not exist.
     """
     if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; known sources: {', '.join(SOURCES)}")
+        where = f" for {path}" if path is not None else ""
+        raise ValueError(f"unknown source {source!r}{where}; known sources: {', '.join(SOURCES)}")
     if source == "synthetic":
         from shopseq.data.synthetic import generate_shop
 

@@ -1,30 +1,64 @@
-"""Category-propensity ad audiences from the next-item model, with an offline check.
+"""Ad audiences: per-category audiences, campaign audiences and lookalikes, each checked offline.
 
-A user's propensity for a category is the probability mass the model puts on the category's
-items as the user's next item: softmax over the model's next-item scores, summed per category.
-Each category's audience is its `top_users` users by that propensity. Every row carries a reason
-a marketer can read ("top 3% propensity for coffee; viewed it 4 times in the last 14 days").
+A user's propensity for a category is the probability mass the next-item model puts on the
+category's items as the user's next item (softmax over the model's scores, summed per category).
+Propensity alone says what a user would do next, not whether they will come back at all, so the
+audience score blends it with recency-weighted activity (`audience_scoring`): each category's
+audience is its `top_users` users by that blended score. Campaigns declared in params rank their
+own pools by objective (`audience_campaigns`); lookalikes extend a campaign to the users nearest
+its seeds in profile space (`audience_lookalikes`). Every row carries a reason a marketer can
+read ("top 3% propensity for coffee; viewed it 4 times in the last 14 days").
 
-The offline check replays the decision a week earlier: histories before the last `holdout_days`
-are scored, and each audience's precision (share of its users who touched the category in the
-held-out days) is compared with a "recent viewers of the category" heuristic and with random
-targeting of the same users.
+The offline check replays each decision `holdout_days` earlier, from events before that cut
+only, and judges it on the held-out days against random targeting and the best simple
+heuristic (`audience_evaluation`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
-from shopseq.config import Audiences
+from shopseq.config import Audiences, Profiles
+from shopseq.downstream.audience_campaigns import (
+    campaign_heuristics,
+    campaign_hits,
+    campaign_key,
+    campaign_target,
+    check_campaign,
+    cut_audience,
+    rank_campaign,
+    signals_from_profiles,
+    target_label,
+    user_signals,
+)
+from shopseq.downstream.audience_evaluation import (
+    HEURISTICS,
+    compare_audience,
+    heuristic_scores,
+    lift_curve,
+    rank_users,
+    summarise,
+)
+from shopseq.downstream.audience_scoring import (
+    PROPENSITY,
+    TARGET,
+    Window,
+    category_targets,
+    engagement_scores,
+    outcomes,
+    top_categories,
+)
 from shopseq.io import read_json
+from shopseq.profiles.features import end_of_data
 from shopseq.progress import progress
 
 log = logging.getLogger(__name__)
@@ -32,7 +66,6 @@ log = logging.getLogger(__name__)
 SCORE, RANK, REASON = "score", "rank", "reason"
 AUDIENCE_COLUMNS = [s.CATEGORY, s.USER_ID, SCORE, RANK, REASON]
 UNKNOWN_CATEGORY = "unknown"
-METHODS = ("model", "recent_viewers", "random")  # the offline check's targeting methods
 
 
 class Recommender(Protocol):
@@ -196,6 +229,46 @@ def explain(audiences: pd.DataFrame, counts: pd.DataFrame, n_scored: int, days: 
     return audiences.assign(**{REASON: reasons})[AUDIENCE_COLUMNS]
 
 
+@dataclass(frozen=True)
+class AudienceRun:
+    """Everything the audiences stage writes: the audiences, their offline check, score samples for plots."""
+
+    audiences: pd.DataFrame  # per-category audiences, AUDIENCE_COLUMNS
+    campaigns: dict[str, pd.DataFrame]  # campaign name -> audience (user_id, score, rank, reason)
+    lookalikes: dict[str, pd.DataFrame]  # campaign name -> lookalike audience
+    metrics: dict
+    score_samples: dict[str, np.ndarray] = field(default_factory=dict)  # pool scores per audience
+
+
+def audience_window(config: Audiences) -> Window:
+    """The scoring window of the `audiences` params: outcome horizon = the held-out days."""
+    return Window(half_life_days=config.half_life_days, recent_days=config.recent_days,
+                  window_days=config.holdout_days, outcome=config.outcome, batch_size=config.batch_size,
+                  train_windows=config.train_windows)
+
+
+def category_audiences(
+    engagement: pd.DataFrame, events: pd.DataFrame, items: pd.DataFrame, categories: Sequence[str],
+    top_users: int, recent_days: int, users: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """The `top_users` users of each category by engagement score, with reasons; and users scored."""
+    scored = engagement[engagement[TARGET].isin(list(categories))]
+    if users is not None:
+        scored = scored[scored[s.USER_ID].isin(list(users))]
+    n_scored = int(scored[s.USER_ID].nunique())
+    frames = []
+    for category in categories:
+        ranked = rank_users(scored.loc[scored[TARGET] == category].set_index(s.USER_ID)["score"])[:top_users]
+        column = scored.loc[scored[TARGET] == category].set_index(s.USER_ID)["score"]
+        frames.append(pd.DataFrame({
+            s.CATEGORY: category, s.USER_ID: ranked, SCORE: column.reindex(ranked).to_numpy(),
+            RANK: np.arange(1, len(ranked) + 1),
+        }))
+    audiences = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[s.CATEGORY, s.USER_ID, SCORE, RANK])
+    counts = recent_counts(events, items, events[s.TS].max(), recent_days)
+    return explain(audiences, counts, n_scored, recent_days), n_scored
+
+
 def build_audiences(
     recommender: Recommender,
     events: pd.DataFrame,
@@ -203,19 +276,18 @@ def build_audiences(
     config: Audiences,
     users: Sequence[str] | None = None,
     mode: str = "auto",
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, int]:
-    """Score all users (or just `users`) and return the audiences with reasons.
+    """Per-category audiences as of the end of the data, ranked by the blended engagement score.
 
     Returns:
         The audiences (columns `AUDIENCE_COLUMNS`) and how many users were scored.
     """
-    histories = build_histories(events)
-    if users is not None:
-        histories = histories[histories.index.isin(list(users))]
-    propensity = score_propensity(recommender, histories, items, config.batch_size, mode)
-    audiences = select_audiences(propensity, config.top_users)
-    counts = recent_counts(events, items, events[s.TS].max(), config.recent_days)
-    return explain(audiences, counts, len(propensity.user_ids), config.recent_days), len(propensity.user_ids)
+    end = end_of_data(events)
+    categories = top_categories(events, items, config.max_categories)
+    engagement = engagement_scores(events, category_targets(items, categories), end, audience_window(config),
+                                   recommender, seed)
+    return category_audiences(engagement, events, items, categories, config.top_users, config.recent_days, users)
 
 
 def check_audiences(
@@ -224,88 +296,203 @@ def check_audiences(
     items: pd.DataFrame,
     config: Audiences,
     mode: str = "auto",
+    seed: int = 0,
+    engagement: pd.DataFrame | None = None,
 ) -> dict:
-    """Offline check: audiences chosen before the last `holdout_days` vs what users did in them.
+    """Offline check: category audiences chosen as of the holdout start vs what users did after it.
 
-    Precision of an audience = share of its users who interacted with the category in the
-    held-out days. The same-size "recent viewers" heuristic ranks users by interactions with
-    the category in the `recent_days` before the cut (then all-time, then user id). Random
-    targeting is reported by its expected precision: the category's base rate among the users
-    that could be scored. Lifts are ratios of precisions averaged over categories.
+    Audiences are scored exactly as in production but as of the cutoff (the midnight
+    `holdout_days` before the end of the data), from events before it only. Precision of an
+    audience = share of its users who engaged with the category (`config.outcome`) in the
+    held-out days. Compared, at the same size and over the same users: recent viewers and recent
+    buyers of the category (the better one is "the heuristic"), the model's raw propensity
+    alone, and random targeting (the base rate). Lifts are ratios of precisions averaged over
+    categories.
 
     Returns:
-        holdout_days, cutoff, n_users, per-method mean precision, the two lifts, per_category rows.
+        holdout_days, cutoff, outcome, n_users, audience_size, per-method mean precision, the
+        best heuristic, the lifts, lift curves, per_category rows.
     """
-    cutoff = events[s.TS].max() - pd.Timedelta(days=config.holdout_days)
-    before, after = events[events[s.TS] < cutoff], events[events[s.TS] >= cutoff]
-    propensity = score_propensity(recommender, build_histories(before), items, config.batch_size, mode)
-    eligible = pd.Index(propensity.user_ids)
+    cutoff = end_of_data(events) - pd.Timedelta(days=config.holdout_days)
+    categories = top_categories(events[events[s.TS] < cutoff], items, config.max_categories)
+    targets = category_targets(items, categories)
+    if engagement is None:
+        engagement = engagement_scores(events, targets, cutoff, audience_window(config), recommender, seed)
+    hits = outcomes(events, targets, cutoff, config.holdout_days, config.outcome)
+    eligible = sorted(engagement[s.USER_ID].unique())
     top = min(config.top_users, len(eligible))
-    model = select_audiences(propensity, top)
-    truth = _user_categories(after, items)
-    heuristic = _recent_viewers(
-        before, items, eligible, propensity.categories, cutoff, config.recent_days, top
-    )
-    rows = []
-    for category in propensity.categories:
-        buyers = truth.get(category, set())
-        rows.append(
-            {
-                s.CATEGORY: category,
-                "model": _precision(model.loc[model[s.CATEGORY] == category, s.USER_ID], buyers),
-                "recent_viewers": _precision(heuristic.get(category, []), buyers),
-                "random": _precision(eligible, buyers),
-            }
-        )
-    per_category = pd.DataFrame(rows, columns=[s.CATEGORY, *METHODS])
-    means = {name: float(per_category[name].mean()) if len(per_category) else 0.0 for name in METHODS}
+    rows, curves, heuristic_curves = [], [], []
+    for category in categories:
+        scored = engagement[engagement[TARGET] == category].set_index(s.USER_ID)
+        category_hits = {u for u, t in hits if t == category}
+        heuristics = {name: rank_users(v) for name, v in
+                      heuristic_scores(events, targets[category], eligible, cutoff, config.recent_days).items()}
+        ranked = rank_users(scored["score"])
+        row = compare_audience(ranked, {**heuristics, "propensity_only": rank_users(scored[PROPENSITY])},
+                               category_hits, eligible, top)
+        rows.append({s.CATEGORY: category, **row})
+        curves.append(lift_curve(ranked, category_hits, row["precision"]["random"]))
+        best = max(heuristics, key=lambda h: row["precision"][h])
+        heuristic_curves.append(lift_curve(heuristics[best], category_hits, row["precision"]["random"]))
+    summary = summarise(rows, (*HEURISTICS, "propensity_only"))
+    heuristic_means = {h: summary["precision"][h] for h in HEURISTICS}
+    best = max(heuristic_means, key=heuristic_means.get) if rows else None
     return {
         "holdout_days": config.holdout_days,
         "cutoff": cutoff.isoformat(),
+        "outcome": config.outcome,
         "n_users": len(eligible),
         "audience_size": top,
-        "precision": means,
-        "lift_over_heuristic": _ratio(means["model"], means["recent_viewers"]),
-        "lift_over_random": _ratio(means["model"], means["random"]),
-        "per_category": per_category.to_dict("records"),
+        "precision": summary["precision"],
+        "best_heuristic": best,
+        "lift_over_heuristic": _round(_ratio(summary["precision"]["model"], heuristic_means[best])) if best else None,
+        "lift_over_random": summary["lift_over_random"],
+        "lift_over_propensity_only": _round(_ratio(summary["precision"]["model"], summary["precision"]["propensity_only"])),
+        "lift_curve": _mean_curve(curves),
+        "heuristic_lift_curve": _mean_curve(heuristic_curves),
+        "per_category": [
+            {s.CATEGORY: r[s.CATEGORY], **{m: round(v, 4) for m, v in r["precision"].items()}} for r in rows
+        ],
     }
 
 
-def _recent_viewers(
+def plan_audiences(
+    recommender: Recommender,
     events: pd.DataFrame,
     items: pd.DataFrame,
-    eligible: pd.Index,
-    categories: list[str],
-    as_of: pd.Timestamp,
-    days: int,
-    top: int,
-) -> dict[str, list[str]]:
-    """The heuristic audience: users who touched the category most recently-and-often."""
-    tagged = events.merge(items[[s.ITEM_ID, s.CATEGORY]].drop_duplicates(s.ITEM_ID), on=s.ITEM_ID)
-    tagged = tagged[tagged[s.USER_ID].isin(eligible)]
-    recent = tagged[tagged[s.TS] >= as_of - pd.Timedelta(days=days)]
-    audiences = {}
-    for category in categories:
-        counts = pd.DataFrame(index=eligible.sort_values())
-        counts["recent"] = recent[recent[s.CATEGORY] == category].groupby(s.USER_ID).size()
-        counts["all"] = tagged[tagged[s.CATEGORY] == category].groupby(s.USER_ID).size()
-        counts = counts.fillna(0).rename_axis(s.USER_ID).reset_index()
-        ranked = counts.sort_values(
-            ["recent", "all", s.USER_ID], ascending=[False, False, True], kind="stable"
-        )
-        audiences[category] = list(ranked[s.USER_ID].head(top))
-    return audiences
+    config: Audiences,
+    profiles_config: Profiles,
+    profiles: pd.DataFrame | None = None,
+    cutoff_profiles: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> AudienceRun:
+    """Category audiences, campaign audiences and lookalikes as of the end of the data, each checked offline.
+
+    Args:
+        profiles: the profiles stage's output (users to target, churn risk, price sensitivity,
+            PCA vectors for lookalikes); without it, the signals are computed from events.
+        cutoff_profiles: profiles as of the holdout start, to check lookalikes offline (optional).
+    """
+    end = end_of_data(events)
+    cutoff = end - pd.Timedelta(days=config.holdout_days)
+    window = audience_window(config)
+    users = None if profiles is None else list(profiles[s.USER_ID].astype(str))
+    categories = top_categories(events, items, config.max_categories)
+    cut_categories = top_categories(events[events[s.TS] < cutoff], items, config.max_categories)
+    campaign_targets, skipped = {}, {}
+    for campaign in config.campaigns:
+        ids, why = campaign_target(campaign, items)
+        if why is None:
+            campaign_targets[campaign.name] = ids
+        else:
+            log.warning("campaign %s skipped: %s", campaign.name, why)
+            skipped[campaign.name] = why
+    keyed = {campaign_key(c): campaign_targets[c.name] for c in config.campaigns if c.name in campaign_targets}
+    engagement_end = engagement_scores(events, {**category_targets(items, categories), **keyed}, end, window,
+                                       recommender, seed)
+    engagement_cut = engagement_scores(events, {**category_targets(items, cut_categories), **keyed}, cutoff, window,
+                                       recommender, seed)
+    audiences, n_scored = category_audiences(engagement_end, events, items, categories, config.top_users,
+                                             config.recent_days, users)
+    check = check_audiences(recommender, events, items, config, seed=seed, engagement=engagement_cut)
+
+    if profiles is not None and {"price_sensitivity", "days_since_last_event"} <= set(profiles.columns):
+        signals_end = signals_from_profiles(profiles, engagement_end)
+    else:
+        signals_end = user_signals(events, items, end, engagement_end, profiles_config, profiles_config.churn_days, seed)
+    signals_cut = None
+    campaigns, lookalike_audiences, campaign_metrics, lookalike_metrics = {}, {}, {}, {}
+    samples = {"categories": engagement_end.loc[engagement_end[TARGET].isin(categories), "score"].to_numpy()}
+    for campaign in config.campaigns:
+        if campaign.name in skipped:
+            campaign_metrics[campaign.name] = {"objective": campaign.objective, "skipped": skipped[campaign.name]}
+            continue
+        target = campaign_targets[campaign.name]
+        ranked = rank_campaign(campaign, target, events, end, signals_end, config.recent_days)
+        if users is not None:
+            ranked = ranked[ranked[s.USER_ID].isin(users)].assign(rank=lambda f: np.arange(1, len(f) + 1))
+        audience = cut_audience(ranked, campaign).reset_index(drop=True)
+        campaigns[campaign.name] = audience
+        samples[campaign.name] = ranked["score"].to_numpy()
+        if signals_cut is None:
+            signals_cut = user_signals(events, items, cutoff, engagement_cut, profiles_config, config.holdout_days, seed)
+        campaign_metrics[campaign.name] = {
+            "objective": campaign.objective,
+            "target": target_label(campaign),
+            "n_users": len(audience),
+            "pool": len(ranked),
+            "offline_check": check_campaign(campaign, target, events, items, cutoff, signals_cut,
+                                            config.holdout_days, config.recent_days, config.outcome),
+        }
+        if campaign.lookalike:
+            found = _lookalike(campaign, target, audience, profiles, cutoff_profiles, events, items, cutoff,
+                               signals_cut, config)
+            if found is not None:
+                lookalike_audiences[campaign.name], lookalike_metrics[campaign.name] = found
+    metrics = {
+        "n_audiences": int(audiences[s.CATEGORY].nunique()),
+        "n_users": int(audiences[s.USER_ID].nunique()),
+        "n_rows": len(audiences),
+        "n_scored_users": n_scored,
+        "users_from": "profiles" if users is not None else "events",
+        "top_users": config.top_users,
+        "offline_check": check,
+        "campaigns": campaign_metrics,
+        "lookalikes": lookalike_metrics,
+    }
+    return AudienceRun(audiences, campaigns, lookalike_audiences, metrics, samples)
 
 
-def _user_categories(events: pd.DataFrame, items: pd.DataFrame) -> dict[str, set[str]]:
-    """For each category, the users who interacted with it in `events`."""
-    tagged = events.merge(items[[s.ITEM_ID, s.CATEGORY]].drop_duplicates(s.ITEM_ID), on=s.ITEM_ID)
-    return {str(c): set(group[s.USER_ID]) for c, group in tagged.groupby(s.CATEGORY)}
+def _lookalike(campaign, target, audience, profiles, cutoff_profiles, events, items, cutoff, signals_cut, config):
+    """The campaign's lookalike audience from the profiles, and its offline check when cutoff profiles are given."""
+    from shopseq.downstream.audience_evaluation import compare_audience
+    from shopseq.downstream.audience_lookalikes import (
+        lookalikes,
+        profile_vectors,
+        read_seeds,
+    )
+
+    settings = config.lookalikes
+    if profiles is None or not any(c.startswith("pc_") for c in profiles.columns):
+        log.warning("campaign %s: lookalikes need the profiles stage's pc_* vectors; skipped", campaign.name)
+        return None
+    seeds = read_seeds(settings.seeds_file) if settings.seeds_file else list(audience[s.USER_ID].head(settings.seed_top))
+    found = lookalikes(profile_vectors(profiles), seeds, settings.size, settings.neighbours)
+    metrics = {"n_seeds": len(seeds), "seeds_from": settings.seeds_file or f"top {settings.seed_top} of the campaign",
+               "n_users": len(found)}
+    if cutoff_profiles is not None and not settings.seeds_file:
+        ranked = rank_campaign(campaign, target, events, cutoff, signals_cut, config.recent_days)
+        cut_seeds = list(cut_audience(ranked, campaign)[s.USER_ID].head(settings.seed_top))
+        vectors = profile_vectors(cutoff_profiles)
+        if any(seed in vectors.index for seed in cut_seeds):
+            hits, why = campaign_hits(campaign, target, events, items, cutoff, config.holdout_days, config.outcome)
+            if why is None:
+                similar = lookalikes(vectors, cut_seeds, len(vectors), settings.neighbours)
+                pool = list(similar[s.USER_ID])
+                heuristics = campaign_heuristics(campaign, target, events, pool, cutoff, config.recent_days,
+                                                 signals_cut.days_since_last_event)
+                row = compare_audience(pool, heuristics, hits, pool, settings.size)
+                metrics["offline_check"] = {**row, **summarise([row], list(heuristics))}
+    return found, metrics
 
 
-def _precision(users: Sequence[str] | pd.Index | pd.Series, hits: set[str]) -> float:
-    users = list(users)
-    return sum(u in hits for u in users) / len(users) if users else 0.0
+def _mean_curve(curves: list[list[dict]]) -> list[dict]:
+    """Average precision and lift over random at each share of the ranking, across audiences."""
+    by_share: dict[float, list[dict]] = {}
+    for curve in curves:
+        for point in curve:
+            by_share.setdefault(point["share"], []).append(point)
+    rows = []
+    for share in sorted(by_share):
+        points = by_share[share]
+        lifts = [p["lift_over_random"] for p in points if p["lift_over_random"] is not None]
+        rows.append({"share": share, "precision": round(float(np.mean([p["precision"] for p in points])), 4),
+                     "lift_over_random": round(float(np.mean(lifts)), 4) if lifts else None})
+    return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -1,37 +1,46 @@
-"""Per-item daily demand forecasts with a rolling-origin backtest against two classic baselines.
-
-The model is deliberately small and readable: a per-item level from simple exponential
-smoothing of the deseasonalised series, times a day-of-week (season) profile pooled over the
-item's category. Pooling matters because most items sell a few units a week, far too few to
-estimate a weekly shape of their own, while a category sells enough to show its weekend peak.
+"""Per-item daily demand: panels, metrics, a rolling-origin backtest, the forecast and reorders.
 
 Every method works on a demand panel: an (N, T) array of N series over T consecutive days.
 Season positions are counted from the panel's first column, so history and forecast agree on
 which column is which weekday without knowing the calendar.
 
 The backtest cuts the panel at several origins, forecasts `horizon` days from each using only
-the columns before the origin, and scores WAPE and MASE for the model, seasonal naive and
-simple exponential smoothing.
+the columns before the origin, and scores WAPE and MASE of every method's point forecast:
+the library model (`shopseq.downstream.forecast_models`, LightGBM via mlforecast with
+negative-binomial quantiles), seasonal naive, exponential smoothing and a plain global
+LightGBM on lag features (the planner's peer). The model's point forecast is its median, the
+point that absolute-error metrics reward; its mean is the expected demand that reorders use,
+scored as `wape_total` (WAPE of each item's horizon total) next to every method's total.
+
+Reorder suggestions: the order-up-to level of an item is the `service_level` quantile of its
+total demand over the horizon, so the stock covers the horizon's demand with that probability.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from statistics import NormalDist
-from typing import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+from shopseq.downstream.forecast_models import (
+    DemandForecast,
+    GbmSettings,
+    demand_model,
+    exp_smoothing,
+    global_gbm,
+)
+from shopseq.progress import progress
 
 log = logging.getLogger(__name__)
 
-DATE, DEMAND, FORECAST, LOWER, UPPER = "date", "demand", "forecast", "lower", "upper"
-METHODS = ("model", "seasonal_naive", "exp_smoothing")
-ALPHAS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8])  # SES grid, best by one-step SSE per series
-PROFILE_PRIOR = 5.0  # pseudo-units shrinking a thinly sold category's season profile towards flat
+DATE, DEMAND, FORECAST, MEDIAN, LOWER, UPPER = "date", "demand", "forecast", "median", "lower", "upper"
+EXPECTED, ORDER_UP_TO = "expected_demand", "order_up_to"
+METHODS = ("model", "seasonal_naive", "exp_smoothing", "global_gbm")  # the contract's names and order
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,10 @@ class Fold:
     origin: int  # first forecast column; the methods saw columns [0, origin)
     actual: np.ndarray  # (N, H)
     scale: np.ndarray  # (N,) in-sample seasonal-naive MAE, MASE's denominator
-    forecasts: dict[str, np.ndarray]  # method -> (N, H)
-    spread: np.ndarray  # (N, H) the model's error scale, for its interval band
+    forecasts: dict[str, np.ndarray]  # method -> (N, H) point forecast (the model's: its median)
+    totals: dict[str, np.ndarray]  # method -> (N,) expected horizon total (the model's: its mean)
+    seconds: dict[str, float] = field(default_factory=dict)  # method -> wall time at this origin
+    model: DemandForecast | None = None  # the model's distribution, for intervals and reorders
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,14 +111,6 @@ def purchase_panel(events: pd.DataFrame, items: pd.DataFrame) -> Panel:
     return to_panel(demand, ids, days.min(), days.max())
 
 
-def item_groups(items: pd.DataFrame, ids: Sequence[str]) -> np.ndarray:
-    """An integer group per series: its category's code; items without a category share one."""
-    lookup = items.drop_duplicates(s.ITEM_ID).set_index(s.ITEM_ID)[s.CATEGORY]
-    categories = lookup.reindex(list(ids)).astype("object").fillna("unknown").to_numpy()
-    _, codes = np.unique(categories.astype(str), return_inverse=True)
-    return codes  # (N,)
-
-
 # ---------------------------------------------------------------------------------------------
 # Metrics
 
@@ -151,7 +154,7 @@ def mean_mase(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> fl
 
 
 # ---------------------------------------------------------------------------------------------
-# Methods: each maps history (N, T) to forecasts (N, H)
+# Methods: each maps history (N, T) and its dates to point forecasts (N, H)
 
 
 def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
@@ -163,84 +166,21 @@ def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray
     return history[:, lags]  # (N, H)
 
 
-def smooth_level(
-    history: np.ndarray, alphas: np.ndarray = ALPHAS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simple exponential smoothing with alpha chosen per series by one-step-ahead SSE.
-
-    Returns:
-        level (N,) after the last day, alpha (N,), one-step residuals (N, T) at the chosen alpha.
-    """
-    n_series, n_days = history.shape
-    start = history[:, : min(7, n_days)].mean(axis=1)  # (N,) initial level
-    level = np.broadcast_to(start, (len(alphas), n_series)).copy()  # (A, N)
-    residuals = np.empty((len(alphas), n_series, n_days))  # (A, N, T)
-    for t in range(n_days):
-        residuals[:, :, t] = history[None, :, t] - level  # (A, N) error of the forecast made at t-1
-        level = level + alphas[:, None] * residuals[:, :, t]  # (A, N)
-    best = (residuals**2).sum(axis=2).argmin(axis=0)  # (N,)
-    rows = np.arange(n_series)
-    return level[best, rows], alphas[best], residuals[best, rows]
+Method = Callable[[np.ndarray, pd.DatetimeIndex], np.ndarray]  # (history (N, T), dates) -> (N, H)
+StaticFeatures = Callable[[pd.Timestamp], Mapping[str, np.ndarray]]  # as-of day -> name -> (N,)
 
 
-def exp_smoothing(history: np.ndarray, horizon: int) -> np.ndarray:
-    """Simple exponential smoothing: a flat forecast at the last smoothed level."""
-    level, _, _ = smooth_level(history)
-    return np.repeat(level[:, None], horizon, axis=1)  # (N, H)
-
-
-def season_profile(
-    history: np.ndarray, groups: np.ndarray, season: int, prior: float = PROFILE_PRIOR
-) -> np.ndarray:
-    """Multiplicative season profile per group, pooled over the group's series, mean 1.
-
-    A position's factor is the units sold there over the units a flat profile would expect,
-    with `prior` pseudo-units added to both: a category selling thousands of units keeps its
-    shape, one selling a handful gets a nearly flat profile instead of Poisson noise.
-
-    Returns:
-        (G, S) factors; row g is the profile of group g.
-    """
-    n_groups = int(groups.max()) + 1 if len(groups) else 0
-    n_days = history.shape[1]
-    positions = np.arange(n_days) % season  # (T,)
-    by_group = np.zeros((n_groups, n_days))  # (G, T) group demand per day
-    np.add.at(by_group, groups, history)
-    sums = np.stack([by_group[:, positions == p].sum(axis=1) for p in range(season)], axis=1)  # (G, S)
-    share = np.bincount(positions, minlength=season) / n_days  # (S,) share of days at each position
-    expected = by_group.sum(axis=1, keepdims=True) * share[None, :]  # (G, S) units under a flat profile
-    profile = (sums + prior) / (expected + prior)  # (G, S)
-    return profile / profile.mean(axis=1, keepdims=True)
-
-
-def seasonal_smoothing(
-    history: np.ndarray, groups: np.ndarray, horizon: int, season: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The model: SES level of the deseasonalised series times the category's season profile.
-
-    Returns:
-        Point forecasts (N, H) and their error scale (N, H): the series' one-step error standard
-        deviation, times the day's season factor, widened per step as SES's error variance grows.
-    """
-    n_days = history.shape[1]
-    profile = season_profile(history, groups, season)[groups]  # (N, S)
-    past = profile[:, np.arange(n_days) % season]  # (N, T)
-    future = profile[:, (n_days + np.arange(horizon)) % season]  # (N, H)
-    level, alpha, residuals = smooth_level(history / past)  # (N,), (N,), (N, T)
-    sigma = np.sqrt(((residuals * past) ** 2).mean(axis=1))  # (N,) one-step error in units
-    steps = np.arange(horizon)[None, :]  # (1, H)
-    spread = sigma[:, None] * np.sqrt(1.0 + steps * alpha[:, None] ** 2) * future  # (N, H)
-    return level[:, None] * future, spread
-
-
-def band(point: np.ndarray, spread: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
-    """Central `interval` band of a normal error around `point`, clipped at zero demand."""
-    z = NormalDist().inv_cdf(0.5 + interval / 2)
-    return np.clip(point - z * spread, 0.0, None), point + z * spread
+def peer_methods(horizon: int, season: int, settings: GbmSettings) -> dict[str, Method]:
+    """The baselines by name: seasonal naive, exponential smoothing and the plain global LightGBM."""
+    return {
+        "seasonal_naive": lambda history, dates: seasonal_naive(history, horizon, season),
+        "exp_smoothing": lambda history, dates: exp_smoothing(history, dates, horizon),
+        "global_gbm": lambda history, dates: global_gbm(history, dates, horizon, season, settings),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
-# Backtest and the final forecast
+# Backtest, the final forecast and reorders
 
 
 def backtest_origins(n_days: int, horizon: int, n_origins: int, season: int) -> list[int]:
@@ -259,80 +199,154 @@ def backtest_origins(n_days: int, horizon: int, n_origins: int, season: int) -> 
     return origins
 
 
-def backtest(values: np.ndarray, groups: np.ndarray, horizon: int, season: int, n_origins: int) -> list[Fold]:
-    """Forecast from each origin with every method, each seeing only the columns before it."""
+
+def backtest(
+    values: np.ndarray,
+    dates: pd.DatetimeIndex,
+    horizon: int,
+    season: int,
+    n_origins: int,
+    settings: GbmSettings,
+    methods: Sequence[str] = METHODS,
+    static_at: StaticFeatures | None = None,
+    mode: str = "auto",
+) -> list[Fold]:
+    """Forecast from each origin with every method, each seeing only the columns before it.
+
+    Args:
+        values: (N, T) demand panel; dates: its (T,) days.
+        methods: which of `METHODS` to run ("model" is the library model).
+        static_at: optional per-series features for the model, computed as of each origin's day
+            (so they too see nothing from the origin on).
+    """
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown forecast methods {unknown}; choose from {list(METHODS)}")
+    peers = peer_methods(horizon, season, settings)
     folds = []
-    for origin in backtest_origins(values.shape[1], horizon, n_origins, season):
+    origins = backtest_origins(values.shape[1], horizon, n_origins, season)
+    for origin in progress(origins, desc="forecast: backtest origins", unit="origin", mode=mode):
         history = values[:, :origin]  # (N, origin): nothing at or after the origin
-        point, spread = seasonal_smoothing(history, groups, horizon, season)  # (N, H) each
-        forecasts = {
-            "model": point,
-            "seasonal_naive": seasonal_naive(history, horizon, season),
-            "exp_smoothing": exp_smoothing(history, horizon),
-        }
+        forecasts, totals, seconds, model = {}, {}, {}, None
+        for name in methods:
+            start = time.perf_counter()
+            if name == "model":
+                static = static_at(dates[origin]) if static_at is not None else None
+                model = demand_model(history, dates[:origin], horizon, season, settings, static)
+                forecasts[name], totals[name] = model.median(), model.mean.sum(axis=1)
+            else:
+                forecasts[name] = peers[name](history, dates[:origin])
+                totals[name] = forecasts[name].sum(axis=1)
+            seconds[name] = time.perf_counter() - start
         folds.append(
             Fold(
                 origin=origin,
                 actual=values[:, origin : origin + horizon],
                 scale=mase_scale(history, season),
-                forecasts={name: forecasts[name] for name in METHODS},
-                spread=spread,
+                forecasts=forecasts,
+                totals=totals,
+                seconds=seconds,
+                model=model,
             )
         )
     return folds
 
 
 def score_backtest(folds: Sequence[Fold]) -> list[dict]:
-    """WAPE over all series, days and origins, and MASE averaged over series and origins, per method.
+    """WAPE over all series, days and origins, MASE averaged over series and origins, per method.
 
     Returns:
-        One row per method: {method, wape, mase}; a metric is None where it is undefined.
+        One row per method: {method, wape, mase, wape_total, seconds}; `wape_total` is the WAPE
+        of each item's horizon total; the model's row adds `wape_mean` (WAPE of its daily mean).
+        A metric is None where it is undefined; seconds sum over the origins.
     """
     actual = np.concatenate([f.actual for f in folds])  # (N * O, H)
     scale = np.concatenate([f.scale for f in folds])  # (N * O,)
     rows = []
-    for method in METHODS:
+    for method in [m for m in METHODS if m in folds[0].forecasts]:
         forecast = np.concatenate([f.forecasts[method] for f in folds])  # (N * O, H)
-        rows.append(
-            {
-                "method": method,
-                "wape": _finite(wape(actual, forecast)),
-                "mase": _finite(mean_mase(actual, forecast, scale)),
-            }
-        )
+        total = np.concatenate([f.totals[method] for f in folds])  # (N * O,)
+        row = {
+            "method": method,
+            "wape": _finite(wape(actual, forecast)),
+            "mase": _finite(mean_mase(actual, forecast, scale)),
+            "wape_total": _finite(wape(actual.sum(axis=1), total)),
+            "seconds": round(sum(f.seconds.get(method, 0.0) for f in folds), 3),
+        }
+        if method == "model":
+            mean = np.concatenate([f.model.mean for f in folds])  # (N * O, H)
+            row["wape_mean"] = _finite(wape(actual, mean))
+        rows.append(row)
     return rows
 
 
-def band_coverage(folds: Sequence[Fold], interval: float) -> float:
-    """Share of backtest actuals inside the model's band: near `interval` when the band is honest."""
+def interval_coverage(folds: Sequence[Fold], interval: float) -> float | None:
+    """Share of backtest actuals inside the model's central `interval` band (honest: near it)."""
     inside = [
-        (lower <= f.actual) & (f.actual <= upper)
+        (f.model.quantile(0.5 - interval / 2) <= f.actual) & (f.actual <= f.model.quantile(0.5 + interval / 2))
         for f in folds
-        for lower, upper in [band(f.forecasts["model"], f.spread, interval)]
+        if f.model is not None
     ]
-    return float(np.mean(np.concatenate(inside)))
+    return float(np.mean(np.concatenate(inside))) if inside else None
 
 
-def forecast_panel(
-    panel: Panel, groups: np.ndarray, horizon: int, season: int, interval: float
-) -> pd.DataFrame:
-    """The model's forecast for the `horizon` days after the panel, with a central `interval` band.
+def service_achieved(folds: Sequence[Fold], service_level: float) -> float | None:
+    """Share of (item, origin) horizon totals the order-up-to level would have covered."""
+    covered = [
+        f.actual.sum(axis=1) <= f.model.total_quantile(service_level)
+        for f in folds
+        if f.model is not None and len(f.actual)
+    ]
+    return float(np.mean(np.concatenate(covered))) if covered else None
+
+
+def forecast_frame(panel: Panel, forecast: DemandForecast, interval: float) -> pd.DataFrame:
+    """The model's forecast for the days after the panel: mean, median and a central `interval` band.
 
     Returns:
-        Columns item_id, date, forecast, lower, upper; lower is clipped at zero.
+        Columns item_id, date, forecast (the mean), median, lower, upper.
     """
-    point, spread = seasonal_smoothing(panel.values, groups, horizon, season)  # (N, H), (N, H)
-    lower, upper = band(point, spread, interval)  # (N, H) each
+    n_series, horizon = forecast.mean.shape
     dates = pd.date_range(panel.dates[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
     return pd.DataFrame(
         {
             s.ITEM_ID: np.repeat(np.array(panel.ids, dtype=object), horizon),
-            DATE: np.tile(dates.to_numpy(), len(panel.ids)),
-            FORECAST: point.ravel(),
-            LOWER: lower.ravel(),
-            UPPER: upper.ravel(),
+            DATE: np.tile(dates.to_numpy(), n_series),
+            FORECAST: forecast.mean.ravel(),
+            MEDIAN: forecast.median().ravel(),
+            LOWER: forecast.quantile(0.5 - interval / 2).ravel(),
+            UPPER: forecast.quantile(0.5 + interval / 2).ravel(),
         }
     )
+
+
+def reorder_suggestions(ids: Sequence[str], forecast: DemandForecast, service_level: float) -> pd.DataFrame:
+    """Per item: expected demand over the horizon and the order-up-to level at `service_level`.
+
+    Order up to the `service_level` quantile of the horizon's total demand: stock at that level
+    runs out before the horizon ends with probability 1 - service_level. Subtract stock on hand
+    and on order (not in the event data) to get the quantity to order.
+
+    Returns:
+        Columns item_id, expected_demand, order_up_to, service_level, horizon_days; sorted by
+        expected demand, largest first.
+    """
+    frame = pd.DataFrame(
+        {
+            s.ITEM_ID: list(ids),
+            EXPECTED: forecast.mean.sum(axis=1),
+            ORDER_UP_TO: forecast.total_quantile(service_level).astype(np.int64),
+            "service_level": service_level,
+            "horizon_days": forecast.mean.shape[1],
+        }
+    )
+    return frame.sort_values([EXPECTED, s.ITEM_ID], ascending=[False, True], kind="stable", ignore_index=True)
+
+
+def with_demand(panel: Panel) -> Panel:
+    """Only the series that sold anything: the rest would forecast zero at full cost."""
+    keep = panel.values.sum(axis=1) > 0  # (N,)
+    return Panel(ids=[i for i, k in zip(panel.ids, keep) if k], dates=panel.dates, values=panel.values[keep])
 
 
 def _utc_day(ts: pd.Series) -> pd.Series:

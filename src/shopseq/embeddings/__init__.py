@@ -4,7 +4,12 @@ Importing this package does not import torch or transformers; `load_encoder` doe
 """
 
 from shopseq.embeddings.cache import VectorCache, text_key
-from shopseq.embeddings.encode import EmbedResult, embed_texts, encode_texts
+from shopseq.embeddings.encode import (
+    EmbedResult,
+    embed_texts,
+    encode_texts,
+    iter_encoded,
+)
 from shopseq.embeddings.model import (
     DeviceError,
     Encoder,
@@ -13,12 +18,18 @@ from shopseq.embeddings.model import (
     resolve_device,
     resolve_model,
 )
-from shopseq.embeddings.text import fuse_item_vectors, item_texts, l2_normalize, review_texts
+from shopseq.embeddings.text import (
+    fuse_item_vectors,
+    item_texts,
+    l2_normalize,
+    review_texts,
+)
 from shopseq.embeddings.vectors import (
     ItemVectors,
     ReviewVectors,
     load_item_vectors,
     load_review_vectors,
+    open_vector_file,
     save_item_vectors,
     save_review_vectors,
 )
@@ -35,10 +46,12 @@ __all__ = [
     "encode_texts",
     "fuse_item_vectors",
     "item_texts",
+    "iter_encoded",
     "l2_normalize",
     "load_encoder",
     "load_item_vectors",
     "load_review_vectors",
+    "open_vector_file",
     "resolve_device",
     "resolve_model",
     "review_texts",

@@ -10,7 +10,8 @@ holds `keys` (S64 hex), `vectors` (float32, (n, d)) and `checksums` (S64 hex, sh
 vector bytes, per row). Segments are written under a temporary name and renamed into place, so a
 reader never sees a half-written one. On read, a segment that cannot be opened is deleted and a
 row whose checksum, shape or values are wrong is skipped: its text counts as a miss and is
-encoded again. Many small segments are merged into one (`compact`) once they pile up.
+encoded again. Many small segments are merged into one (`compact`) once they pile up; segments of full
+encode chunks are left alone, so compacting stays bounded in memory.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import json
 import logging
 import uuid
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEGMENT_GLOB = "segment-*.npz"
-MAX_SEGMENTS = 32  # more segments than this are merged on the next write
+MAX_SEGMENTS = 32  # more small segments than this are merged on the next write
+SMALL_SEGMENT_BYTES = 4 << 20  # ~2,700 vectors of 384 floats; a full encode chunk writes bigger ones
 _NORM_TOLERANCE = 1e-3  # cached vectors are L2-normalised; anything else is corruption
 
 
@@ -68,9 +71,9 @@ class VectorCache:
         self.directory = Path(root) / namespace
 
     @classmethod
-    def for_encoder(cls, root: str | Path, encoder: "Encoder") -> "VectorCache":
-        """The cache of `encoder`'s weights fingerprint, effective max_tokens, pooling and dim under `root`."""
-        return cls(root, encoder.fingerprint, encoder.max_tokens, encoder.pooling, encoder.dim)
+    def for_encoder(cls, root: str | Path, encoder: Encoder) -> VectorCache:
+        """The cache of `encoder`'s weights (and int8 backend), effective max_tokens, pooling and dim under `root`."""
+        return cls(root, encoder.cache_model_id, encoder.max_tokens, encoder.pooling, encoder.dim)
 
     def key(self, text: str) -> str:
         """The cache key of `text` under this cache's encoder settings."""
@@ -94,6 +97,25 @@ class VectorCache:
                     found[key.decode("ascii")] = vector
         return found
 
+    def iter_found(self, keys: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per segment, the vectors found for `keys`: (positions in `keys` (k,), float32 (k, dim)).
+
+        Reads one segment at a time, so memory holds one segment's rows, not every hit. A key
+        stored in two segments is yielded twice (same vector); damaged rows are never yielded.
+        """
+        wanted = {k.encode("ascii"): i for i, k in enumerate(keys)}
+        if not wanted:
+            return
+        for segment in self.segments():
+            positions, vectors = [], []
+            for key, vector in self._read_segment(segment):
+                position = wanted.get(key)
+                if position is not None:
+                    positions.append(position)
+                    vectors.append(vector)
+            if positions:
+                yield np.asarray(positions, dtype=np.int64), np.stack(vectors)
+
     def put_many(self, keys: Sequence[str], vectors: np.ndarray) -> Path | None:
         """Store `vectors` (float32, (n, dim)) under `keys` as one new segment, atomically."""
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -104,13 +126,18 @@ class VectorCache:
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"put_many: vectors must be (n, {self.dim}); got {vectors.shape}")
         path = self._write_segment([k.encode("ascii") for k in keys], vectors)
-        if len(self.segments()) > MAX_SEGMENTS:
+        if len(self._small_segments()) > MAX_SEGMENTS:
             self.compact()
         return path
 
     def compact(self) -> Path | None:
-        """Merge every readable row into one segment and delete the old segments."""
-        old = self.segments()
+        """Merge the readable rows of every small segment into one and delete those segments.
+
+        Only segments under `SMALL_SEGMENT_BYTES` are merged (incremental runs leave many of
+        those); a large run's chunk-sized segments stay as they are, so compacting never loads
+        a whole catalogue's vectors at once.
+        """
+        old = self._small_segments()
         rows = {key: vector for segment in old for key, vector in self._read_segment(segment)}
         merged = None
         if rows:
@@ -122,6 +149,16 @@ class VectorCache:
             "embedding cache %s: compacted %d segments into one (%d vectors)", self.directory, len(old), len(rows)
         )
         return merged
+
+    def _small_segments(self) -> list[Path]:
+        small = []
+        for segment in self.segments():
+            try:
+                if segment.stat().st_size < SMALL_SEGMENT_BYTES:
+                    small.append(segment)
+            except FileNotFoundError:  # merged away by a concurrent compaction
+                continue
+        return small
 
     def _write_segment(self, keys: list[bytes], vectors: np.ndarray) -> Path:
         checksums = [row_checksum(k, v) for k, v in zip(keys, vectors)]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -86,6 +86,8 @@ def length_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> l
 
 def encode_batch(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     """Encode one batch, padded to its own longest text: float32 (len(texts), dim)."""
+    if encoder.runtime is not None:
+        return _encode_batch_onnx(encoder, texts)
     import torch
 
     from shopseq.embeddings.pooling import pool
@@ -103,6 +105,17 @@ def encode_batch(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     return vectors.cpu().numpy().astype(np.float32, copy=False)
 
 
+def _encode_batch_onnx(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """The ONNX Runtime twin of `encode_batch`: float32 (len(texts), dim)."""
+    from shopseq.embeddings.onnx_runtime import pool_numpy
+
+    features = encoder.tokenizer(
+        list(texts), padding=True, truncation=True, max_length=encoder.max_tokens, return_tensors="np",
+    )  # each (B, T)
+    hidden = encoder.runtime.hidden_states(features)  # (B, T, H)
+    return pool_numpy(hidden, features["attention_mask"], encoder.pooling)  # (B, H)
+
+
 def encode_texts(
     encoder: Encoder,
     texts: Sequence[str],
@@ -112,24 +125,39 @@ def encode_texts(
 ) -> np.ndarray:
     """Encode every text (no cache): float32 (len(texts), dim), rows in input order.
 
-    Texts stream through in chunks of `chunk_texts`: each chunk is tokenised for its lengths,
-    sorted longest first and encoded in batches, so a million texts never sit tokenised in
-    memory at once. Under logs mode each chunk ends with one log line (texts/s so far).
-
     Args:
         encoder: from `load_encoder`.
         texts: the texts; empty strings are allowed (they encode to [CLS][SEP]).
         batch_size: texts per forward pass (`embed.batch_size`).
         progress_mode: `base.progress`.
-        chunk_texts: texts tokenised and sorted together.
+        chunk_texts: texts tokenised and sorted together (see `iter_encoded`).
+    """
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)  # (N, H)
+    for start, vectors in iter_encoded(encoder, texts, batch_size, progress_mode, chunk_texts):
+        out[start : start + len(vectors)] = vectors
+    return out
+
+
+def iter_encoded(
+    encoder: Encoder,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress_mode: str = "auto",
+    chunk_texts: int = CHUNK_TEXTS,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Encode `texts` chunk by chunk: yields (first row, float32 (chunk, dim)) in input order.
+
+    Each chunk of `chunk_texts` texts is tokenised for its lengths, sorted longest first and
+    encoded in batches, so a million texts never sit tokenised (or encoded) in memory at once:
+    the caller writes each chunk where it belongs and drops it. Under logs mode each chunk ends
+    with one log line (texts/s so far).
     """
     if batch_size < 1:
         raise ValueError(f"embed.batch_size must be >= 1; got {batch_size}")
     if chunk_texts < 1:
         raise ValueError(f"chunk_texts must be >= 1; got {chunk_texts}")
-    out = np.empty((len(texts), encoder.dim), dtype=np.float32)  # (N, H)
     if not texts:
-        return out
+        return
     start_time = time.perf_counter()
     n_chunks = -(-len(texts) // chunk_texts)
     bars = wants_bars(progress_mode)
@@ -141,11 +169,12 @@ def encode_texts(
     try:
         for number, chunk_start in enumerate(range(0, len(texts), chunk_texts), start=1):
             chunk = texts[chunk_start : chunk_start + chunk_texts]
+            out = np.empty((len(chunk), encoder.dim), dtype=np.float32)  # (C, H)
             # Longest first: a batch that does not fit in memory fails at once, not at the end.
             lengths = token_lengths(encoder, chunk)
             order = np.argsort(-lengths, kind="stable")
             for batch in length_batches(order, lengths, batch_size):
-                out[chunk_start + batch] = encode_batch(encoder, [chunk[i] for i in batch])
+                out[batch] = encode_batch(encoder, [chunk[i] for i in batch])
                 if bar is not None:
                     bar.update(len(batch))
             if not bars:
@@ -153,10 +182,10 @@ def encode_texts(
                 elapsed = max(time.perf_counter() - start_time, 1e-9)
                 log.info("embed: chunk %d/%d, %d/%d texts (%.1f texts/s)", number, n_chunks, done, len(texts),
                          done / elapsed)
+            yield chunk_start, out
     finally:
         if bar is not None:
             bar.close()
-    return out
 
 
 def embed_texts(
@@ -165,42 +194,78 @@ def embed_texts(
     cache: VectorCache | None,
     batch_size: int = 64,
     progress_mode: str = "auto",
+    out: np.ndarray | None = None,
 ) -> EmbedResult:
     """Vectors for `texts`, encoding only distinct texts the cache does not hold yet.
 
-    Duplicate texts are encoded once. New vectors are written back to the cache (one atomic
-    segment) before returning.
+    Duplicate texts are encoded once. Cached vectors are copied into `out` one cache segment at a
+    time and fresh ones one encoded chunk at a time (each chunk also goes to the cache as its own
+    atomic segment), so with `out` on disk (an `np.memmap`, see `vectors.open_vector_file`) the
+    vectors of all texts are never in memory together.
+
+    Args:
+        out: (len(texts), dim) array to fill, float32 or float16; None allocates a float32 one.
     """
     unique = list(dict.fromkeys(texts))
+    position = {text: i for i, text in enumerate(unique)}
+    rows = _RowsOfUnique(np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts)), len(unique))
+    del position
+    if out is None:
+        out = np.empty((len(texts), encoder.dim), dtype=np.float32)  # (N, H)
+    elif out.shape != (len(texts), encoder.dim):
+        raise ValueError(f"embed_texts: out has shape {out.shape}; expected {(len(texts), encoder.dim)}")
     keys = [_key(encoder, cache, text) for text in unique]
-    cached = cache.get_many(keys) if cache is not None else {}
-    missing = [i for i, key in enumerate(keys) if key not in cached]
+    found = np.zeros(len(unique), dtype=bool)
+    if cache is not None:
+        for hit, vectors in cache.iter_found(keys):  # per segment: (k,) unique indices, (k, H)
+            rows.write(out, hit, vectors)
+            found[hit] = True
+    missing = np.flatnonzero(~found)  # (M,) unique indices to encode
     log.info(
         "embed: %d texts, %d distinct, %d cached, %d to encode",
         len(texts), len(unique), len(unique) - len(missing), len(missing),
     )
 
     start = time.perf_counter()
-    fresh = encode_texts(encoder, [unique[i] for i in missing], batch_size, progress_mode)  # (M, H)
+    for chunk_start, fresh in iter_encoded(encoder, [unique[i] for i in missing], batch_size, progress_mode):
+        encoded = missing[chunk_start : chunk_start + len(fresh)]  # (C,) unique indices
+        if cache is not None:
+            cache.put_many([keys[i] for i in encoded], fresh)
+        rows.write(out, encoded, fresh)
     seconds = time.perf_counter() - start
-    if cache is not None and missing:
-        cache.put_many([keys[i] for i in missing], fresh)
-
-    by_text = np.empty((len(unique), encoder.dim), dtype=np.float32)  # (U, H)
-    for row, i in enumerate(missing):
-        by_text[i] = fresh[row]
-    for i, key in enumerate(keys):
-        if key in cached:
-            by_text[i] = cached[key]
-    position = {text: i for i, text in enumerate(unique)}
-    vectors = by_text[[position[text] for text in texts]] if texts else by_text  # (N, H)
     return EmbedResult(
-        vectors=vectors,
+        vectors=out,
         n_unique=len(unique),
         n_encoded=len(missing),
         cache_hits=len(unique) - len(missing),
         encode_seconds=seconds,
     )
+
+
+class _RowsOfUnique:
+    """Where each distinct text's vector goes in the output: every row that holds that text.
+
+    Args:
+        inverse: (N,) index into the distinct texts of each input row.
+        n_unique: number of distinct texts.
+    """
+
+    def __init__(self, inverse: np.ndarray, n_unique: int) -> None:
+        self.order = np.argsort(inverse, kind="stable")  # (N,) rows grouped by distinct text
+        self.bounds = np.searchsorted(inverse[self.order], np.arange(n_unique + 1))  # (U + 1,)
+
+    def write(self, out: np.ndarray, unique_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """out[every row of text u] = vectors[j] for each j, u in enumerate(unique_ids)."""
+        unique_ids = np.asarray(unique_ids, dtype=np.int64)
+        starts, ends = self.bounds[unique_ids], self.bounds[unique_ids + 1]  # (k,), (k,)
+        counts = ends - starts
+        if len(unique_ids) == 0:
+            return
+        flat = np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())  # positions in order
+        target = self.order[flat]  # (sum counts,) output rows
+        source = np.repeat(np.arange(len(unique_ids)), counts)  # (sum counts,) row of `vectors`
+        sort = np.argsort(target, kind="stable")  # ascending rows: sequential writes into a memmap
+        out[target[sort]] = vectors[source[sort]]
 
 
 def _key(encoder: Encoder, cache: VectorCache | None, text: str) -> str:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Files whose bytes decide what a text encodes to: weights, model config and tokenizer.
 _FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model")
 _FINGERPRINT_SKIP = ("README", ".")
+BACKENDS = ("torch", "onnx", "onnx_int8")
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -63,6 +64,9 @@ class Encoder:
         max_tokens: texts are truncated to this many tokens (special tokens included).
         pooling: "mean" (over the attention mask) or "cls".
         dim: length of each output vector.
+        backend: "torch", "onnx" or "onnx_int8" (`embed.backend`); the ONNX ones run on CPU.
+        runtime: the ONNX Runtime session wrapper (`OnnxEncoderModel`) for the ONNX backends,
+            None for torch. `model` stays loaded either way (export, reference paths).
     """
 
     model_id: str
@@ -73,6 +77,17 @@ class Encoder:
     max_tokens: int
     pooling: str
     dim: int
+    backend: str = "torch"
+    runtime: Any = None
+
+    @property
+    def cache_model_id(self) -> str:
+        """What the vector cache keys on: the weights, plus the backend when it changes the numbers.
+
+        torch and onnx (fp32) give the same vectors to float rounding, so they share cached
+        vectors; int8 gives slightly different ones and keeps its own.
+        """
+        return self.fingerprint if self.backend in ("torch", "onnx") else f"{self.fingerprint}+{self.backend}"
 
 
 def resolve_model(name: str) -> ResolvedModel:
@@ -173,6 +188,8 @@ def load_encoder(
     max_tokens: int = 256,
     pooling: str = "mean",
     threads: int = 0,
+    backend: str = "torch",
+    cache_dir: str | Path = ".shopseq_cache/embeddings",
 ) -> Encoder:
     """Resolve, fingerprint and load `name` with a fast tokenizer, in fp32, in eval mode.
 
@@ -182,12 +199,17 @@ def load_encoder(
         max_tokens: truncation length (`embed.max_tokens`).
         pooling: "mean" or "cls" (`embed.pooling`).
         threads: torch CPU threads (`embed.threads`, 0 = all cores).
+        backend: `embed.backend`: "torch", "onnx" or "onnx_int8". The ONNX backends run on CPU
+            only: on a CUDA device they fall back to torch (with bf16 autocast), with a warning.
+        cache_dir: `paths.embed_cache`; the ONNX backends cache their exported graph under it.
     """
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     if pooling not in ("mean", "cls"):
         raise ValueError(f"embed.pooling must be mean or cls; got {pooling!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"embed.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if max_tokens < 2:
         raise ValueError(f"embed.max_tokens must be >= 2 (room for the special tokens); got {max_tokens}")
     resolved = resolve_model(name)
@@ -213,6 +235,17 @@ def load_encoder(
         "encoder %s from %s (%s) on %s, %d threads, dim %d",
         model_id, resolved.path, resolved.source, torch_device, used_threads, model.config.hidden_size,
     )
+    runtime = None
+    if backend != "torch" and torch_device != "cpu":
+        log.warning("embed.backend %s runs on CPU only; on %s the torch backend is used", backend, torch_device)
+        backend = "torch"
+    if backend != "torch":
+        from shopseq.embeddings.onnx_runtime import OnnxEncoderModel, ensure_onnx
+
+        onnx_path = ensure_onnx(resolved.path, cache_dir, fingerprint, effective_max,
+                                int8_scope="ffn_in" if backend == "onnx_int8" else None)
+        runtime = OnnxEncoderModel(onnx_path, used_threads)
+        log.info("encoder backend %s: %s", backend, onnx_path)
     return Encoder(
         model_id=model_id,
         fingerprint=fingerprint,
@@ -222,6 +255,8 @@ def load_encoder(
         max_tokens=effective_max,
         pooling=pooling,
         dim=int(model.config.hidden_size),
+        backend=backend,
+        runtime=runtime,
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+
+FUSE_BLOCK = 65_536  # review rows added per step when fusing item vectors
 
 
 def item_texts(items: pd.DataFrame) -> list[str]:
@@ -54,12 +56,17 @@ def fuse_item_vectors(
         raise ValueError(f"embed.review_weight must be in [0, 1]; got {review_weight}")
     index = pd.Index(pd.array(item_ids, dtype="string"))
     codes = index.get_indexer(pd.array(review_item_ids, dtype="string"))  # (R,), -1 if unknown
-    known = codes >= 0
-    sums = np.zeros_like(own, dtype=np.float64)  # (I, H)
-    np.add.at(sums, codes[known], review_vectors[known])
-    counts = np.bincount(codes[known], minlength=len(index))  # (I,)
+    sums = np.zeros(own.shape, dtype=np.float64)  # (I, H)
+    counts = np.zeros(len(index), dtype=np.int64)  # (I,)
+    # Reviews in blocks: `review_vectors` may be a memmap of millions of rows (float16 or float32).
+    for start in range(0, len(codes), FUSE_BLOCK):
+        block = codes[start : start + FUSE_BLOCK]  # (b,)
+        known = block >= 0
+        np.add.at(sums, block[known], np.asarray(review_vectors[start : start + FUSE_BLOCK], dtype=np.float64)[known])
+        counts += np.bincount(block[known], minlength=len(index))
     reviewed = counts > 0
-    fused = own.astype(np.float64)  # (I, H)
+    own = np.asarray(own, dtype=np.float64)
+    fused = own.copy()  # (I, H)
     fused[reviewed] = (1.0 - review_weight) * own[reviewed] + review_weight * (
         sums[reviewed] / counts[reviewed, None]
     )

@@ -1,9 +1,15 @@
 """The files the embed stage writes and later stages read: `items.npz` and `reviews.npz`.
 
-items.npz:   ids (str, (I,)), vectors (float32, (I, H))
+items.npz:   ids (str, (I,)), vectors (float32 or float16, (I, H))
 reviews.npz: user_ids (str, (R,)), item_ids (str, (R,)), ts (datetime64[ns], UTC, (R,)),
-             vectors (float32, (R, H))
-Every array is a plain NumPy type, so readers load with `allow_pickle=False`.
+             vectors (float32 or float16, (R, H))
+Row i of `vectors` belongs to row i of the id arrays: the ids are the index of the vectors.
+Every array is a plain NumPy type, so readers load with `allow_pickle=False`; the readers here
+widen float16 (`embed.dtype: float16`) back to float32.
+
+Written incrementally: the stage fills an `.npy` memmap (`open_vector_file`) chunk by chunk,
+and `np.savez` copies a memmap into the archive in 16 MiB pieces, uncompressed, so the
+vectors of a million texts are never all in memory while the stage writes them.
 """
 
 from __future__ import annotations
@@ -71,34 +77,57 @@ class ReviewVectors:
             )
 
 
-def save_item_vectors(path: str | Path, vectors: ItemVectors) -> None:
-    """Write items.npz atomically."""
-    _save(path, ids=vectors.ids.astype(str), vectors=vectors.vectors.astype(np.float32))
+VECTOR_DTYPES = ("float32", "float16")
 
 
-def save_review_vectors(path: str | Path, vectors: ReviewVectors) -> None:
-    """Write reviews.npz atomically."""
+def open_vector_file(path: str | Path, n: int, dim: int, dtype: str = "float32") -> np.memmap:
+    """A new (n, dim) `.npy` file mapped into memory for writing row chunks (`embed.dtype`)."""
+    _check_dtype(dtype)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, dim))
+
+
+def save_item_vectors(path: str | Path, vectors: ItemVectors, dtype: str = "float32") -> None:
+    """Write items.npz atomically, vectors as `dtype` (float32 or float16)."""
+    _save(path, ids=vectors.ids.astype(str), vectors=_as_dtype(vectors.vectors, dtype))
+
+
+def save_review_vectors(path: str | Path, vectors: ReviewVectors, dtype: str = "float32") -> None:
+    """Write reviews.npz atomically; a memmap of `dtype` is streamed, never loaded whole."""
     _save(
         path,
         user_ids=vectors.user_ids.astype(str),
         item_ids=vectors.item_ids.astype(str),
         ts=vectors.ts.astype("datetime64[ns]"),
-        vectors=vectors.vectors.astype(np.float32),
+        vectors=_as_dtype(vectors.vectors, dtype),
     )
 
 
 def load_item_vectors(path: str | Path) -> ItemVectors:
-    """Read items.npz written by the embed stage."""
+    """Read items.npz written by the embed stage (vectors as float32)."""
     with _open(path) as data:
-        return ItemVectors(ids=data["ids"], vectors=data["vectors"])
+        return ItemVectors(ids=data["ids"], vectors=data["vectors"].astype(np.float32, copy=False))
 
 
 def load_review_vectors(path: str | Path) -> ReviewVectors:
-    """Read reviews.npz written by the embed stage."""
+    """Read reviews.npz written by the embed stage (vectors as float32)."""
     with _open(path) as data:
         return ReviewVectors(
-            user_ids=data["user_ids"], item_ids=data["item_ids"], ts=data["ts"], vectors=data["vectors"]
+            user_ids=data["user_ids"], item_ids=data["item_ids"], ts=data["ts"],
+            vectors=data["vectors"].astype(np.float32, copy=False),
         )
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in VECTOR_DTYPES:
+        raise ValueError(f"embed.dtype must be one of {', '.join(VECTOR_DTYPES)}; got {dtype!r}")
+
+
+def _as_dtype(vectors: np.ndarray, dtype: str) -> np.ndarray:
+    """`vectors` as `dtype`, without a copy when it already is (a memmap stays a memmap)."""
+    _check_dtype(dtype)
+    return vectors if vectors.dtype == np.dtype(dtype) else vectors.astype(dtype)
 
 
 def utc_naive(ts: pd.Series) -> np.ndarray:

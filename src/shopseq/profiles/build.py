@@ -61,22 +61,7 @@ def build_profiles(
         ValueError: no event lies before `as_of`.
     """
     as_of = f.utc_timestamp(as_of)
-    past = f.events_before(events, as_of)
-    if past.empty:
-        raise ValueError(f"events: none before as_of {as_of.isoformat()}; nothing to build profiles from")
-    prepared = f.prepare_events(past, items, pd.Timedelta(minutes=params.session_gap_minutes))
-    medians = f.category_median_prices(items, prepared)
-    named = pd.concat(
-        [
-            f.activity_features(prepared, as_of),
-            f.funnel_features(prepared),
-            f.monetary_features(prepared),
-            f.category_features(prepared, params.max_categories),
-            f.price_features(prepared, medians),
-            f.churn_features(prepared, as_of),
-        ],
-        axis=1,
-    ).sort_index()
+    named, prepared = behaviour_features(events, items, as_of, params)
     users = pd.Index(named.index.astype("string"), name=s.USER_ID)
 
     text = decayed_item_vectors(prepared, item_vectors, users, as_of, params.text_half_life_days)  # (U, H)
@@ -105,6 +90,37 @@ def build_profiles(
         explained_variance=reduction.explained_variance,
         as_of=as_of,
     )
+
+
+def behaviour_features(
+    events: pd.DataFrame, items: pd.DataFrame, as_of: str | pd.Timestamp, params: Profiles
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The named behaviour features of every user from events strictly before `as_of`.
+
+    Returns:
+        (features indexed by user id, sorted; the prepared events before `as_of`).
+
+    Raises:
+        ValueError: no event lies before `as_of`.
+    """
+    as_of = f.utc_timestamp(as_of)
+    past = f.events_before(events, as_of)
+    if past.empty:
+        raise ValueError(f"events: none before as_of {as_of.isoformat()}; nothing to build profiles from")
+    prepared = f.prepare_events(past, items, pd.Timedelta(minutes=params.session_gap_minutes))
+    medians = f.category_median_prices(items, prepared)
+    named = pd.concat(
+        [
+            f.activity_features(prepared, as_of),
+            f.funnel_features(prepared),
+            f.monetary_features(prepared),
+            f.category_features(prepared, params.max_categories),
+            f.price_features(prepared, medians),
+            f.churn_features(prepared, as_of),
+        ],
+        axis=1,
+    ).sort_index()
+    return named, prepared
 
 
 def price_sensitivity_spearman(profiles: pd.DataFrame, truth: pd.DataFrame) -> tuple[float | None, int]:

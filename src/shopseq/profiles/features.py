@@ -20,6 +20,9 @@ SESSION = "session_key"  # session id, or a derived one for events without a ses
 PRICE_SIGNAL_WEIGHT = {s.VIEW: 1.0, s.CART: 3.0, s.PURCHASE: 3.0}
 PRICE_SIGNAL_PRIOR = 5.0  # pseudo-events at the category median: shrinks users with few events
 CATEGORY_SHARE_PREFIX = "category_share__"
+# Grid of the cart-vs-price slopes the empirical Bayes prior lives on (0: price-blind).
+SLOPE_GRID = np.linspace(-2.0, 6.0, 41)
+CHOICE_WEIGHT = 0.5  # weight of what users look at, next to how they convert, in price_sensitivity
 
 
 def utc_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
@@ -142,14 +145,20 @@ def category_median_prices(items: pd.DataFrame, events: pd.DataFrame) -> pd.Seri
 
 
 def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
-    """Price sensitivity: cheap-purchase share, price paid vs category median, and a combined score.
+    """Price sensitivity from what users pick and what they convert on, relative to the category.
 
     - cheap_purchase_share: share of purchases priced below their category's median (NaN: none).
     - price_paid_ratio: mean of unit price / category median over purchases (NaN: none).
-    - price_sensitivity: minus the weighted mean log(unit price / category median) over views,
+    - price_choice_score: minus the weighted mean log(unit price / category median) over views,
       carts and purchases (carts and purchases weigh more), shrunk towards 0 by
-      `PRICE_SIGNAL_PRIOR` pseudo-events: high for users who pick and buy the cheap items of a
-      category, about 0 for users with no priced events.
+      `PRICE_SIGNAL_PRIOR` pseudo-events: high for users who look at the cheap end of a category.
+    - price_conversion_slope: how fast a user's chance of carting a viewed item falls as its
+      price rises above the category median (empirical Bayes, see `conversion_slopes`); the
+      population mean for users with few priced views.
+    - price_sensitivity: the combined score, z(conversion slope) + CHOICE_WEIGHT * z(choice
+      score); 0 is the average user. Conversion against price is the direct signal (it also sees
+      discounts, since an event's price is the price paid); what users choose to look at is
+      weaker (most views follow links, not price) and is added at half weight.
     """
     median = events[s.CATEGORY].map(medians).astype("float64")
     relative = events[UNIT_PRICE] / median  # NaN where price or category median is unknown
@@ -168,13 +177,93 @@ def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
     )
     by_user = frame.groupby(s.USER_ID)
     weighted = by_user[["weighted_log", "weight"]].sum()
+    choice = -weighted["weighted_log"] / (weighted["weight"] + PRICE_SIGNAL_PRIOR)
+    slope = conversion_slopes(view_conversions(events.assign(log_relative=log_relative))).reindex(choice.index)
+    slope = slope.fillna(float(slope.mean()) if slope.notna().any() else 0.0)
     return pd.DataFrame(
         {
             "cheap_purchase_share": by_user["cheap"].mean(),
             "price_paid_ratio": by_user["paid_ratio"].mean(),
-            "price_sensitivity": -weighted["weighted_log"] / (weighted["weight"] + PRICE_SIGNAL_PRIOR),
+            "price_choice_score": choice,
+            "price_conversion_slope": slope,
+            "price_sensitivity": _zscore(slope) + CHOICE_WEIGHT * _zscore(choice),
         }
     )
+
+
+def view_conversions(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per priced view: user, log relative price, and whether the user carted that item in that session.
+
+    Args:
+        events: prepared events with a `log_relative` column (log unit price / category median).
+    """
+    carts = events.loc[events[s.EVENT_TYPE] == s.CART, [s.USER_ID, s.ITEM_ID, SESSION]].drop_duplicates()
+    views = events.loc[(events[s.EVENT_TYPE] == s.VIEW) & events["log_relative"].notna(),
+                       [s.USER_ID, s.ITEM_ID, SESSION, "log_relative"]]
+    merged = views.merge(carts.assign(carted=1.0), on=[s.USER_ID, s.ITEM_ID, SESSION], how="left")
+    return pd.DataFrame(
+        {s.USER_ID: merged[s.USER_ID], "x": merged["log_relative"], "carted": merged["carted"].fillna(0.0)}
+    )
+
+
+def conversion_slopes(views: pd.DataFrame, iterations: int = 3, em_steps: int = 100) -> pd.Series:
+    """Each user's slope b in P(cart | view) = sigmoid(a - b x), x = log(price / category median).
+
+    A user has a few dozen views and a handful of carts, far too few for a per-user logistic
+    fit, so the slopes are estimated together (empirical Bayes): the population's distribution
+    of b is a histogram on a fixed grid, fitted by EM to everyone's views (the nonparametric
+    maximum-likelihood prior), and each user's slope is the posterior mean under it. A user with
+    few views lands near the population mean; one whose carts clearly favour cheap items lands
+    high. The shared intercept a is refitted so the mean predicted rate matches the observed one.
+
+    Args:
+        views: `view_conversions` rows (user_id, x, carted).
+
+    Returns:
+        Slope per user id (users without priced views are absent).
+    """
+    if views.empty or views["carted"].sum() == 0 or views["carted"].min() == 1:
+        return pd.Series(dtype="float64", index=pd.Index([], name=s.USER_ID))
+    from scipy.special import expit
+
+    codes, users = pd.factorize(views[s.USER_ID])
+    x = views["x"].to_numpy(dtype=np.float64)  # (V,)
+    y = views["carted"].to_numpy(dtype=np.float64)  # (V,)
+    rate = float(y.mean())
+    intercept = float(np.log(rate / (1 - rate)))
+    prior = np.full(len(SLOPE_GRID), 1.0 / len(SLOPE_GRID))  # (G,)
+    posterior_mean = np.zeros(len(users))
+    for _ in range(iterations):
+        p = np.clip(expit(intercept - np.outer(x, SLOPE_GRID)), 1e-9, 1 - 1e-9)  # (V, G)
+        loglik = np.zeros((len(users), len(SLOPE_GRID)))  # (U, G)
+        np.add.at(loglik, codes, y[:, None] * np.log(p) + (1 - y[:, None]) * np.log1p(-p))
+        likelihood = np.exp(loglik - loglik.max(axis=1, keepdims=True))  # (U, G), rescaled per user
+        for _ in range(em_steps):
+            posterior = likelihood * prior  # (U, G)
+            posterior /= posterior.sum(axis=1, keepdims=True)
+            prior = posterior.mean(axis=0)
+        posterior_mean = posterior @ SLOPE_GRID  # (U,)
+        intercept = _matching_intercept(x, y, posterior_mean[codes])
+    return pd.Series(posterior_mean, index=pd.Index(users, name=s.USER_ID))
+
+
+def _matching_intercept(x: np.ndarray, y: np.ndarray, slope: np.ndarray) -> float:
+    """The intercept a at which the mean of sigmoid(a - slope * x) equals the observed cart rate (bisection)."""
+    from scipy.special import expit
+
+    low, high = -20.0, 20.0
+    for _ in range(50):
+        mid = (low + high) / 2
+        if expit(mid - slope * x).mean() > y.mean():
+            high = mid
+        else:
+            low = mid
+    return (low + high) / 2
+
+
+def _zscore(values: pd.Series) -> pd.Series:
+    std = float(values.std(ddof=0)) if len(values) > 1 else 0.0
+    return (values - values.mean()) / std if std > 0 else values * 0.0
 
 
 def churn_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

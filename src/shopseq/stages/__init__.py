@@ -11,6 +11,7 @@ PIPELINE = (
     "champion",
     "evaluate",
     "gate",
+    "score",
     "audiences",
     "forecast",
 )

@@ -1,7 +1,9 @@
-"""Stage `audiences`: category-propensity ad audiences from the champion (or the candidate).
+"""Stage `audiences`: category audiences, campaign audiences and lookalikes from the champion (or the candidate).
 
-Reads validated events and items, the user profiles when present (they name the users to
-target), and the model; writes data/audiences/audiences.parquet and reports/audiences/metrics.json.
+Reads validated events and items, the user profiles when present (they name the users to target
+and carry churn risk, price sensitivity and the PCA vectors lookalikes need), and the model;
+writes data/audiences/ (audiences.parquet, campaigns/<name>.parquet, lookalikes/<name>.parquet),
+reports/audiences/metrics.json and reports/audiences/report.html.
 """
 
 from __future__ import annotations
@@ -11,43 +13,64 @@ from pathlib import Path
 
 from shopseq import schema as s
 from shopseq.config import Params
-from shopseq.downstream.audiences import build_audiences, check_audiences, choose_model
-from shopseq.io import read_parquet, write_json, write_parquet
+from shopseq.downstream.audience_report import write_report
+from shopseq.downstream.audiences import choose_model, plan_audiences
+from shopseq.io import atomic_dir, read_parquet, write_json
 
 log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
-    """Score every user, pick each category's audience, check it offline, write both."""
-    from shopseq.sequences.recommender import load_recommender  # torch: import only when run
+    """Score every user, build every audience, check each offline, write them with a report."""
+    from shopseq.sequences.recommender import (
+        load_recommender,  # torch: import only when run
+    )
 
-    paths, config, mode = params.paths, params.audiences, params.base.progress
-    events = read_parquet(Path(paths.validated) / "events.parquet")
-    items = read_parquet(Path(paths.validated) / "items.parquet")
+    paths, config = params.paths, params.audiences
+    events = s.conform(read_parquet(Path(paths.validated) / "events.parquet"), s.EVENTS)
+    items = s.conform(read_parquet(Path(paths.validated) / "items.parquet"), s.ITEMS)
     profiles_file = Path(paths.profiles) / "profiles.parquet"
-    users = list(read_parquet(profiles_file)[s.USER_ID]) if profiles_file.exists() else None
+    profiles = read_parquet(profiles_file) if profiles_file.exists() else None
     model_dir, scored_by = choose_model(paths.champion, paths.candidate)
     recommender = load_recommender(model_dir)
+    cutoff_profiles = _cutoff_profiles(params, events, items) if any(c.lookalike for c in config.campaigns) else None
 
-    audiences, n_scored = build_audiences(recommender, events, items, config, users=users, mode=mode)
-    check = check_audiences(recommender, events, items, config, mode=mode)
-    write_parquet(audiences, Path(paths.audiences) / "audiences.parquet")
-    metrics = {
-        "n_audiences": int(audiences[s.CATEGORY].nunique()),
-        "n_users": int(audiences[s.USER_ID].nunique()),
-        "n_rows": len(audiences),
-        "n_scored_users": n_scored,
-        "users_from": "profiles" if users is not None else "events",
-        "scored_by": scored_by,
-        "top_users": config.top_users,
-        "offline_check": check,
-    }
-    write_json(Path(paths.reports) / "audiences" / "metrics.json", metrics)
+    result = plan_audiences(recommender, events, items, config, params.profiles, profiles=profiles,
+                            cutoff_profiles=cutoff_profiles, seed=params.base.seed)
+    with atomic_dir(paths.audiences) as out:
+        result.audiences.to_parquet(out / "audiences.parquet", index=False)
+        for folder, audiences in (("campaigns", result.campaigns), ("lookalikes", result.lookalikes)):
+            (out / folder).mkdir()
+            for name, audience in audiences.items():
+                audience.to_parquet(out / folder / f"{name}.parquet", index=False)
+    metrics = {**result.metrics, "scored_by": scored_by}
+    reports = Path(paths.reports) / "audiences"
+    write_json(reports / "metrics.json", metrics)
+    write_report(reports / "report.html", metrics, result.score_samples)
+    check = metrics["offline_check"]
     log.info(
-        "audiences: %d audiences, %d users, scored by %s; lift %s over recent viewers, %s over random",
-        metrics["n_audiences"], metrics["n_users"], scored_by,
-        _fmt(check["lift_over_heuristic"]), _fmt(check["lift_over_random"]),
+        "audiences: %d category audiences, %d campaigns, scored by %s; lift %s over %s, %s over random",
+        metrics["n_audiences"], len(result.campaigns), scored_by,
+        _fmt(check["lift_over_heuristic"]), check["best_heuristic"], _fmt(check["lift_over_random"]),
     )
+
+
+def _cutoff_profiles(params: Params, events, items):
+    """Profiles as of the holdout start, for the lookalikes' offline check; None without embeddings."""
+    import pandas as pd
+
+    from shopseq.embeddings import load_item_vectors
+    from shopseq.embeddings.vectors import ITEMS_FILE
+    from shopseq.profiles import build_profiles, end_of_data
+
+    vectors_file = Path(params.paths.embeddings) / ITEMS_FILE
+    if not vectors_file.exists():
+        log.info("no item vectors at %s: lookalikes are not checked offline", vectors_file)
+        return None
+    cutoff = end_of_data(events) - pd.Timedelta(days=params.audiences.holdout_days)
+    table = build_profiles(events, items, load_item_vectors(vectors_file), cutoff, params.profiles,
+                           seed=params.base.seed)
+    return table.frame
 
 
 def _fmt(lift: float | None) -> str:

@@ -2,7 +2,8 @@
 
 Item vectors fuse the item's own text with the mean of its reviews (`embed.review_weight`).
 Vectors are cached by content hash under `paths.embed_cache`, outside DVC's outputs, so a rerun
-encodes only texts it has not seen.
+encodes only texts it has not seen. Vectors are written to disk chunk by chunk (`embed.dtype`),
+so the stage never holds every text's vector in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from shopseq.config import Params
 from shopseq.io import atomic_dir, read_parquet, write_json
 
 log = logging.getLogger(__name__)
+
+SCRATCH_FILE = ".vectors.npy"  # every text's vector while the stage runs; deleted before the swap
 
 
 def run(params: Params) -> None:
@@ -30,7 +33,12 @@ def run(params: Params) -> None:
         save_item_vectors,
         save_review_vectors,
     )
-    from shopseq.embeddings.vectors import ITEMS_FILE, REVIEWS_FILE, utc_naive
+    from shopseq.embeddings.vectors import (
+        ITEMS_FILE,
+        REVIEWS_FILE,
+        open_vector_file,
+        utc_naive,
+    )
 
     config = params.embed
     validated = Path(params.paths.validated)
@@ -38,14 +46,20 @@ def run(params: Params) -> None:
     reviews = s.conform(read_parquet(validated / "reviews.parquet"), s.REVIEWS)
     texts_items, texts_reviews = item_texts(items), review_texts(reviews)
 
-    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads)
+    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads,
+                           backend=config.backend, cache_dir=params.paths.embed_cache)
     cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
-    result = embed_texts(texts_items + texts_reviews, encoder, cache, config.batch_size, params.base.progress)
-    own, of_reviews = result.vectors[: len(items)], result.vectors[len(items) :]  # (I, H), (R, H)
-    fused = fuse_item_vectors(items[s.ITEM_ID], own, reviews[s.ITEM_ID], of_reviews, config.review_weight)
-
+    n_items = len(texts_items)
     with atomic_dir(params.paths.embeddings) as out:
-        save_item_vectors(out / ITEMS_FILE, ItemVectors(ids=items[s.ITEM_ID].to_numpy(str), vectors=fused))
+        # Every text's vector goes straight to disk, chunk by chunk, in embed.dtype.
+        scratch = out / SCRATCH_FILE
+        vectors = open_vector_file(scratch, n_items + len(texts_reviews), encoder.dim, config.dtype)  # (I + R, H)
+        result = embed_texts(texts_items + texts_reviews, encoder, cache, config.batch_size, params.base.progress,
+                             out=vectors)
+        own, of_reviews = vectors[:n_items], vectors[n_items:]  # (I, H), (R, H) views of the file
+        fused = fuse_item_vectors(items[s.ITEM_ID], own, reviews[s.ITEM_ID], of_reviews, config.review_weight)
+        save_item_vectors(out / ITEMS_FILE, ItemVectors(ids=items[s.ITEM_ID].to_numpy(str), vectors=fused),
+                          config.dtype)
         save_review_vectors(
             out / REVIEWS_FILE,
             ReviewVectors(
@@ -54,7 +68,10 @@ def run(params: Params) -> None:
                 ts=utc_naive(reviews[s.TS]),
                 vectors=of_reviews,
             ),
+            config.dtype,
         )
+        del vectors, own, of_reviews
+        scratch.unlink()
     metrics = {
         "n_item_texts": len(texts_items),
         "n_review_texts": len(texts_reviews),
@@ -64,6 +81,8 @@ def run(params: Params) -> None:
         "texts_per_s": None if result.texts_per_s is None else round(result.texts_per_s, 2),
         "encode_seconds": round(result.encode_seconds, 3),
         "device": encoder.device,
+        "backend": encoder.backend,
+        "dtype": config.dtype,
         "model": config.model,
         "model_id": encoder.model_id,
         "dim": encoder.dim,

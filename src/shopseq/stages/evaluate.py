@@ -26,20 +26,47 @@ def run(params: Params) -> None:
     test = sample_targets(read_parquet(sequences / "test.parquet"), params.evaluate.max_targets, params.base.seed)
     vocabulary = read_parquet(sequences / "vocabulary.parquet")
     champion_info = read_json(Path(params.paths.champion) / "champion.json")
+    candidate = load_recommender(params.paths.candidate)
+    champion = None if champion_info["version"] is None else load_recommender(params.paths.champion)
     metrics = {
-        "candidate": evaluate_recommender(load_recommender(params.paths.candidate), test, ks),
+        "candidate": evaluate_recommender(candidate, test, ks),
         "popularity": evaluate_popularity(vocabulary, test, ks),
         "champion": None,
         "champion_version": champion_info["version"],
         "n_targets": len(test),
     }
-    if champion_info["version"] is not None:
-        metrics["champion"] = evaluate_recommender(load_recommender(params.paths.champion), test, ks)
+    if champion is not None:
+        metrics["champion"] = evaluate_recommender(champion, test, ks)
     metrics.update(evaluate_baselines(params, test, vocabulary))
+    metrics["segments"] = evaluate_segments(params, test, vocabulary, {"candidate": candidate, "champion": champion})
     write_json(Path(params.paths.reports) / "evaluate" / "metrics.json", metrics)
+    write_json(Path(params.paths.reports) / "evaluate" / "models.json", model_rows(metrics))
     for model in ("candidate", "popularity", "champion", *params.evaluate.baselines):
         if metrics[model] is not None:
             log.info("%s: %s", model, {k: round(v, 4) for k, v in metrics[model].items() if "@10" in k})
+
+
+def model_rows(metrics: dict) -> list[dict]:
+    """One record per evaluated model (`model` + its metrics): the shape `dvc plots` draws and diffs."""
+    skip = {"champion_version", "n_targets", "segments"}
+    return [{"model": name, **values} for name, values in metrics.items() if name not in skip and isinstance(values, dict)]
+
+
+def evaluate_segments(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame, models: dict) -> dict:
+    """Candidate, champion and popularity per segment: new/returning users, cold/warm target items."""
+    from shopseq import schema as s
+    from shopseq.training.evaluate import evaluate_popularity, evaluate_recommender
+    from shopseq.training.segments import COLD_MAX_COUNT, label_segments, segment_metrics
+
+    ks = params.evaluate.ks
+    train_users = read_parquet(Path(params.paths.sequences) / "train.parquet")[s.USER_ID]
+    labels = label_segments(test, train_users, vocabulary)
+    out: dict = {"cold_max_count": COLD_MAX_COUNT}
+    for name, recommender in models.items():
+        if recommender is not None:
+            out[name] = segment_metrics(lambda rows, r=recommender: evaluate_recommender(r, rows, ks), test, labels)
+    out["popularity"] = segment_metrics(lambda rows: evaluate_popularity(vocabulary, rows, ks), test, labels)
+    return out
 
 
 def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame) -> dict[str, dict]:

@@ -1,7 +1,8 @@
 """Stage `profiles`: validated events + embeddings -> `data/profiles/profiles.parquet`.
 
-Profiles describe every user as of the end of the data (the midnight after the last event).
-With the synthetic source, the price sensitivity score is checked against the generator's truth.
+Profiles describe every user as of the end of the data (the midnight after the last event),
+with a churn risk from a model trained and checked on earlier cuts. With the synthetic source,
+the price sensitivity score and the churn risk are checked against the generator's truth.
 """
 
 from __future__ import annotations
@@ -17,40 +18,55 @@ log = logging.getLogger(__name__)
 
 PROFILES_FILE = "profiles.parquet"
 TRUTH_FILE = "users_truth.parquet"
+CHURN_RISK = "churn_risk"
 
 
 def run(params: Params) -> None:
     from shopseq.embeddings import load_item_vectors, load_review_vectors
     from shopseq.embeddings.vectors import ITEMS_FILE, REVIEWS_FILE
     from shopseq.profiles import build_profiles, end_of_data, price_sensitivity_spearman
+    from shopseq.profiles.churn import churn_risk, truth_auc
 
     validated, embeddings = Path(params.paths.validated), Path(params.paths.embeddings)
     events = s.conform(read_parquet(validated / "events.parquet"), s.EVENTS)
     items = s.conform(read_parquet(validated / "items.parquet"), s.ITEMS)
+    end = end_of_data(events)
     table = build_profiles(
         events,
         items,
         load_item_vectors(embeddings / ITEMS_FILE),
-        end_of_data(events),
+        end,
         params.profiles,
         reviews=load_review_vectors(embeddings / REVIEWS_FILE),
         seed=params.base.seed,
     )
+    risk, churn_metrics = churn_risk(events, items, end, params.profiles, params.base.seed)
+    frame = table.frame
+    frame[CHURN_RISK] = frame[s.USER_ID].map(risk) if risk is not None else float("nan")
+    frame[CHURN_RISK] = frame[CHURN_RISK].astype("float64")
     with atomic_dir(params.paths.profiles) as out:
-        table.frame.to_parquet(out / PROFILES_FILE, index=False)
+        frame.to_parquet(out / PROFILES_FILE, index=False)
 
     metrics = {
-        "n_users": len(table.frame),
+        "n_users": len(frame),
         "n_features": len(table.feature_names),
         "n_components": len(table.explained_variance),
         "explained_variance": [round(float(v), 6) for v in table.explained_variance],
         "explained_variance_total": round(float(table.explained_variance.sum()), 6),
         "as_of": table.as_of.isoformat(),
+        "churn": churn_metrics,
     }
     truth_path = Path(params.paths.raw) / TRUTH_FILE
     if truth_path.exists():
-        rho, n = price_sensitivity_spearman(table.frame, read_parquet(truth_path))
+        truth = read_parquet(truth_path)
+        rho, n = price_sensitivity_spearman(frame, truth)
         metrics["price_sensitivity_spearman"] = None if rho is None else round(rho, 4)
         metrics["price_sensitivity_users"] = n
+        if risk is not None and "churned" in truth:
+            auc, n = truth_auc(risk, truth)
+            metrics["churn"]["truth_auc"] = None if auc is None else round(auc, 4)
+            metrics["churn"]["truth_users"] = n
     write_json(Path(params.paths.reports) / "profiles" / "metrics.json", metrics)
-    log.info("profiles: %s", metrics)
+    log.info("profiles: %d users, %d features; price sensitivity vs truth %s; churn AUC %s (recency rule %s)",
+             metrics["n_users"], metrics["n_features"], metrics.get("price_sensitivity_spearman"),
+             churn_metrics.get("model", {}).get("auc"), churn_metrics.get("recency_rule", {}).get("auc"))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from shopseq import schema as s
 from shopseq.config import Params
-from shopseq.io import read_parquet
+from shopseq.io import read_json, read_parquet
+from shopseq.stages.ingest import INGEST_REPORT, REJECTED_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,15 @@ def run(params: Params) -> None:
     raw = Path(params.paths.raw)
     events, items, reviews = (read_parquet(raw / f"{table.name}.parquet") for table in s.TABLES)
     reports = Path(params.paths.reports) / "validation"
-    outcome = validate_tables(events, items, reviews, params.validate, docs_dir=reports / "docs")
+    rejected = {
+        table.name: read_parquet(file)
+        for table in s.TABLES
+        if (file := raw / f"{table.name}{REJECTED_SUFFIX}.parquet").exists()
+    }
+    outcome = validate_tables(events, items, reviews, params.validate, docs_dir=reports / "docs", rejected=rejected)
+    if (raw / INGEST_REPORT).exists():
+        # What ingest decided on the data's behalf (time zones, session-only users, ...), counted.
+        outcome.summary["ingest"] = read_json(raw / INGEST_REPORT)
     write_outcome(
         outcome,
         quarantine_dir=Path(params.paths.quarantine),

@@ -31,7 +31,8 @@ def check_data(source: str, path: Path, out: Path, params: Params) -> dict[str, 
 
     loaded = read_source(source, path, params.ingest, params.base.seed)
     out = Path(out)
-    outcome = validate_tables(*loaded.tables, params.validate, docs_dir=out / "docs")
+    outcome = validate_tables(*loaded.tables, params.validate, docs_dir=out / "docs", rejected=loaded.rejected)
+    name_the_data(outcome.summary, path)
     # The adapter's counted decisions (duplicates dropped, session-only users, ...) sit beside
     # the validation counts, under a key of their own.
     outcome.summary["ingest"] = loaded.report.to_dict()
@@ -46,3 +47,10 @@ def check_data(source: str, path: Path, out: Path, params: Params) -> dict[str, 
         outcome.summary["data_version"],
     )
     return outcome.summary
+
+
+def name_the_data(summary: dict[str, Any], path: Path) -> None:
+    """Prefix every error line with the data path, so a line read alone says which data failed."""
+    summary["errors"] = [f"{path}: {error}" for error in summary["errors"]]
+    for table in summary["tables"].values():
+        table["errors"] = [f"{path}: {error}" for error in table["errors"]]

@@ -1,7 +1,9 @@
 """Validate the canonical events, items and reviews tables in one Great Expectations run.
 
 Row-level failures are quarantined with a reason; table-level failures (missing column, too few
-rows, too much quarantined) are collected as one-line errors in the summary. The caller decides
+rows, too much quarantined) are collected as one-line errors in the summary. Rows the adapter
+already took out at ingest (`Loaded.rejected`: duplicates, unparseable values, ...) join the
+quarantine with their reasons, so a table's `rows_in` counts every row read. The caller decides
 what a failure means: the `validate` stage raises `DataValidationError`, `check-data` reports.
 """
 
@@ -18,15 +20,22 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.config import Validate
+from shopseq.data.adapters.base import DETAIL
 from shopseq.io import atomic_dir, write_json
 from shopseq.validation.engine import CheckResult, build_docs, open_context, run_checks
-from shopseq.validation.quarantine import assign_reasons, failing_rows, reason_counts, split
+from shopseq.validation.quarantine import (
+    assign_reasons,
+    failing_rows,
+    reason_counts,
+    split,
+)
 from shopseq.validation.suites import (
     CHECK_ERROR,
     IN_CATALOGUE,
     MIN_ROWS,
     MISSING_COLUMN,
     QUARANTINE_SHARE,
+    SHARE_EXEMPT,
     TimeWindow,
     row_checks,
     schema_checks,
@@ -73,6 +82,7 @@ def validate_tables(
     params: Validate,
     docs_dir: Path | None = None,
     now: pd.Timestamp | None = None,
+    rejected: dict[str, pd.DataFrame] | None = None,
 ) -> ValidationOutcome:
     """Validate the three tables; write Data Docs to `docs_dir` when given.
 
@@ -85,15 +95,21 @@ def validate_tables(
         params: the `validate` section of params.yaml.
         docs_dir: directory to (re)build the Data Docs site in, replaced atomically.
         now: the reference time for "not in the future" (default: the current UTC time).
+        rejected: {table: rows taken out at ingest, with `reason`, `source_row`, `detail`}.
     """
+    rejected = rejected or {}
     window = time_window(params, now)
     outcomes: dict[str, TableOutcome] = {}
     with _docs_site(docs_dir) as site:
         context = open_context(site)
-        outcomes[s.ITEMS.name] = validate_table(context, s.ITEMS, items, params, window, catalogue=None)
+        outcomes[s.ITEMS.name] = validate_table(
+            context, s.ITEMS, items, params, window, catalogue=None, rejected=rejected.get(s.ITEMS.name)
+        )
         catalogue = outcomes[s.ITEMS.name].accepted[s.ITEM_ID] if _has_required(items, s.ITEMS) else None
         for table, frame in ((s.EVENTS, events), (s.REVIEWS, reviews)):
-            outcomes[table.name] = validate_table(context, table, frame, params, window, catalogue)
+            outcomes[table.name] = validate_table(
+                context, table, frame, params, window, catalogue, rejected=rejected.get(table.name)
+            )
         if site is not None:
             build_docs(context)
     if docs_dir is not None:
@@ -110,6 +126,7 @@ def validate_table(
     params: Validate,
     window: TimeWindow,
     catalogue: pd.Series | None,
+    rejected: pd.DataFrame | None = None,
 ) -> TableOutcome:
     """Run one table's suite and split it into accepted and quarantined rows.
 
@@ -120,6 +137,7 @@ def validate_table(
         params: the `validate` section of params.yaml.
         window: the accepted timestamp range.
         catalogue: accepted item ids that `item_id` must be among, or None to skip that check.
+        rejected: rows of this table the adapter took out at ingest (`reason`, `source_row`, `detail`).
     """
     frame = frame.reset_index(drop=True)
     checks = schema_checks(table, params)
@@ -133,12 +151,14 @@ def validate_table(
 
     schema_failed = any(r.check.rule == MISSING_COLUMN and not r.success for r in results)
     accepted, quarantined = split(frame, _reasons(frame, results, schema_failed))
+    quarantined = _with_rejected(quarantined, rejected)
+    rows_in = len(frame) + (0 if rejected is None else len(rejected))
     errors = _table_errors(table, frame, results)
-    if not schema_failed and (share_error := _share_error(table, quarantined, len(frame), results, params)):
+    if not schema_failed and (share_error := _share_error(table, quarantined, rows_in, results, params)):
         errors.append(share_error)
 
     report = TableReport(
-        rows_in=len(frame),
+        rows_in=rows_in,
         rows_accepted=len(accepted),
         rows_quarantined=len(quarantined),
         quarantine_reasons=reason_counts(quarantined),
@@ -187,6 +207,18 @@ def raise_for_failure(summary: dict[str, Any], summary_path: Path) -> None:
     raise DataValidationError(message)
 
 
+def _with_rejected(quarantined: pd.DataFrame, rejected: pd.DataFrame | None) -> pd.DataFrame:
+    """Validation's quarantined rows followed by the rows rejected at ingest (their columns: reason,
+    source_row, detail; the canonical columns stay null)."""
+    if rejected is None or rejected.empty:
+        return quarantined
+    rejected = rejected.astype({s.REASON: "string", s.SOURCE_ROW: "int64", DETAIL: "string"})
+    if quarantined.empty:
+        base = quarantined.assign(**{DETAIL: pd.Series(dtype="string")})
+        return pd.concat([base, rejected], ignore_index=True)[[*quarantined.columns, DETAIL]]
+    return pd.concat([quarantined, rejected], ignore_index=True)
+
+
 def _reasons(frame: pd.DataFrame, results: list[CheckResult], schema_failed: bool) -> pd.Series:
     """Each row's quarantine reason (<NA>: accepted) from GE's failing rows."""
     if schema_failed:
@@ -221,21 +253,29 @@ def _table_errors(table: s.Table, frame: pd.DataFrame, results: list[CheckResult
 def _share_error(
     table: s.Table, quarantined: pd.DataFrame, rows_in: int, results: list[CheckResult], params: Validate
 ) -> str | None:
-    """The quarantine_share error line, naming the commonest reason and one example row."""
-    if rows_in == 0 or len(quarantined) / rows_in <= params.max_quarantine_share:
+    """The quarantine_share error line, naming the commonest reason and one example row.
+
+    Rows quarantined for a reason in `SHARE_EXEMPT` (an exact copy, a merged line, a catalogue
+    row nobody used) lose no information, so they do not count towards the share.
+    """
+    counted = quarantined[~quarantined[s.REASON].isin(SHARE_EXEMPT)]
+    if rows_in == 0 or len(counted) / rows_in <= params.max_quarantine_share:
         return None
-    reason, count = max(reason_counts(quarantined).items(), key=lambda kv: kv[1])
-    row = quarantined.loc[quarantined[s.REASON] == reason].iloc[0]
+    reason, count = max(reason_counts(counted).items(), key=lambda kv: kv[1])
+    row = counted.loc[counted[s.REASON] == reason].iloc[0]
     return (
-        f"{table.name}: {QUARANTINE_SHARE}: {len(quarantined)} of {rows_in} rows quarantined "
-        f"({len(quarantined) / rows_in:.1%}), above validate.max_quarantine_share "
+        f"{table.name}: {QUARANTINE_SHARE}: {len(counted)} of {rows_in} rows quarantined "
+        f"({len(counted) / rows_in:.1%}), above validate.max_quarantine_share "
         f"{params.max_quarantine_share:.1%}; most rows: {reason} ({count}), "
         f"e.g. source_row {row[s.SOURCE_ROW]}: {_example(row, reason, results)}"
     )
 
 
 def _example(row: pd.Series, reason: str, results: list[CheckResult]) -> str:
-    """`column=value` pairs of `row` for the columns the failing check looked at."""
+    """`column=value` pairs of `row` for the columns the failing check looked at (or the raw values
+    of a row rejected at ingest)."""
+    if DETAIL in row.index and isinstance(row[DETAIL], str):
+        return row[DETAIL]
     source_row = int(row[s.SOURCE_ROW])
     columns: tuple[str, ...] = ()
     for result in results:

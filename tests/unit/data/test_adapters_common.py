@@ -158,6 +158,10 @@ def test_online_retail_ii_headers_missing_customers_and_merged_lines(tmp_path: P
     assert events.loc["85048", s.QUANTITY] == 18 and events.loc["85048", s.USER_ID] == "13085"
     assert events.loc["22350", s.USER_ID] == "session:489435" and notes["session_only_users"] == 1
     assert loaded.items.set_index(s.ITEM_ID).loc["22350", s.TITLE] == "CAT BOWL"
+    # Every line taken out is kept with its reason and raw position: 6 lines = 2 events + 4 rejected.
+    rejected = loaded.rejected["events"].set_index("source_row")["reason"].to_dict()
+    assert rejected == {1: "merged_line", 3: "cancelled_invoice", 4: "non_product", 5: "non_positive_quantity"}
+    assert len(loaded.events) + len(rejected) == len(rows)
 
 
 def test_diginetica_products_file_gives_titles_and_prices(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ def test_category_mass_survives_huge_scores() -> None:
     np.testing.assert_allclose(mass, [[1.0, 0.0]])
 
 
-def test_audiences_rank_users_by_category_propensity_and_cut_at_top_users() -> None:
+def test_propensity_is_the_softmax_mass_per_category_of_each_users_history() -> None:
     events = _events(
         [("u1", "a1", 0, "view")] * 3
         + [("u1", "b1", 1, "view")]
@@ -113,9 +113,8 @@ def test_audiences_rank_users_by_category_propensity_and_cut_at_top_users() -> N
     )
     recommender = RepeatRecommender(["a1", "a2", "b1", "b2"])
 
-    audiences, n_scored = build_audiences(recommender, events, _items(), Audiences(top_users=2), mode="logs")
+    audiences = select_audiences(score_propensity(recommender, build_histories(events), _items(), mode="logs"), 2)
 
-    assert n_scored == 3
     apparel = audiences[audiences[s.CATEGORY] == "apparel"]
     books = audiences[audiences[s.CATEGORY] == "books"]
     # deduplicated histories: u1 a1 b1, u2 a1 b1 b2, u3 b2; softmax of item counts, summed:
@@ -126,6 +125,26 @@ def test_audiences_rank_users_by_category_propensity_and_cut_at_top_users() -> N
     assert list(books["rank"]) == [1, 2]
     e = math.e
     np.testing.assert_allclose(books["score"], [(e + 1) / (e + 3), 2 * e / (3 * e + 1)])
+
+
+def test_audiences_rank_by_the_blended_score_and_cut_at_top_users() -> None:
+    events = _events(
+        [("u1", "a1", d, "view") for d in (0, 1, 2)]
+        + [("u2", "a1", 9, "view"), ("u2", "a2", 9.5, "purchase")]
+        + [("u3", "b1", 9, "view")]
+    )
+    recommender = RepeatRecommender(["a1", "a2", "b1", "b2"])
+
+    audiences, n_scored = build_audiences(recommender, events, _items(), Audiences(top_users=2), mode="logs")
+
+    assert n_scored == 3
+    assert list(audiences.columns) == [s.CATEGORY, s.USER_ID, "score", "rank", "reason"]
+    apparel = audiences[audiences[s.CATEGORY] == "apparel"]
+    # u2 bought apparel yesterday; u1 viewed it a week ago; u3 never touched it
+    assert list(apparel[s.USER_ID]) == ["u2", "u1"]
+    assert list(apparel["rank"]) == [1, 2]
+    assert audiences["score"].between(0, 1).all()
+    assert apparel["reason"].str.startswith("top ").all()
 
 
 def test_ties_go_to_the_smaller_user_id() -> None:
@@ -223,24 +242,32 @@ def test_no_model_at_all_says_what_to_run(tmp_path) -> None:
         choose_model(tmp_path / "champion", tmp_path / "candidate")
 
 
-def test_offline_check_precision_against_heuristic_and_random() -> None:
-    """Hand-worked case: cutoff at day 13 (last event day 20, 7 days held out), 5-day heuristic."""
+def test_offline_check_precision_against_heuristics_and_random() -> None:
+    """Hand-worked case: last event day 20, so the end is day 21 and the cutoff day 14; 5-day heuristics."""
     events = _events(
         [("u1", "a1", d, "view") for d in (0, 1, 2, 3, 4)]  # long-standing apparel interest
         + [("u2", "a1", 12, "view")]  # one recent apparel view
         + [("u3", "b1", d, "view") for d in (0, 1, 2)]  # long-standing books interest
         + [("u4", "b1", 11, "view")]  # one recent books view
-        # held out (day >= 13): u1 returns to apparel, u3 and u4 to books
+        # held out (day >= 14): u1 returns to apparel, u3 and u4 to books
         + [("u1", "a2", 15, "view"), ("u3", "b2", 16, "view"), ("u4", "b2", 18, "view"), ("u4", "b2", 20, "cart")]
     )
     recommender = RepeatRecommender(["a1", "a2", "b1", "b2"])
 
     check = check_audiences(recommender, events, _items(), Audiences(top_users=1, recent_days=5, holdout_days=7), mode="logs")
 
-    # model: apparel {u1} hit, books {u3} hit -> 1.0; heuristic: apparel {u2} miss, books {u4} hit -> 0.5
+    # Nobody before day 7 came back in days 7-13 (u2, u4 are new), so no blend can be learnt and
+    # the score is decayed activity + propensity: u1's five old views outweigh u2's one recent
+    # view, u3's three books views u4's one -> model apparel {u1} hit, books {u3} hit: 1.0.
+    # recent viewers: apparel {u2} miss, books {u4} hit: 0.5; recent buyers (nobody bought, ties
+    # by id): apparel {u1} hit, books {u1} miss: 0.5; propensity alone: ties by id, u1 and u3: 1.0.
     # random (base rate over 4 users): apparel 1/4, books 2/4 -> 0.375
     assert check["n_users"] == 4
-    assert check["precision"] == pytest.approx({"model": 1.0, "recent_viewers": 0.5, "random": 0.375})
+    assert check["cutoff"] == (DAY0 + pd.Timedelta(days=14)).isoformat()
+    assert check["precision"] == pytest.approx(
+        {"model": 1.0, "recent_viewers": 0.5, "recent_buyers": 0.5, "propensity_only": 1.0, "random": 0.375}
+    )
+    assert check["best_heuristic"] in ("recent_viewers", "recent_buyers")
     assert check["lift_over_heuristic"] == pytest.approx(2.0)
-    assert check["lift_over_random"] == pytest.approx(1.0 / 0.375)
+    assert check["lift_over_random"] == pytest.approx(1.0 / 0.375, abs=1e-4)
     assert [row[s.CATEGORY] for row in check["per_category"]] == ["apparel", "books"]

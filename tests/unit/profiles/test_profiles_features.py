@@ -12,7 +12,12 @@ from shopseq import schema as s
 from shopseq.config import Profiles
 from shopseq.embeddings import ItemVectors
 from shopseq.profiles import build_profiles, end_of_data
-from shopseq.profiles.features import PRICE_SIGNAL_PRIOR, prepare_events, session_keys
+from shopseq.profiles.features import (
+    PRICE_SIGNAL_PRIOR,
+    conversion_slopes,
+    prepare_events,
+    session_keys,
+)
 
 AS_OF = pd.Timestamp("2026-06-29", tz="UTC")
 
@@ -96,15 +101,44 @@ def test_named_features_match_hand_computed_values(profiles, user):
     assert row["top_category"] == "a"
 
 
-def test_price_sensitivity_is_the_shrunk_weighted_mean_log_relative_price(profiles):
+def test_price_choice_score_is_the_shrunk_weighted_mean_log_relative_price(profiles):
     # u1: views of i1 (10/20), i3 (100/100), i2 (30/20) weigh 1; cart of i1 (10/20) and
     # purchase at 8 (8/20) weigh 3.
     u1 = -(math.log(0.5) + 0 + math.log(1.5) + 3 * math.log(0.5) + 3 * math.log(0.4)) / (9 + PRICE_SIGNAL_PRIOR)
     # u2: views of i2 (30/20) and i3 (100/100), cart and purchase of i2 (30/20) at weight 3.
     u2 = -(math.log(1.5) + 0 + 3 * math.log(1.5) + 3 * math.log(1.5)) / (8 + PRICE_SIGNAL_PRIOR)
-    assert profiles.loc["u1", "price_sensitivity"] == pytest.approx(u1)
-    assert profiles.loc["u2", "price_sensitivity"] == pytest.approx(u2)
+    assert profiles.loc["u1", "price_choice_score"] == pytest.approx(u1)
+    assert profiles.loc["u2", "price_choice_score"] == pytest.approx(u2)
+    # u1 carted the cheap item it viewed, u2 the dear one: u1 is the price-sensitive user
+    assert profiles.loc["u1", "price_conversion_slope"] > profiles.loc["u2", "price_conversion_slope"]
     assert profiles.loc["u1", "price_sensitivity"] > profiles.loc["u2", "price_sensitivity"]
+
+
+def _simulated_views(slopes: dict[str, float], n_views: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    """Views at random relative prices; each user carts with P = sigmoid(-2 - slope * x)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user, slope in slopes.items():
+        x = rng.normal(0.0, 0.5, n_views[user])
+        carted = rng.random(n_views[user]) < 1.0 / (1.0 + np.exp(2.0 + slope * x))
+        rows.append(pd.DataFrame({s.USER_ID: user, "x": x, "carted": carted.astype(float)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_conversion_slopes_order_users_by_how_price_puts_them_off():
+    slopes = {f"u{i}": b for i, b in enumerate(np.linspace(-1.0, 4.0, 6))}
+    estimated = conversion_slopes(_simulated_views(slopes, {u: 4000 for u in slopes}))
+    assert list(estimated.sort_values().index) == list(slopes)  # recovered in the true order
+    assert estimated["u5"] == pytest.approx(4.0, abs=0.8)
+
+
+def test_conversion_slope_of_a_user_with_few_views_shrinks_to_the_population():
+    slopes = {**{f"p{i}": 2.0 for i in range(30)}, "few": 6.0, "many": 6.0}
+    counts = {**{f"p{i}": 300 for i in range(30)}, "few": 5, "many": 3000}
+    estimated = conversion_slopes(_simulated_views(slopes, counts, seed=1))
+    population = estimated.drop(["few", "many"]).mean()
+    assert abs(estimated["few"] - population) < abs(estimated["many"] - population)
+    assert estimated["many"] > 4.5
 
 
 def test_ratios_without_a_denominator_are_nan_not_zero():

@@ -210,3 +210,37 @@ def test_failure_raises_one_line_naming_the_root_cause_first() -> None:
         "data validation failed: items: min_rows: 0 rows, need at least 1 (+2 more); "
         "see reports/validation/summary.json"
     )
+
+
+def _rejected(reason: str, n: int) -> pd.DataFrame:
+    """`n` rows an adapter took out at ingest, as `Loaded.rejected` holds them."""
+    return pd.DataFrame(
+        {
+            s.REASON: pd.array([reason] * n, dtype="string"),
+            s.SOURCE_ROW: pd.array(range(100, 100 + n), dtype="int64"),
+            "detail": pd.array([f"price='x{k}'" for k in range(n)], dtype="string"),
+        }
+    )
+
+
+@pytest.mark.parametrize(("reason", "passes"), [("duplicate", True), ("invalid_price", False)])
+def test_rows_rejected_at_ingest_join_the_quarantine_and_only_defects_count_to_the_share(
+    reason: str, passes: bool
+) -> None:
+    """Ten clean events plus five rejected rows: 33% quarantined, above the 20% share.
+
+    Exact duplicates lose nothing (the first copy is accepted), so they do not count towards
+    `validate.max_quarantine_share`; unparseable prices do, and the error shows a raw value.
+    """
+    params = Validate(min_rows=3, max_quarantine_share=0.2)
+    outcome = validate_tables(
+        good_events(10), CLEAN_ITEMS, CLEAN_REVIEWS, params, now=NOW, rejected={"events": _rejected(reason, 5)}
+    )
+    report = outcome.summary["tables"]["events"]
+    assert (report["rows_in"], report["rows_accepted"], report["rows_quarantined"]) == (15, 10, 5)
+    assert report["quarantine_reasons"] == {reason: 5}
+    quarantined = outcome.tables["events"].quarantined
+    assert quarantined["source_row"].tolist() == [100, 101, 102, 103, 104]
+    assert outcome.passed is passes
+    if not passes:
+        assert "quarantine_share" in report["errors"][0] and "price='x0'" in report["errors"][0]

@@ -7,7 +7,9 @@ asin, style, reviewerName, reviewText, summary, unixReviewTime, vote?, image?`) 
   neither keep "" and are counted as `reviews_without_text`);
 - `events`: one `purchase` per review: a review is the only purchase-like signal the data has.
 The data set repeats a review once per style variant of the asin; those copies are identical
-after mapping and are dropped as `duplicate_rows_dropped`.
+after mapping and go to quarantine as `duplicate` (counted as `duplicate_rows_dropped`). A time
+or rating that is given but not a number is quarantined as `invalid_ts` / `invalid_rating`.
+Meta rows of items no review mentions are quarantined as `item_without_events`.
 
 Items: from `meta_<Category>.json` when present (title, description joined, price parsed from
 "$12.99", brand, the most specific category); otherwise items have no text
@@ -28,13 +30,17 @@ import ast
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    INVALID_RATING,
+    INVALID_TS,
+    ITEM_WITHOUT_EVENTS,
     TIMESTAMPS_SYNTHESIZED,
     FormatError,
     IngestReport,
@@ -44,8 +50,11 @@ from shopseq.data.adapters.base import (
     finish,
     first_row,
     format_error,
+    mark_unparsed,
     no_files_error,
     open_text,
+    read_csv,
+    reading,
     strip_gz,
     unix_to_utc,
 )
@@ -63,7 +72,7 @@ REFERENCE_END = pd.Timestamp("2018-10-01", tz="UTC")
 
 def _json_lines(file: Path) -> Iterator[dict[str, Any]]:
     """Objects of a JSON-lines file; lines in Python-literal style (older meta dumps) are accepted."""
-    with open_text(file) as handle:
+    with reading(file), open_text(file) as handle:
         for number, line in enumerate(handle, start=1):
             line = line.strip()
             if not line:
@@ -147,6 +156,10 @@ def _load_reviews(files: list[Path], metas: list[Path], report: IngestReport) ->
         }
     )
     events = pd.DataFrame({s.USER_ID: user, s.ITEM_ID: item, s.EVENT_TYPE: s.PURCHASE, s.TS: ts})
+    raw_ts = raw["unixReviewTime"].astype("string")
+    mark_unparsed(events, s.TS, raw_ts, INVALID_TS)
+    mark_unparsed(reviews, s.TS, raw_ts, INVALID_TS)
+    mark_unparsed(reviews, s.RATING, raw["overall"].astype("string"), INVALID_RATING)
     items = pd.DataFrame({s.ITEM_ID: item, s.CATEGORY: raw["_category"]}).drop_duplicates(s.ITEM_ID, keep="last")
     if metas:
         meta = _read_meta(metas, set(item.dropna()), report)
@@ -170,11 +183,12 @@ def _text(value: Any) -> str:
 
 
 def _read_meta(files: list[Path], wanted: set[str], report: IngestReport) -> pd.DataFrame:
-    rows = []
+    rows, unmatched = [], []
     for file in files:
         report.files.append(str(file))
         for obj in _json_lines(file):
             if obj.get("asin") not in wanted:
+                unmatched.append(str(obj.get("asin")))
                 continue
             categories = obj.get("category") or []
             rows.append(
@@ -190,6 +204,9 @@ def _read_meta(files: list[Path], wanted: set[str], report: IngestReport) -> pd.
                 }
             )
     report.count("meta_rows_matched", len(rows))
+    report.count("catalogue_items_without_events", len(unmatched))
+    skipped = pd.DataFrame({s.ITEM_ID: pd.array(unmatched, dtype="string")})
+    report.reject(s.ITEMS.name, skipped, ITEM_WITHOUT_EVENTS, "item_id=" + skipped[s.ITEM_ID])
     return pd.DataFrame(rows, columns=[s.ITEM_ID, s.TITLE, s.DESCRIPTION, s.BRAND, s.PRICE, s.CATEGORY])
 
 
@@ -204,7 +221,7 @@ def _load_recbole(inters: list[Path], item_files: list[Path], report: IngestRepo
     for file in inters:
         _check_tsv(file, INTER_COLUMNS)
         report.files.append(str(file))
-        raw = pd.read_csv(file, sep="\t", dtype=str, keep_default_na=False)
+        raw = read_csv(file, sep="\t", dtype=str, keep_default_na=False)
         for user, history, target in raw[INTER_COLUMNS].itertuples(index=False):
             sequence = history.split() + [target.strip()]
             last = len(sequence) - 1
@@ -231,7 +248,7 @@ def _load_recbole(inters: list[Path], item_files: list[Path], report: IngestRepo
         for file in item_files:
             _check_tsv(file, ITEM_COLUMNS)
             report.files.append(str(file))
-            parts.append(pd.read_csv(file, sep="\t", dtype=str, keep_default_na=False, quoting=3)[ITEM_COLUMNS])
+            parts.append(read_csv(file, sep="\t", dtype=str, keep_default_na=False, quoting=3)[ITEM_COLUMNS])
         both = pd.concat(parts, ignore_index=True)
         items = pd.DataFrame({s.ITEM_ID: clean_ids(both[ITEM_COLUMNS[0]]), s.TITLE: both[ITEM_COLUMNS[1]]})
     return finish(events, items, None, report)

@@ -8,14 +8,17 @@ decisions every format shares, so each adapter only maps its own columns.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import logging
 import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -43,6 +46,20 @@ TIMESTAMPS_SYNTHESIZED = "timestamps_synthesized"
 REVIEWS_WITHOUT_TEXT = "reviews_without_text"
 FILES_SKIPPED = "files_skipped"
 
+# Reasons for rows an adapter takes out of a table (the validation quarantine's vocabulary, like
+# its row rules): the row is kept, with the reason, in `Loaded.rejected` and then in quarantine.
+DUPLICATE = "duplicate"  # identical in every canonical column to an earlier row
+INVALID_TS = "invalid_ts"  # a time is given but is not a time
+INVALID_PRICE = "invalid_price"  # a price is given but is not a number
+INVALID_QUANTITY = "invalid_quantity"
+INVALID_RATING = "invalid_rating"
+ITEM_WITHOUT_EVENTS = "item_without_events"  # a catalogue row of an item no event or review mentions
+# Rejected rows carry the reason, the row's position among the raw rows and the raw values.
+DETAIL = "detail"
+# Columns an adapter may add to a frame before `finish`: why (and with what raw value) to reject it.
+_REJECT, _REJECT_DETAIL = "_reject", "_reject_detail"
+MAX_DETAIL_CHARS = 200
+
 
 @dataclass
 class IngestReport:
@@ -58,10 +75,36 @@ class IngestReport:
     source: str
     files: list[str] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, list[pd.DataFrame]] = field(default_factory=dict, repr=False)
 
-    def count(self, key: str, n: int | float) -> None:
+    def count(self, key: str, n: float) -> None:
         """Add `n` to the note `key` (creating it at zero)."""
         self.notes[key] = self.notes.get(key, 0) + int(n)
+
+    def reject(self, table: str, rows: pd.DataFrame, reason: str | pd.Series, detail: pd.Series | None = None) -> None:
+        """Record `rows` (raw or mapped, indexed by raw row position) as taken out of `table`.
+
+        Args:
+            table: the canonical table the rows would have become (`events`, `items`, `reviews`).
+            rows: the rows; their index is kept as `source_row`.
+            reason: one reason for all rows, or one per row.
+            detail: the raw values to show per row; default: every column of `rows`.
+        """
+        if rows.empty:
+            return
+        reasons = reason if isinstance(reason, pd.Series) else pd.Series(reason, index=rows.index)
+        frame = pd.DataFrame(
+            {
+                s.REASON: reasons.astype("string").to_numpy(),
+                s.SOURCE_ROW: rows.index.to_numpy(dtype="int64"),
+                DETAIL: (describe_rows(rows) if detail is None else detail.astype("string")).to_numpy(),
+            }
+        )
+        self.rejected.setdefault(table, []).append(frame)
+
+    def rejected_tables(self) -> dict[str, pd.DataFrame]:
+        """{table: rejected rows (`reason`, `source_row`, `detail`)} for tables that lost rows."""
+        return {name: pd.concat(parts, ignore_index=True) for name, parts in self.rejected.items() if parts}
 
     def to_dict(self) -> dict[str, object]:
         return {"source": self.source, "files": list(self.files), "notes": dict(self.notes)}
@@ -77,6 +120,11 @@ class Loaded:
     report: IngestReport
 
     @property
+    def rejected(self) -> dict[str, pd.DataFrame]:
+        """Rows the adapter took out of each table, with reasons (see `IngestReport.reject`)."""
+        return self.report.rejected_tables()
+
+    @property
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         return self.events, self.items, self.reviews
 
@@ -87,7 +135,7 @@ class FormatError(ValueError):
 
 def strip_gz(name: str) -> str:
     """`x.csv.gz` -> `x.csv`: the name a file has once decompressed."""
-    return name[:-3] if name.endswith(".gz") else name
+    return name.removesuffix(".gz")
 
 
 def open_text(file: Path) -> io.TextIOBase:
@@ -98,12 +146,104 @@ def open_text(file: Path) -> io.TextIOBase:
 
 
 def first_row(file: Path, sep: str = ",") -> list[str]:
-    """The first line of a delimited text file, split like a CSV reader would (quotes removed)."""
-    with open_text(file) as handle:
+    """The first line of a delimited text file, split like a CSV reader would (quotes removed).
+
+    Raises:
+        FormatError: the file is empty, not UTF-8, or a damaged gzip (the message names the file).
+    """
+    with reading(file), open_text(file) as handle:
         line = handle.readline()
     if not line:
-        return []
+        raise FormatError(f"{file}: the file is empty (no header or data line)")
+    if not line.strip():
+        raise FormatError(f"{file}: the first line is blank; expected a header or a data line")
     return next(csv.reader([line.lstrip("\ufeff").rstrip("\r\n")], delimiter=sep), [])
+
+
+@contextlib.contextmanager
+def reading(file: Path) -> Iterator[None]:
+    """Turn the errors of reading a damaged file into a FormatError naming the file and the fault.
+
+    Covers an empty file, a truncated or corrupt gzip, bytes that are not UTF-8 (naming the line
+    and showing its bytes) and a CSV the parser cannot split.
+    """
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        line, sample = _bad_utf8_line(file)
+        raise FormatError(
+            f"{file}: not UTF-8: line {line} holds {sample!r} ({error.reason}); re-encode the file as "
+            "UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise FormatError(
+            f"{file}: damaged gzip ({error}); the file is truncated or not gzip: download it again"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise FormatError(f"{file}: the file is empty (no header or data line)") from None
+    except pd.errors.ParserError as error:
+        raise FormatError(f"{file}: cannot be split into columns: {str(error).strip()}") from None
+
+
+def _bad_utf8_line(file: Path) -> tuple[int, bytes]:
+    """The 1-based number of the first line that is not UTF-8, and that line's first bytes."""
+    opener = gzip.open if file.name.endswith(".gz") else open
+    try:
+        with opener(file, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number, raw[:80]
+    except (EOFError, OSError, zlib.error):
+        pass
+    return 0, b""
+
+
+def read_csv(file: Path, **kwargs: Any) -> pd.DataFrame:
+    """`pd.read_csv` of a (possibly gzipped) UTF-8 file whose read errors name the file (see `reading`)."""
+    with reading(file):
+        return pd.read_csv(file, encoding="utf-8", **kwargs)
+
+
+def describe_rows(rows: pd.DataFrame) -> pd.Series:
+    """`column='value', ...` for each row, each value cut to 60 characters, the whole to MAX_DETAIL_CHARS."""
+    shown = [c for c in rows.columns if not str(c).startswith("_")]
+    if not shown:
+        return pd.Series("", index=rows.index, dtype="string")
+    parts = [
+        (f"{column}=" + rows[column].astype("string").fillna("<null>").str.slice(0, 60).map(repr))
+        for column in shown
+    ]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + ", " + part
+    return text.str.slice(0, MAX_DETAIL_CHARS).astype("string")
+
+
+def mark_unparsed(frame: pd.DataFrame, column: str, raw: pd.Series, reason: str) -> None:
+    """Mark rows of `frame` whose raw `column` value was given but did not parse, for `finish` to reject.
+
+    A row already marked keeps its first reason. `raw` shares `frame`'s index.
+    """
+    given = raw.astype("string").str.strip().fillna("") != ""
+    bad = given & frame[column].isna()
+    if _REJECT not in frame.columns:
+        frame[_REJECT] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        frame[_REJECT_DETAIL] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    new = bad & frame[_REJECT].isna()
+    frame.loc[new, _REJECT] = reason
+    frame.loc[new, _REJECT_DETAIL] = f"{column}=" + raw[new].astype("string").str.slice(0, 60).map(repr)
+
+
+def take_marked(frame: pd.DataFrame, table: str, report: IngestReport) -> pd.DataFrame:
+    """`frame` without the rows `mark_unparsed` marked; those go to `report.reject` with their reasons."""
+    if _REJECT not in frame.columns:
+        return frame
+    marked = frame[_REJECT].notna()
+    rows = frame[marked]
+    report.reject(table, rows, rows[_REJECT], rows[_REJECT_DETAIL])
+    return frame[~marked].drop(columns=[_REJECT, _REJECT_DETAIL])
 
 
 def format_error(file: Path, source: str, expected: Sequence[str], found: Sequence[str], hint: str = "") -> FormatError:
@@ -221,18 +361,22 @@ def local_to_utc(naive: pd.Series, zone: str, report: IngestReport) -> pd.Series
     """Naive local wall-clock times of `zone` as UTC, counted as `local_time_converted_to_utc`.
 
     A wall time that does not exist (clocks forward) moves forward; an ambiguous one (clocks
-    back) becomes NaT and is quarantined by validation rather than guessed.
+    back) becomes NaT, for the adapter to quarantine (`ambiguous_local_time`) rather than guess.
     """
     report.count(LOCAL_TIME_CONVERTED_TO_UTC, int(naive.notna().sum()))
     return naive.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
 
 
-def _drop_duplicates(frame: pd.DataFrame, key: str, report: IngestReport) -> pd.DataFrame:
-    before = len(frame)
-    frame = frame.drop_duplicates(ignore_index=True)
-    report.count(key, before - len(frame))
-    report.count(DUPLICATE_ROWS_DROPPED, before - len(frame))
-    return frame
+def reject_duplicates(frame: pd.DataFrame, table: str, key: str, report: IngestReport) -> pd.DataFrame:
+    """`frame` without rows identical to an earlier row; those are rejected as `duplicate` and counted.
+
+    The index is kept (rejected rows keep their raw position as `source_row`).
+    """
+    copies = frame.duplicated(keep="first")
+    report.reject(table, frame[copies], DUPLICATE)
+    report.count(key, int(copies.sum()))
+    report.count(DUPLICATE_ROWS_DROPPED, int(copies.sum()))
+    return frame[~copies]
 
 
 def finish(
@@ -243,26 +387,29 @@ def finish(
 ) -> Loaded:
     """Conform the adapter's frames to the canonical schema and apply the shared decisions.
 
-    - Rows identical in every canonical column (after mapping) are dropped and counted:
-      `duplicate_events_dropped`, `duplicate_reviews_dropped`, total `duplicate_rows_dropped`.
+    - Rows an adapter marked with `mark_unparsed` are taken out with their reason.
+    - Rows identical in every canonical column (after mapping) are taken out as `duplicate` and
+      counted: `duplicate_events_dropped`, `duplicate_reviews_dropped`, total `duplicate_rows_dropped`.
       Events that share user, item, type and time but differ elsewhere (price, session) are
       kept: validation quarantines them as `duplicate_event`, visibly.
     - The items table holds exactly the items that events or reviews mention: catalogue rows
-      never seen are dropped (`catalogue_items_without_events`), items seen but missing from
-      the catalogue are added without metadata (`items_added_from_events`).
+      never seen are taken out as `item_without_events` (counted as
+      `catalogue_items_without_events`); items seen but missing from the catalogue are added
+      without metadata (`items_added_from_events`).
     - Missing title/description become "" and a missing category `unknown`, so the rows pass
       validation's not-null rules; items whose title and description are both empty are
       counted as `items_without_metadata` (their text vector encodes only the category).
     """
-    events = s.conform(events, s.EVENTS)
-    events = _drop_duplicates(events, DUPLICATE_EVENTS_DROPPED, report)
+    events = _conform_keeping_index(take_marked(events, s.EVENTS.name, report), s.EVENTS)
+    events = reject_duplicates(events, s.EVENTS.name, DUPLICATE_EVENTS_DROPPED, report).reset_index(drop=True)
     if reviews is None or reviews.empty:
         reviews = s.conform(pd.DataFrame(columns=list(s.REVIEWS.required)), s.REVIEWS)
     else:
-        reviews = s.conform(reviews, s.REVIEWS)
+        reviews = _conform_keeping_index(take_marked(reviews, s.REVIEWS.name, report), s.REVIEWS)
         report.count(REVIEWS_WITHOUT_TEXT, int((reviews[s.TEXT].fillna("").str.strip() == "").sum()))
         reviews[s.TEXT] = reviews[s.TEXT].fillna(NO_TEXT)
-        reviews = _drop_duplicates(reviews, DUPLICATE_REVIEWS_DROPPED, report)
+        reviews = reject_duplicates(reviews, s.REVIEWS.name, DUPLICATE_REVIEWS_DROPPED, report)
+        reviews = reviews.reset_index(drop=True)
     items = _catalogue(events, items, reviews, report)
     report.notes.setdefault(SESSION_ONLY_USERS, 0)
     report.notes.setdefault(TIMEZONE_ASSUMED_UTC, 0)
@@ -277,6 +424,11 @@ def finish(
     return Loaded(events, items, reviews, report)
 
 
+def _conform_keeping_index(frame: pd.DataFrame, table: s.Table) -> pd.DataFrame:
+    """`schema.conform`, keeping `frame`'s index (the raw row positions) instead of renumbering."""
+    return s.conform(frame, table).set_axis(frame.index)
+
+
 def _catalogue(
     events: pd.DataFrame, items: pd.DataFrame | None, reviews: pd.DataFrame, report: IngestReport
 ) -> pd.DataFrame:
@@ -288,6 +440,8 @@ def _catalogue(
     items = items.dropna(subset=[s.ITEM_ID]).drop_duplicates(s.ITEM_ID, keep="last")
     in_events = items[s.ITEM_ID].isin(seen)
     report.count(CATALOGUE_ITEMS_WITHOUT_EVENTS, int((~in_events).sum()))
+    unseen = items.loc[~in_events, [s.ITEM_ID]]
+    report.reject(s.ITEMS.name, unseen, ITEM_WITHOUT_EVENTS, "item_id=" + unseen[s.ITEM_ID].astype("string"))
     items = items[in_events]
     added = seen.difference(pd.Index(items[s.ITEM_ID]))
     if len(items) and len(added):

@@ -23,9 +23,10 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    FILES_SKIPPED,
+    INVALID_TS,
     SESSION_ONLY_USERS,
     SESSION_USER_PREFIX,
-    FILES_SKIPPED,
     TIMEZONE_ASSUMED_UTC,
     FormatError,
     IngestReport,
@@ -35,7 +36,9 @@ from shopseq.data.adapters.base import (
     finish,
     first_row,
     format_error,
+    mark_unparsed,
     no_files_error,
+    read_csv,
     users_or_sessions,
 )
 
@@ -76,7 +79,7 @@ def kind_of(file: Path) -> str:
 
 
 def _read(file: Path) -> pd.DataFrame:
-    frame = pd.read_csv(file, sep=SEP, dtype=str, keep_default_na=False)
+    frame = read_csv(file, sep=SEP, dtype=str, keep_default_na=False)
     frame.columns = [_norm(c) for c in frame.columns]
     return frame
 
@@ -85,7 +88,7 @@ def _events(frame: pd.DataFrame, event_type: str, report: IngestReport) -> pd.Da
     day = pd.to_datetime(frame["eventdate"], format="%Y-%m-%d", errors="coerce", utc=True)
     report.count(TIMEZONE_ASSUMED_UTC, int(day.notna().sum()))
     offset = pd.to_timedelta(pd.to_numeric(frame["timeframe"], errors="coerce"), unit="ms")
-    return pd.DataFrame(
+    events = pd.DataFrame(
         {
             s.USER_ID: users_or_sessions(frame["userid"], frame["sessionid"], report),
             s.ITEM_ID: clean_ids(frame["itemid"]),
@@ -94,6 +97,9 @@ def _events(frame: pd.DataFrame, event_type: str, report: IngestReport) -> pd.Da
             s.SESSION_ID: clean_ids(frame["sessionid"]),
         }
     )
+    # The time is the day plus the offset: a given but unparseable part makes the time invalid.
+    mark_unparsed(events, s.TS, frame["eventdate"].where(day.isna() | offset.notna(), frame["timeframe"]), INVALID_TS)
+    return events
 
 
 def load(path: Path) -> Loaded:

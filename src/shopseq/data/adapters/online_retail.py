@@ -6,14 +6,18 @@ Online Retail II: `Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Cust
 
 - Each line is a `purchase` event of StockCode with its quantity and unit price; the invoice is
   the session. Lines of one invoice with the same StockCode are merged (quantities summed,
-  `invoice_lines_merged`), since canonical events are unique per user, item, type and time.
+  `invoice_lines_merged`), since canonical events are unique per user, item, type and time; the
+  later lines go to quarantine as `merged_line` (their quantity lives on in the first line).
 - `InvoiceDate` is naive UK local time (`M/D/YYYY H:MM` or ISO `YYYY-MM-DD HH:MM:SS`): it is
   converted from Europe/London to UTC (`local_time_converted_to_utc`).
-- Cancellations (invoice `C…`) are returns, not purchases: dropped and counted
+- Cancellations (invoice `C…`) are returns, not purchases: taken out and counted
   (`cancelled_invoice_rows_dropped`); so are bad-debt adjustments (invoice `A…`,
   `adjustment_rows_dropped`), other lines with quantity <= 0 (stock write-offs,
   `non_positive_quantity_rows_dropped`) and non-product codes such as POST, DOT, M, C2, BANK
-  CHARGES (`non_product_rows_dropped`).
+  CHARGES (`non_product_rows_dropped`). Each such line goes to quarantine with the reason
+  `cancelled_invoice`, `adjustment`, `non_positive_quantity` or `non_product`; a quantity, price or
+  date that is not a number/date is quarantined as `invalid_quantity`, `invalid_price`, `invalid_ts`;
+  a wall-clock time that happened twice (clocks going back) as `ambiguous_local_time`.
 - A line without a customer id gets `session:<invoice>` (`session_only_users`).
 - Items: title = the most frequent Description of the StockCode, price = its median positive
   unit price; there is no category (`unknown`).
@@ -30,6 +34,9 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    INVALID_PRICE,
+    INVALID_QUANTITY,
+    INVALID_TS,
     IngestReport,
     Loaded,
     clean_ids,
@@ -38,8 +45,10 @@ from shopseq.data.adapters.base import (
     first_row,
     format_error,
     local_to_utc,
+    mark_unparsed,
     no_files_error,
     pick_matching,
+    read_csv,
     users_or_sessions,
 )
 
@@ -99,7 +108,7 @@ def check(file: Path) -> None:
 
 def _read(file: Path) -> pd.DataFrame:
     mapping = _columns(file)
-    raw = pd.read_csv(file, dtype=str, keep_default_na=False)
+    raw = read_csv(file, dtype=str, keep_default_na=False)
     return raw.rename(columns={v: k for k, v in mapping.items()})[list(mapping)]
 
 
@@ -119,8 +128,18 @@ def parse_invoice_dates(values: pd.Series) -> pd.Series:
     return out
 
 
-def _drop(raw: pd.DataFrame, mask: pd.Series, key: str, report: IngestReport) -> pd.DataFrame:
+# Quarantine reasons of the lines this format takes out (note key -> reason).
+CANCELLED_INVOICE = "cancelled_invoice"
+ADJUSTMENT = "adjustment"
+NON_PRODUCT = "non_product"
+NON_POSITIVE_QUANTITY = "non_positive_quantity"
+MERGED_LINE = "merged_line"
+AMBIGUOUS_LOCAL_TIME = "ambiguous_local_time"
+
+
+def _drop(raw: pd.DataFrame, mask: pd.Series, key: str, reason: str, report: IngestReport) -> pd.DataFrame:
     report.count(key, int(mask.sum()))
+    report.reject(s.EVENTS.name, raw[mask], reason)
     return raw[~mask]
 
 
@@ -135,14 +154,25 @@ def load(path: Path) -> Loaded:
     report.files = [str(f) for f in files]
     invoice = raw["invoice"].str.strip().str.upper()
     raw = raw.assign(invoice=invoice, stock_code=raw["stock_code"].str.strip())
-    raw = raw.assign(quantity=pd.to_numeric(raw["quantity"], errors="coerce"))
-    raw = _drop(raw, raw["invoice"].str.startswith("C"), "cancelled_invoice_rows_dropped", report)
-    raw = _drop(raw, raw["invoice"].str.startswith("A"), "adjustment_rows_dropped", report)
+    raw = _drop(raw, raw["invoice"].str.startswith("C"), "cancelled_invoice_rows_dropped", CANCELLED_INVOICE, report)
+    raw = _drop(raw, raw["invoice"].str.startswith("A"), "adjustment_rows_dropped", ADJUSTMENT, report)
     code = raw["stock_code"].str.upper()
     non_product = code.isin(NON_PRODUCT_CODES) | code.str.startswith("TEST") | code.str.startswith("GIFT_")
-    raw = _drop(raw, non_product, "non_product_rows_dropped", report)
-    raw = _drop(raw, ~(raw["quantity"] > 0), "non_positive_quantity_rows_dropped", report)
-    raw = raw.assign(unit_price=pd.to_numeric(raw["unit_price"], errors="coerce"))
+    raw = _drop(raw, non_product, "non_product_rows_dropped", NON_PRODUCT, report)
+    quantity = pd.to_numeric(raw["quantity"], errors="coerce")
+    given = raw["quantity"].str.strip() != ""
+    raw = _drop(raw, given & quantity.isna(), "invalid_quantity_rows", INVALID_QUANTITY, report)
+    quantity = quantity[raw.index]
+    raw = _drop(raw, ~(quantity > 0), "non_positive_quantity_rows_dropped", NON_POSITIVE_QUANTITY, report)
+    price = pd.to_numeric(raw["unit_price"], errors="coerce")
+    raw = _drop(raw, (raw["unit_price"].str.strip() != "") & price.isna(), "invalid_price_rows", INVALID_PRICE, report)
+    naive = parse_invoice_dates(raw["invoice_date"])
+    raw = _drop(raw, (raw["invoice_date"].str.strip() != "") & naive.isna(), "invalid_ts_rows", INVALID_TS, report)
+    raw = raw.assign(
+        quantity=pd.to_numeric(raw["quantity"]), unit_price=pd.to_numeric(raw["unit_price"], errors="coerce")
+    )
+    merged = raw.duplicated(["invoice", "stock_code"], keep="first")
+    report.reject(s.EVENTS.name, raw[merged], MERGED_LINE)
     lines = raw.groupby(["invoice", "stock_code"], sort=False, as_index=False).agg(
         quantity=("quantity", "sum"),
         unit_price=("unit_price", "first"),
@@ -162,6 +192,8 @@ def load(path: Path) -> Loaded:
             s.QUANTITY: lines["quantity"],
         }
     )
+    # A wall time that happened twice (clocks back) is NaT: quarantined with its raw value, not guessed.
+    mark_unparsed(events, s.TS, lines["invoice_date"], AMBIGUOUS_LOCAL_TIME)
     return finish(events, _items(raw), None, report)
 
 

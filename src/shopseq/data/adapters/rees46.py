@@ -6,7 +6,7 @@ Columns: `event_time,event_type,product_id,category_id,category_code,brand,price
 - `event_type` view/cart/remove_from_cart/purchase map one to one.
 - A missing `user_id` becomes `session:<user_session>` (`session_only_users`).
 - Items: category = `category_code` where given (e.g. `appliances.kitchen.washer`), else the
-  numeric `category_id`; brand and the latest price seen. There is no product text, so every
+  numeric `category_id`; brand; the median positive price seen. There is no product text, so every
   item counts as `items_without_metadata` (its text vector encodes brand and category).
 - A directory is read as every `*.csv` in it (one file per month).
 """
@@ -19,14 +19,18 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    INVALID_PRICE,
+    INVALID_TS,
     IngestReport,
     Loaded,
     clean_ids,
     files_in,
     finish,
+    mark_unparsed,
     no_files_error,
     parse_times_utc,
     pick_matching,
+    read_csv,
     require_header,
     users_or_sessions,
 )
@@ -58,7 +62,7 @@ def load(path: Path) -> Loaded:
     if not files:
         raise no_files_error(path, SOURCE, "2019-Oct.csv-style monthly files")
     files = pick_matching(files, SOURCE, check, report, path)
-    raw = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
+    raw = pd.concat([read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
     report.files = [str(f) for f in files]
     event_type = raw["event_type"].str.strip()
     events = pd.DataFrame(
@@ -71,6 +75,8 @@ def load(path: Path) -> Loaded:
             s.PRICE: pd.to_numeric(raw["price"], errors="coerce"),
         }
     )
+    mark_unparsed(events, s.TS, raw["event_time"], INVALID_TS)
+    mark_unparsed(events, s.PRICE, raw["price"], INVALID_PRICE)
     code = raw["category_code"].str.strip()
     items = pd.DataFrame(
         {
@@ -82,6 +88,9 @@ def load(path: Path) -> Loaded:
             "_ts": events[s.TS],
         }
     )
-    # The latest row per product wins (prices and categories drift over a month).
+    # The latest row per product wins for category and brand (they drift over a month); the price
+    # is the median of the positive event prices, so one absurd event price (quarantined with its
+    # event) does not make the catalogue item, and with it every event of the item, invalid.
+    items[s.PRICE] = items.groupby(s.ITEM_ID)[s.PRICE].transform("median")
     items = items.sort_values("_ts", kind="stable").drop(columns="_ts")
     return finish(events, items, None, report)

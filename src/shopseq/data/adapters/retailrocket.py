@@ -18,12 +18,16 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    INVALID_TS,
     IngestReport,
     Loaded,
     clean_ids,
     files_in,
     finish,
+    mark_unparsed,
     no_files_error,
+    read_csv,
+    reading,
     require_header,
     unix_to_utc,
 )
@@ -55,7 +59,7 @@ def load(path: Path) -> Loaded:
             raise no_files_error(path, SOURCE, "events.csv (with item_properties_part*.csv, category_tree.csv)")
         for file in event_files:
             check(file)
-    raw = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in event_files], ignore_index=True)
+    raw = pd.concat([read_csv(f, dtype=str, keep_default_na=False) for f in event_files], ignore_index=True)
     report.files = [str(f) for f in event_files]
     kind = raw["event"].str.strip()
     events = pd.DataFrame(
@@ -66,6 +70,7 @@ def load(path: Path) -> Loaded:
             s.TS: unix_to_utc(raw["timestamp"], unit="ms"),
         }
     )
+    mark_unparsed(events, s.TS, raw["timestamp"], INVALID_TS)
     items = _categories(property_files, tree_files, set(events[s.ITEM_ID].dropna()), report)
     return finish(events, items, None, report)
 
@@ -80,9 +85,10 @@ def _categories(
         require_header(file, SOURCE, PROPERTY_COLUMNS)
         report.files.append(str(file))
         # The published property files are large: read in chunks, keep category rows only.
-        for chunk in pd.read_csv(file, dtype=str, keep_default_na=False, chunksize=500_000):
-            chunk = chunk[(chunk["property"] == "categoryid") & chunk["itemid"].isin(wanted)]
-            parts.append(chunk)
+        with reading(file):
+            for chunk in pd.read_csv(file, dtype=str, keep_default_na=False, chunksize=500_000):
+                chunk = chunk[(chunk["property"] == "categoryid") & chunk["itemid"].isin(wanted)]
+                parts.append(chunk)
     props = pd.concat(parts, ignore_index=True)
     props = props.assign(_t=pd.to_numeric(props["timestamp"], errors="coerce")).sort_values("_t", kind="stable")
     latest = props.drop_duplicates("itemid", keep="last")
@@ -98,7 +104,7 @@ def _paths(tree_files: list[Path], report: IngestReport) -> dict[str, str]:
     for file in tree_files:
         require_header(file, SOURCE, TREE_COLUMNS)
         report.files.append(str(file))
-        frames.append(pd.read_csv(file, dtype=str, keep_default_na=False))
+        frames.append(read_csv(file, dtype=str, keep_default_na=False))
     tree = pd.concat(frames, ignore_index=True)
     parent = dict(zip(clean_ids(tree["categoryid"]), clean_ids(tree["parentid"])))
     paths = {}

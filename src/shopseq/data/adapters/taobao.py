@@ -16,6 +16,7 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    INVALID_TS,
     IngestReport,
     Loaded,
     clean_ids,
@@ -23,8 +24,10 @@ from shopseq.data.adapters.base import (
     finish,
     first_row,
     format_error,
+    mark_unparsed,
     no_files_error,
     pick_matching,
+    read_csv,
     unix_to_utc,
 )
 
@@ -51,7 +54,7 @@ def load(path: Path) -> Loaded:
         raise no_files_error(path, SOURCE, "UserBehavior*.csv")
     files = pick_matching(files, SOURCE, check, report, path)
     raw = pd.concat(
-        [pd.read_csv(f, header=None, names=COLUMNS, dtype=str, keep_default_na=False) for f in files],
+        [read_csv(f, header=None, names=COLUMNS, dtype=str, keep_default_na=False) for f in files],
         ignore_index=True,
     )
     report.files = [str(f) for f in files]
@@ -67,5 +70,6 @@ def load(path: Path) -> Loaded:
             s.TS: unix_to_utc(raw["timestamp"], unit="s"),
         }
     )
+    mark_unparsed(events, s.TS, raw["timestamp"], INVALID_TS)
     items = pd.DataFrame({s.ITEM_ID: clean_ids(raw["item_id"]), s.CATEGORY: clean_ids(raw["category_id"])})
     return finish(events, items, None, report)

@@ -22,6 +22,9 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.data.adapters.base import (
+    INVALID_PRICE,
+    INVALID_QUANTITY,
+    INVALID_TS,
     IngestReport,
     Loaded,
     clean_ids,
@@ -29,8 +32,10 @@ from shopseq.data.adapters.base import (
     finish,
     first_row,
     format_error,
+    mark_unparsed,
     no_files_error,
     parse_times_utc,
+    read_csv,
     users_or_sessions,
 )
 
@@ -44,6 +49,8 @@ def kind_of(file: Path) -> str:
     """`clicks` or `buys`, from the first row's shape. Raises FormatError otherwise."""
     row = first_row(file)
     looks_like = len(row) in (4, 5) and row[0].strip().isdigit() and row[1].strip()[:4].isdigit() and "T" in row[1]
+    # Buys end in an integer quantity; a 5th field that is not one is a clicks file with an extra column.
+    looks_like = looks_like and (len(row) == 4 or row[4].strip().lstrip("-").isdigit())
     if not looks_like:
         raise format_error(
             file,
@@ -65,7 +72,7 @@ def load(path: Path) -> Loaded:
     for file in files:
         kind = kind_of(file)
         names = CLICKS if kind == "clicks" else BUYS
-        frame = pd.read_csv(file, header=None, names=names, dtype=str, keep_default_na=False)
+        frame = read_csv(file, header=None, names=names, dtype=str, keep_default_na=False)
         (clicks if kind == "clicks" else buys).append(frame)
         report.files.append(str(file))
     parts, items = [], None
@@ -76,10 +83,16 @@ def load(path: Path) -> Loaded:
     if buys:
         raw = pd.concat(buys, ignore_index=True)
         frame = _events(raw, s.PURCHASE, report)
-        for column, key in ((s.PRICE, "unknown_price_set_null"), (s.QUANTITY, "unknown_quantity_set_null")):
+        for column, key, invalid in (
+            (s.PRICE, "unknown_price_set_null", INVALID_PRICE),
+            (s.QUANTITY, "unknown_quantity_set_null", INVALID_QUANTITY),
+        ):
             values = pd.to_numeric(raw[column], errors="coerce")
-            report.count(key, int((values <= 0).sum()))
-            frame[column] = values.where(values > 0)
+            frame[column] = values
+            mark_unparsed(frame, column, raw[column], invalid)
+            report.count(key, int((values == 0).sum()))
+            # 0 means unknown as published; a negative value stays, for validation to quarantine.
+            frame[column] = values.mask(values == 0)
         parts.append(frame)
     events = pd.concat(parts, ignore_index=True)
     made = events[s.USER_ID].dropna()
@@ -89,7 +102,7 @@ def load(path: Path) -> Loaded:
 
 def _events(raw: pd.DataFrame, event_type: str, report: IngestReport) -> pd.DataFrame:
     sessions = clean_ids(raw["session_id"])
-    return pd.DataFrame(
+    events = pd.DataFrame(
         {
             s.USER_ID: users_or_sessions(pd.Series(pd.NA, index=raw.index, dtype="string"), sessions, report),
             s.ITEM_ID: clean_ids(raw["item_id"]),
@@ -98,6 +111,8 @@ def _events(raw: pd.DataFrame, event_type: str, report: IngestReport) -> pd.Data
             s.SESSION_ID: sessions,
         }
     )
+    mark_unparsed(events, s.TS, raw["timestamp"], INVALID_TS)
+    return events
 
 
 def _items(clicks: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,114 @@
+"""Build daily demand series and run `shopseq benchmark forecast` on each: 14-day horizon, 4 origins.
+
+    python benchmarks/forecast.py                  # both data sets
+    python benchmarks/forecast.py --only synthetic
+
+Data sets:
+- `synthetic`: the default synthetic shop of params.yaml (same generator, seed and settings) but
+  drawn over `--synthetic-days` days (default 112): the default 63 days are too short for four
+  14-day origins after two weeks of history. Demand = units bought per item and UTC day.
+- `online_retail`: UCI Online Retail, the non-UK line items in ../shared/data (cancellations and
+  returns dropped); Quantity summed per StockCode and day for the `--top` items by total quantity.
+  Skipped, with the reason printed, when the shared data is absent.
+
+Writes `<out>/<name>/forecast.json|md`, the series as `<out>/<name>/series.csv`, the command as
+`<out>/<name>/command.txt`, and `<out>/forecast.md` combining every data set run so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+# The shared data samples sit beside the checkout; they are read, never copied into the repo.
+ONLINE_RETAIL = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail_non_uk_2010-12_2011-12.csv.gz"
+
+
+def synthetic_series(path: Path, days: int) -> str:
+    """Daily units per item of the default synthetic shop drawn over `days` days."""
+    from shopseq.config import load_params
+    from shopseq.data.synthetic import generate_shop
+    from shopseq.downstream.forecast import daily_demand
+
+    params = load_params(ROOT / "params.yaml")
+    shop = generate_shop(dataclasses.replace(params.ingest.synthetic, days=days, until=None), params.base.seed)
+    demand = daily_demand(shop.events).rename(columns={"item_id": "id", "demand": "value"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    demand[["id", "date", "value"]].to_csv(path, index=False, date_format="%Y-%m-%d")
+    return f"default synthetic shop over {days} days, seed {params.base.seed}"
+
+
+def online_retail_series(path: Path, top: int) -> str | None:
+    """Quantity per StockCode and day for the `top` items; None when the sample is absent."""
+    import pandas as pd
+
+    if not ONLINE_RETAIL.is_file():
+        return None
+    lines = pd.read_csv(ONLINE_RETAIL, dtype={"InvoiceNo": str, "StockCode": str})
+    lines = lines[~lines["InvoiceNo"].str.startswith("C") & (lines["Quantity"] > 0)]
+    lines["date"] = pd.to_datetime(lines["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.normalize()
+    best = lines.groupby("StockCode")["Quantity"].sum().nlargest(top).index
+    daily = lines[lines["StockCode"].isin(best)].groupby(["StockCode", "date"], as_index=False)["Quantity"].sum()
+    daily.columns = ["id", "date", "value"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    daily.to_csv(path, index=False, date_format="%Y-%m-%d")
+    return f"UCI Online Retail non-UK line items, top {top} StockCodes by quantity"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "forecast")
+    parser.add_argument("--horizon", type=int, default=14)
+    parser.add_argument("--origins", type=int, default=4)
+    parser.add_argument("--synthetic-days", type=int, default=112)
+    parser.add_argument("--top", type=int, default=50)
+    parser.add_argument("--only", choices=["synthetic", "online_retail"], default=None)
+    args = parser.parse_args()
+
+    sets = {"synthetic": lambda p: synthetic_series(p, args.synthetic_days), "online_retail": lambda p: online_retail_series(p, args.top)}
+    for name, build in sets.items():
+        if args.only and name != args.only:
+            continue
+        series = args.out / name / "series.csv"
+        described = build(series)
+        if described is None:
+            print(f"skipping {name}: {ONLINE_RETAIL} not found (the shared data sits beside the checkout)")
+            continue
+        command = [
+            sys.executable, "-m", "shopseq.cli", "benchmark", "forecast", "--series", _rel(series),
+            "--horizon", str(args.horizon), "--origins", str(args.origins), "--out", _rel(args.out / name),
+        ]
+        start = time.time()
+        subprocess.run(command, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
+        (args.out / name / "about.txt").write_text(described + "\n")
+        (args.out / name / "command.txt").write_text(
+            f"OMP_NUM_THREADS=1 shopseq {shlex.join(command[3:])}\n# via: python benchmarks/forecast.py "
+            f"{shlex.join(sys.argv[1:])}\n# wall {time.time() - start:.0f} s, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            "shared 2-core machine (timings skewed by other jobs)\n"
+        )
+    sections = [
+        f"## {name}\n\n{(args.out / name / 'about.txt').read_text().strip()}.\n\n{(args.out / name / 'forecast.md').read_text()}"
+        f"\n```\n{(args.out / name / 'command.txt').read_text()}```\n"
+        for name in sets
+        if (args.out / name / "forecast.md").is_file()
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "forecast.md").write_text("# Forecast benchmark\n\n" + "\n".join(sections))
+    print((args.out / "forecast.md").read_text())
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+if __name__ == "__main__":
+    main()

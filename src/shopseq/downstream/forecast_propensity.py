@@ -1,0 +1,57 @@
+"""The champion's expected purchases per item, as of a day: a feature for the demand model.
+
+Every user active in the `window_days` before the day is scored on their history up to that day;
+the softmax of the next-item scores is the probability that the user's next item is each
+catalogue item, and summing it over users gives the number of next interactions the model
+expects per item: where the shop's current visitors are heading. Users' histories stop before
+the day, so the feature never sees the forecast period; the model's weights, though, were
+trained on data up to its own training cut, which may be later than an early backtest origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shopseq import schema as s
+from shopseq.downstream.audiences import Recommender, build_histories
+
+log = logging.getLogger(__name__)
+
+WINDOW_DAYS = 28  # users seen in this many days before the as-of day are the ones scored
+
+
+def expected_purchases(
+    recommender: Recommender,
+    events: pd.DataFrame,
+    item_ids: Sequence[str],
+    as_of: pd.Timestamp,
+    window_days: int = WINDOW_DAYS,
+    batch_size: int = 512,
+) -> np.ndarray:
+    """Sum over recently active users of P(next item = i), for each of `item_ids`: (N,).
+
+    Items the model does not know get 0.
+    """
+    ts = pd.to_datetime(events[s.TS], utc=True)
+    cut = pd.Timestamp(as_of).tz_localize("UTC") if pd.Timestamp(as_of).tzinfo is None else pd.Timestamp(as_of)
+    past = events[ts < cut]
+    recent = set(past.loc[ts[ts < cut] >= cut - pd.Timedelta(days=window_days), s.USER_ID])
+    histories = build_histories(past[past[s.USER_ID].isin(recent)])
+    known = set(recommender.item_ids)
+    lists = [h for h in (_drop_repeats([i for i in h if i in known]) for h in histories) if h]
+    mass = np.zeros(len(recommender.item_ids))  # (I,)
+    for start in range(0, len(lists), batch_size):
+        scores = np.asarray(recommender.score(lists[start : start + batch_size]), dtype=np.float64)  # (B, I)
+        weights = np.exp(scores - scores.max(axis=1, keepdims=True))  # (B, I) stable softmax
+        mass += (weights / weights.sum(axis=1, keepdims=True)).sum(axis=0)  # (I,)
+    lookup = dict(zip(recommender.item_ids, mass))
+    return np.array([lookup.get(str(i), 0.0) for i in item_ids])  # (N,)
+
+
+def _drop_repeats(history: list[str]) -> list[str]:
+    """Drop consecutive duplicates (removing unknown items can create new ones)."""
+    return [item for i, item in enumerate(history) if i == 0 or item != history[i - 1]]

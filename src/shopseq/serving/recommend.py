@@ -1,0 +1,87 @@
+"""Top-K next items for one history: the model when it knows an item of it, else recent popularity.
+
+No web framework here: the HTTP service and the tests call `recommend` with a loaded model, the
+users' histories and the fallback ranking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+
+MODEL, FALLBACK = "model", "recent_popularity"  # where a recommendation list came from
+
+
+class Scorer(Protocol):
+    """What serving needs from a next-item model (see `shopseq.sequences.recommender`)."""
+
+    item_ids: list[str]
+
+    def score(self, histories: list[list[str]]) -> np.ndarray:
+        """Next-item scores of shape (n_histories, n_items); higher = more likely next."""
+        ...
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """One answer: ranked item ids with scores, where they came from, and why a fallback was used."""
+
+    item_ids: list[str]
+    scores: list[float]
+    source: str  # MODEL or FALLBACK
+    fallback_reason: str | None = None
+    unknown_items: list[str] = field(default_factory=list)  # history items the model does not know
+
+
+def next_item_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the catalogue: (U, I) scores -> (U, I) probabilities, rows sum to 1."""
+    scores = np.asarray(scores, dtype=np.float64)
+    shifted = scores - scores.max(axis=1, keepdims=True)  # (U, I) stable softmax
+    weights = np.exp(shifted)  # (U, I)
+    return weights / weights.sum(axis=1, keepdims=True)  # (U, I)
+
+
+def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:
+    """(U, I) -> (U, min(k, I)) column indices, most probable first; ties go to the lower index."""
+    k = min(k, probabilities.shape[1])
+    return np.argsort(-probabilities, axis=1, kind="stable")[:, :k]  # (U, k)
+
+
+def recommend(
+    model: Scorer,
+    history: Sequence[str],
+    k: int,
+    fallback: pd.Series,
+    fallback_reason: str | None = None,
+) -> Recommendations:
+    """Top-`k` next items after `history` (item ids, oldest first).
+
+    Items the model does not know are ignored and reported. With `fallback_reason` set, or when no
+    item of the history is known to the model, the answer is the top of `fallback` (item id ->
+    recent-popularity share, most popular first) with that reason.
+    """
+    known = set(model.item_ids)
+    usable = [item for item in history if item in known]
+    unknown = list(dict.fromkeys(item for item in history if item not in known))
+    if fallback_reason is None and not usable:
+        fallback_reason = "no item of the sequence is known to the model" if history else "empty history"
+    if fallback_reason is not None:
+        top = fallback.head(k)
+        return Recommendations(
+            item_ids=[str(i) for i in top.index],
+            scores=[float(v) for v in top.to_numpy()],
+            source=FALLBACK,
+            fallback_reason=fallback_reason,
+            unknown_items=unknown,
+        )
+    probabilities = next_item_probabilities(model.score([usable]))  # (1, I)
+    best = top_k(probabilities, k)[0]  # (k,)
+    return Recommendations(
+        item_ids=[model.item_ids[i] for i in best],
+        scores=[float(probabilities[0, i]) for i in best],
+        source=MODEL,
+        unknown_items=unknown,
+    )

@@ -1,0 +1,52 @@
+"""Stage `score`: top-K items and category propensities for every known user, from the champion.
+
+Until a champion is promoted the candidate scores (logged, and named in the metrics' `scored_by`).
+Writes data/scores/recommendations.parquet, data/scores/propensity.parquet and
+reports/score/metrics.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from shopseq import schema as s
+from shopseq.config import Params
+from shopseq.downstream.audiences import choose_model
+from shopseq.io import read_parquet, write_json, write_parquet
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    """Score every user of the validated events and write both tables and the metrics."""
+    from shopseq.sequences.recommender import load_recommender  # torch: import only when run
+    from shopseq.serving.batch import score_users
+
+    paths, config = params.paths, params.score
+    started = time.monotonic()
+    events = read_parquet(Path(paths.validated) / "events.parquet")
+    items = read_parquet(Path(paths.validated) / "items.parquet")
+    model_dir, scored_by = choose_model(paths.champion, paths.candidate)
+    scores = score_users(
+        load_recommender(model_dir), events, items, config.k, config.batch_size, config.recent_days,
+        mode=params.base.progress,
+    )
+    write_parquet(scores.recommendations, Path(paths.scores) / "recommendations.parquet")
+    write_parquet(scores.propensity, Path(paths.scores) / "propensity.parquet")
+    metrics = {
+        "scored_by": scored_by,
+        "k": config.k,
+        "n_users": scores.n_model_users + scores.n_fallback_users,
+        "n_model_users": scores.n_model_users,
+        "n_fallback_users": scores.n_fallback_users,
+        "n_categories": int(scores.propensity[s.CATEGORY].nunique()),
+        "n_recommendation_rows": len(scores.recommendations),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    write_json(Path(paths.reports) / "score" / "metrics.json", metrics)
+    log.info(
+        "score: %d users (%d by %s, %d by recent popularity), top %d each",
+        metrics["n_users"], scores.n_model_users, scored_by, scores.n_fallback_users, config.k,
+    )
