@@ -159,6 +159,7 @@ def _tree_hash(folder: Path) -> str:
     [
         ("validate", {"validate": {"min_rows": 10**9}}),  # a table-level validation failure
         ("train", {"train": {"model": "transformer", "defaults": {"heads": 3}}}),  # hidden 16/32 not divisible by 3
+        ("evaluate", {"evaluate": {"max_targets": 0}}),  # no test targets to score: evaluation fails
         ("gate", {"gate": {"metric": "ndcg@5"}}),  # a gate that cannot be evaluated (K=5 was not computed)
     ],
 )
