@@ -11,8 +11,10 @@ Data sets:
   returns dropped); Quantity summed per StockCode and day for the `--top` items by total quantity.
   Skipped, with the reason printed, when the shared data is absent.
 
-Writes `<out>/<name>/forecast.json|md`, the series as `<out>/<name>/series.csv`, the command as
-`<out>/<name>/command.txt`, and `<out>/forecast.md` combining every data set run so far.
+Writes `<out>/<name>/forecast.json|md`, the command as `<out>/<name>/command.txt`, and
+`<out>/forecast.md` combining every data set run so far. The series themselves go to
+`benchmarks/data/forecast/<name>/series.csv` (git-ignored: one of them is derived from the shared
+UCI data, which is not ours to publish, and both are rebuilt by this script).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SERIES_DIR = ROOT / "benchmarks" / "data" / "forecast"
 sys.path.insert(0, str(ROOT / "src"))
 
 # The shared data samples sit beside the checkout; they are read, never copied into the repo.
@@ -78,7 +81,7 @@ def main() -> None:
     for name, build in sets.items():
         if args.only and name != args.only:
             continue
-        series = args.out / name / "series.csv"
+        series = SERIES_DIR / name / "series.csv"
         described = build(series)
         if described is None:
             print(f"skipping {name}: {ONLINE_RETAIL} not found (the shared data sits beside the checkout)")
