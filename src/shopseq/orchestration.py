@@ -382,12 +382,12 @@ def needs_training(project: Path, force: bool = False) -> bool:
 
     params = load_project_params(project)
     name = versions.current_name(project, params)
-    recorded = any(version.name == name for version in versions.list_versions(project))
-    after_validate = [s for s in versions.VERSIONED_STAGES if s not in ("ingest", "validate")]
-    pending = versions.stages_to_run(project, after_validate)
     if force:
         log.info("data version %s; training forced by the run's `force` param", name)
         return True
+    recorded = any(version.name == name for version in versions.list_versions(project))
+    after_validate = [s for s in versions.VERSIONED_STAGES if s not in ("ingest", "validate")]
+    pending = versions.stages_to_run(project, after_validate)
     if recorded and not pending:
         log.info(
             "data version %s is unchanged since the last successful run and nothing else changed: "

@@ -56,12 +56,13 @@ class DataVersion:
 # ----------------------------------------------------------------------------------- git / dvc
 
 
-def _run(command: list[str], project: Path, env: dict[str, str] | None = None, what: str = "") -> str:
-    done = subprocess.run(
-        command, cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True
-    )
+def _run(
+    command: list[str], project: Path, env: dict[str, str] | None = None, what: str = "", text: bool = True
+) -> str | bytes:
+    done = subprocess.run(command, cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=text)
     if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
+        err = done.stderr if text else done.stderr.decode(errors="replace")
+        detail = (err or (done.stdout if text else "")).strip().splitlines()
         raise VersionError(
             f"{what or ' '.join(command[:3])} failed in {project}: {detail[-1] if detail else 'exit ' + str(done.returncode)}"
         )
@@ -76,6 +77,11 @@ def _dvc(project: Path, *args: str) -> str:
     return _run([sys.executable, "-m", "dvc", *args], project, what=f"dvc {args[0]}")
 
 
+def _ask(project: Path, *command: str) -> subprocess.CompletedProcess:
+    """Run a query whose non-zero exit is an answer ("no such ref"), not a failure."""
+    return subprocess.run(list(command), cwd=project, capture_output=True, text=True)
+
+
 def _bot_env() -> dict[str, str]:
     return {
         "GIT_AUTHOR_NAME": BOT_NAME,
@@ -86,32 +92,22 @@ def _bot_env() -> dict[str, str]:
 
 
 def _require_git(project: Path) -> None:
-    inside = subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], cwd=project, capture_output=True, text=True
-    )
+    inside = _ask(project, "git", "rev-parse", "--is-inside-work-tree")
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         raise VersionError(f"{project} is not a git repository: data versions are git tags (run `git init`)")
 
 
 def _head(project: Path) -> str | None:
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=project, capture_output=True, text=True
-    )
-    return found.stdout.strip() or None
+    return _ask(project, "git", "rev-parse", "--verify", "-q", "HEAD").stdout.strip() or None
 
 
 def _tag_exists(project: Path, tag: str) -> bool:
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", "-q", f"refs/tags/{tag}"], cwd=project, capture_output=True, text=True
-    )
-    return found.returncode == 0
+    return _ask(project, "git", "rev-parse", "--verify", "-q", f"refs/tags/{tag}").returncode == 0
 
 
 def _require_remote(project: Path) -> str:
     """The default DVC remote's name; a clear error when none is configured."""
-    found = subprocess.run(
-        [sys.executable, "-m", "dvc", "remote", "default"], cwd=project, capture_output=True, text=True
-    )
+    found = _ask(project, sys.executable, "-m", "dvc", "remote", "default")
     remote = found.stdout.strip() if found.returncode == 0 else ""
     if not remote:
         raise VersionError(
@@ -143,7 +139,7 @@ def versioned_files(project: Path) -> list[str]:
     candidates = [path for path in outs if (project / path).is_file()]
     ignored = set()
     if candidates:
-        checked = subprocess.run(
+        checked = subprocess.run(  # exit 1 means "none ignored": an answer, not a failure
             ["git", "check-ignore", "--stdin"], cwd=project, input="\n".join(candidates), capture_output=True, text=True
         )
         ignored = set(checked.stdout.split())
@@ -182,34 +178,33 @@ def snapshot(project: str | Path, params: Params, push: bool = True) -> DataVers
     """
     project = Path(project).resolve()
     _require_git(project)
-    if push:
-        _require_remote(project)
+    remote = _require_remote(project) if push else None
     summary = _summary(project, params)
     name = summary["data_version"]
     tag = TAG_PREFIX + name
     if _tag_exists(project, tag):
         log.info("data version %s is already recorded as tag %s", name, tag)
     else:
+        head = _head(project)
         details = {
             "data_version": name,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "rows": _rows(project, params, summary),
             "source": params.ingest.source,
-            "base_commit": _head(project) or "none",
+            "base_commit": head or "none",
         }
         details["files"] = versioned_files(project)
-        commit = _commit_files(project, details["files"], f"data version {name}\n\n{json.dumps(details, indent=2)}\n")
+        commit = _commit_files(project, head, details["files"], f"data version {name}\n\n{json.dumps(details, indent=2)}\n")
         _git(project, "tag", "-a", tag, commit, "-m", json.dumps(details, sort_keys=True), env=_bot_env())
         log.info("recorded data version %s: tag %s on commit %s (by %s)", name, tag, commit[:12], BOT_NAME)
-    if push:
-        log.info("pushing the data of %s to DVC remote %s", name, _require_remote(project))
+    if remote:
+        log.info("pushing the data of %s to DVC remote %s", name, remote)
         _dvc(project, "push", "--quiet", *_lock_stages(project))
     return find(project, name)
 
 
-def _commit_files(project: Path, files: list[str], message: str) -> str:
-    """A commit of HEAD's tree plus `files` from the workspace, built in a private index."""
-    head = _head(project)
+def _commit_files(project: Path, head: str | None, files: list[str], message: str) -> str:
+    """A commit of `head`'s tree (HEAD) plus `files` from the workspace, built in a private index."""
     with tempfile.TemporaryDirectory(prefix="shopseq-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), **_bot_env()}
         if head:
@@ -290,10 +285,7 @@ def restore(project: str | Path, params: Params, name: str) -> dict:
     for path in files:
         target = project / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        content = subprocess.run(
-            ["git", "show", f"{version.commit}:{path}"], cwd=project, capture_output=True, check=True
-        ).stdout
-        target.write_bytes(content)
+        target.write_bytes(_run(["git", "show", f"{version.commit}:{path}"], project, what="git show", text=False))
     stages = _lock_stages(project)
     # --force: replacing the workspace's outputs is what a restore is for (they are the
     # pipeline's, kept in the DVC cache and remote under their own data version).
