@@ -19,35 +19,14 @@ from shopseq import schema as s
 from shopseq.config import load_params
 from shopseq.io import read_json, write_json, write_parquet
 from shopseq.stages import audiences as stage
-
-CATEGORIES = ["coffee", "garden", "toys"]
-START = pd.Timestamp("2026-06-01", tz="UTC")
+from serving_shop import CATEGORIES, write_shop
 
 
-def _write_shop(root, n_users: int = 30, days: int = 28, seed: int = 3) -> list[str]:
-    """Users who mostly browse one favourite category for four weeks; returns the item ids."""
-    rng = np.random.default_rng(seed)
-    item_ids = [f"i{i:02d}" for i in range(12)]
-    items = pd.DataFrame(
-        {
-            s.ITEM_ID: item_ids,
-            s.TITLE: item_ids,
-            s.DESCRIPTION: ["a thing"] * 12,
-            s.CATEGORY: [CATEGORIES[i % 3] for i in range(12)],
-        }
-    )
-    rows = []
-    for u in range(n_users):
-        favourite = u % 3
-        for _ in range(12):
-            category = favourite if rng.random() < 0.8 else int(rng.integers(0, 3))
-            item = item_ids[category + 3 * int(rng.integers(0, 4))]
-            ts = START + pd.Timedelta(hours=float(rng.uniform(0, days * 24)))
-            rows.append((f"u{u:02d}", item, s.VIEW if rng.random() < 0.8 else s.PURCHASE, ts))
-    events = pd.DataFrame(rows, columns=[s.USER_ID, s.ITEM_ID, s.EVENT_TYPE, s.TS])
-    write_parquet(s.conform(events, s.EVENTS), root / "data/validated/events.parquet")
-    write_parquet(s.conform(items, s.ITEMS), root / "data/validated/items.parquet")
-    return item_ids
+
+def _write_shop(root) -> list[str]:
+    """Users who mostly browse one favourite category for four weeks (a fifth of events are
+    purchases); returns the item ids."""
+    return write_shop(root, view_share=0.8, new_user=False)
 
 
 def _save_model(directory, item_ids: list[str], seed: int) -> None:
