@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shopseq.config import Params
+from shopseq.registry import CHAMPION
 from shopseq.serving.recommend import Scorer
 
 log = logging.getLogger(__name__)
-
-CHAMPION = "champion"
 
 
 class NoChampionError(RuntimeError):
