@@ -168,6 +168,9 @@ class Sequences:
 MODEL_FAMILIES = ("gru", "lstm", "transformer")
 
 
+BLENDABLE = ("markov", "item_knn", "session_knn")  # baselines a trained model can be blended with
+
+
 @dataclass(frozen=True)
 class Train:
     model: str = "gru"
@@ -178,6 +181,8 @@ class Train:
     n_trials: int = 3
     valid_targets: int = 3000
     pruner_warmup_epochs: int = 2
+    patience: int = 3  # stop a trial after this many epochs without a better validation NDCG@10; 0: never
+    blend: list[str] = field(default_factory=lambda: ["markov", "item_knn", "session_knn"])
     defaults: dict[str, Any] = field(
         default_factory=lambda: {
             "hidden": 64,
@@ -186,12 +191,17 @@ class Train:
             "dropout": 0.2,
             "lr": 0.005,
             "weight_decay": 0.0,
+            "repeat": True,
         }
     )
     search_space: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _one_of("train.model", self.model, MODEL_FAMILIES)
+        if self.patience < 0:
+            raise ConfigError(f"train.patience must be >= 0 (0: train every epoch); got {self.patience}")
+        for name in self.blend:
+            _one_of("train.blend", name, BLENDABLE)
         tunable = set(self.defaults) | {"model"}
         for name, spec in self.search_space.items():
             where = f"train.search_space.{name}"

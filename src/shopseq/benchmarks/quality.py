@@ -2,10 +2,13 @@
 
 The data goes through the pipeline's own steps (source adapter, Great Expectations validation,
 the sequences split), then each baseline is fitted and each model family trained once with
-`train.defaults` for a fixed number of epochs (no Optuna: the benchmark compares families, not
-search budgets). Every row is scored with the same full-ranking metrics on the identical sample
+`train.defaults` for up to a given number of epochs, stopping early on validation NDCG@10 as a
+pipeline trial does (no Optuna: the benchmark compares families, not search budgets); with
+`train.blend`, each trained model is also blended with the neighbourhood baseline that helps it
+most on validation (`training.blend`), a row of its own when the blend wins. Every row is scored with the same full-ranking metrics on the identical sample
 of test targets. `train_seconds` is fitting only (embedding the item text once is reported
-separately as `embed_seconds`); `peak_mb` is the process's peak resident memory while that row
+separately as `embed_seconds`; a blended row `<model>+<baseline>` counts the model's training
+plus choosing the blend on validation); `peak_mb` is the process's peak resident memory while that row
 fitted and scored, above its level when the row started.
 """
 
@@ -113,7 +116,19 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         for use_text in variants:
             name = f"{family}+text" if use_text else family
             vectors = text_vectors if use_text else None
-            rows.append(measure(name, partial(train_model, family, split, vectors, epochs, params), test, rare, ks))
+            trained: dict[str, Any] = {}
+
+            def train(family=family, vectors=vectors, trained=trained):
+                trained["model"] = train_model(family, split, vectors, epochs, params)
+                return trained["model"]
+
+            rows.append(measure(name, train, test, rare, ks))
+            rows[-1]["epochs_trained"] = trained["model"].meta["epochs_trained"]
+            if params.train.blend:
+                blended = measure(name, partial(blend_model, trained["model"], params), test, rare, ks)
+                if blended["blend"] is not None:  # None: the model alone was best on validation
+                    blended["train_seconds"] = round(blended["train_seconds"] + rows[-1]["train_seconds"], 2)
+                    rows.append(blended)
 
     report = {
         "dataset": dataset,
@@ -230,27 +245,51 @@ def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params)
         steps, cut, _ = phase_steps(events, config)
         steps = steps[steps["phase"] == "train"]
     ev = params.evaluate
-    settings = BaselineSettings(ev.recent_days, ev.knn_neighbours, ev.knn_history, ev.knn_sessions)
+    settings = BaselineSettings.from_params(ev)
     return fit_baselines([name], split.train["items"].tolist(), split.vocabulary, settings, steps, cut)[name]
 
 
 def train_model(family: str, split, text_vectors, epochs: int, params: Params):
-    """Train one family with `train.defaults` for `epochs` epochs; return a Recommender."""
-    from shopseq.seed import set_seed
+    """Train one family with `train.defaults` for up to `epochs` epochs; return a Recommender.
+
+    Like a pipeline trial: the validation targets are scored after every epoch, the best epoch's
+    weights are kept and training stops after `train.patience` epochs without a better NDCG@10.
+    """
+    from dataclasses import replace
+
     from shopseq.sequences.recommender import Recommender
-    from shopseq.training.fit import fit, make_windows, resolve_device
-    from shopseq.training.tune import build_model
+    from shopseq.training.evaluate import sample_targets
+    from shopseq.training.fit import make_windows, resolve_device
+    from shopseq.training.tune import TrainingData, train_trial
 
     item_ids = split.vocabulary[s.ITEM_ID].tolist()
     index = {item: i + 1 for i, item in enumerate(item_ids)}
-    windows = make_windows([[index[i] for i in items] for items in split.train["items"]], params.train.max_len)
-    set_seed(params.base.seed)
+    data = TrainingData(
+        windows=make_windows([[index[i] for i in items] for items in split.train["items"]], params.train.max_len),
+        valid=sample_targets(split.valid, params.train.valid_targets, params.base.seed),
+        item_ids=item_ids,
+        text_vectors=text_vectors,
+        sequences=[[str(i) for i in items] for items in split.train["items"]],
+    )
     hp = {**params.train.defaults, "model": family}
-    device = resolve_device(params.base.device)
-    model = build_model(hp, len(item_ids), params.train.max_len, text_vectors).to(device)
-    fit(model, windows, epochs, params.train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
-        params.base.seed, progress_mode="logs")
-    return Recommender(model, item_ids)
+    train = replace(params.train, epochs=epochs)
+    outcome = train_trial(hp, data, train, params.evaluate.ks, params.base.seed, resolve_device(params.base.device), "logs")
+    log.info("%s: best validation ndcg@10 %.4f at epoch %d of %d", family, outcome.value,
+             max(outcome.history, key=lambda h: h["valid_ndcg@10"])["epoch"], len(outcome.history))
+    recommender = Recommender(outcome.model, item_ids)
+    recommender.meta = {"epochs_trained": len(outcome.history), "valid": data.valid, "sequences": data.sequences}
+    return recommender
+
+
+def blend_model(recommender, params: Params):
+    """The trained `recommender` blended with the neighbourhood baseline that helps it most on validation."""
+    from shopseq.sequences.recommender import Recommender
+    from shopseq.training.baselines import BaselineSettings
+    from shopseq.training.blend import fit_blend
+
+    blend, _ = fit_blend(recommender, recommender.meta["sequences"], recommender.meta["valid"],
+                         params.train.blend, BaselineSettings.from_params(params.evaluate))
+    return Recommender(recommender.model, recommender.item_ids, blend=blend)
 
 
 def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[int]) -> dict[str, Any]:
@@ -269,8 +308,9 @@ def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[i
         metrics = evaluate_scorer(score, scorer.item_ids, test, ks)
         eval_seconds = time.perf_counter() - started
         rare_metrics = evaluate_scorer(score, scorer.item_ids, rare, [10]) if len(rare) else None
+    blend = getattr(scorer, "blend", None)
     row = {
-        "model": name,
+        "model": name if blend is None else f"{name}+{blend.kind}",
         **{key: round(metrics[key], 4) for key in COLUMNS},
         "train_seconds": round(train_seconds, 2),
         "peak_mb": round(memory.peak_mb, 1),
@@ -278,6 +318,7 @@ def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[i
         "ndcg@10_rare": None if rare_metrics is None else round(rare_metrics["ndcg@10"], 4),
         "coverage@20": round(metrics["coverage@20"], 4),
         "n_targets": metrics["n_targets"],
+        "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
     }
     log.info("%s: %s", name, row)
     return row

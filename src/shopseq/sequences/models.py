@@ -30,6 +30,8 @@ class ModelConfig:
     dropout: float = 0.2
     max_len: int = 50
     text_dim: int = 0  # 0: no text side information
+    repeat: bool = False  # add a learned repeat score to items already in the history
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +67,14 @@ class NextItemModel(nn.Module):
             self.final_norm = nn.LayerNorm(h)
         else:
             raise ValueError(f"unknown model family {config.family!r}: use gru, lstm or transformer")
+        if config.repeat:
+            # Repeat head (after RepeatNet): an item already in the history gets a bonus that
+            # depends on how many steps ago it was seen and on the current state. Both start at
+            # zero, so training begins from the plain model and learns how much shoppers return.
+            self.repeat_by_distance = nn.Parameter(torch.zeros(config.max_len))
+            self.repeat_gate = nn.Linear(h, 1)
+            nn.init.zeros_(self.repeat_gate.weight)
+            nn.init.zeros_(self.repeat_gate.bias)
 
     def item_vectors(self) -> torch.Tensor:
         """Every item's representation, used both as input and as output layer."""
@@ -92,16 +102,42 @@ class NextItemModel(nn.Module):
         """Mean cross-entropy over all real positions; `targets` (B, T) holds 0 at padding."""
         states = self.forward(seq, lengths)  # (B, T, H)
         logits = states @ self.item_vectors().T  # (B, T, N+1)
+        if self.config.repeat:
+            logits = self.add_repeat_scores(logits, states, seq)
         logits[..., 0] = float("-inf")  # never predict padding
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0)
 
     def full_sort_predict(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Scores of every item after each sequence's last real position: (B, T) -> (B, N+1)."""
         states = self.forward(seq, lengths)  # (B, T, H)
-        last = states[torch.arange(seq.shape[0], device=seq.device), lengths - 1]  # (B, H)
+        rows = torch.arange(seq.shape[0], device=seq.device)
+        last = states[rows, lengths - 1]  # (B, H)
         scores = last @ self.item_vectors().T  # (B, N+1)
+        if self.config.repeat:
+            # The history as seen from the last position only: (B, 1, T) queries over (B, T) items.
+            at_last = (lengths - 1)[:, None]  # (B, 1)
+            scores = self.add_repeat_scores(scores[:, None], last[:, None], seq, at_last)[:, 0]
         scores[:, 0] = float("-inf")
         return scores
+
+    def add_repeat_scores(
+        self, logits: torch.Tensor, states: torch.Tensor, seq: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Add the repeat bonus to `logits` (B, Q, N+1) for queries at `positions` (B, Q).
+
+        Query q at position t scores each history item seq[s] with s <= t by
+        `repeat_by_distance[t - s] + repeat_gate(state_q)`; an item seen several times collects
+        one bonus per occurrence. `positions` defaults to every position of `seq` (training).
+        """
+        B, T = seq.shape
+        if positions is None:
+            positions = torch.arange(T, device=seq.device).expand(B, T)  # (B, Q=T)
+        distance = positions[:, :, None] - torch.arange(T, device=seq.device)[None, None]  # (B, Q, T)
+        seen = (distance >= 0) & (seq[:, None, :] != 0)  # (B, Q, T): causal, real items only
+        bonus = self.repeat_by_distance[distance.clamp(0, self.config.max_len - 1)]  # (B, Q, T)
+        bonus = (bonus + self.repeat_gate(states)) * seen  # gate (B, Q, 1) broadcasts over T
+        index = seq[:, None, :].expand(B, positions.shape[1], T)  # (B, Q, T) item of each history step
+        return logits.scatter_add(2, index, bonus)
 
 
 def pad_batch(sequences: list[list[int]], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:

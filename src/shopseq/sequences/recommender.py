@@ -1,14 +1,17 @@
 """A trained next-item model together with its item vocabulary, saved as one directory.
 
-The directory (`model.pt`, `config.json`, `items.json`, `meta.json`) is what DVC versions as
-`models/candidate`, what MLflow stores as the registered model's artifacts, and what evaluation,
-audiences and serving load. Callers speak in item ids; indices stay inside.
+The directory (`model.pt`, `config.json`, `items.json`, `meta.json`, and `blend.json` +
+`blend_sequences.json` for a blended model) is what DVC versions as `models/candidate`, what
+MLflow stores as the registered model's artifacts, and what evaluation, audiences and serving
+load. Callers speak in item ids; indices stay inside.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,24 +20,95 @@ from shopseq.io import atomic_dir
 from shopseq.sequences.models import ModelConfig, NextItemModel, pad_batch
 
 MODEL_FILES = ("model.pt", "config.json", "items.json", "meta.json")
+BLEND_FILES = ("blend.json", "blend_sequences.json")
+
+
+@dataclass
+class Blend:
+    """A neighbourhood baseline mixed into the model's scores: a weighted hybrid.
+
+    Simple neighbourhood methods are strong on shop data, and a weighted hybrid of a neural
+    model with one is better than either (Ludewig & Jannach, "Evaluation of session-based
+    recommendation algorithms", 2018). Scores become `(1 - weight) * softmax(model) + weight *
+    neighbourhood`, where the neighbourhood's evidence is normalised to sum to one per history.
+    The baseline is refitted from `sequences` (the training sequences, saved with the model),
+    so the blend is part of the model wherever it is loaded. `training.blend.fit_blend` picks
+    `kind` and `weight` on validation targets.
+    """
+
+    kind: str  # markov | item_knn | session_knn
+    weight: float  # the neighbourhood's share, in (0, 1)
+    sequences: list[list[str]] = field(repr=False)
+    settings: dict[str, Any] = field(default_factory=dict)  # BaselineSettings fields
+    _scorer: Any = field(default=None, init=False, repr=False)
+
+    def scorer(self, item_ids: list[str]):
+        """The fitted baseline, with columns in `item_ids` order (fitted once, then reused)."""
+        if self._scorer is None:
+            from shopseq.training.baselines import (
+                BaselineSettings,
+                fit_baselines,
+                vocabulary_of,
+            )
+
+            vocabulary = vocabulary_of(self.sequences, item_ids)
+            settings = BaselineSettings(**self.settings)
+            self._scorer = fit_baselines([self.kind], self.sequences, vocabulary, settings)[self.kind]
+        return self._scorer
+
+    def mix(self, model_scores: np.ndarray, histories: list[list[str]], item_ids: list[str]) -> np.ndarray:
+        """Blend (n, n_items) model logits with the baseline for the same histories: log-probabilities.
+
+        Logs, so that every consumer's softmax over `Recommender.score` gives the blended
+        probabilities exactly (finite: the model's share keeps every item above zero).
+        """
+        return np.log(mix_scores(model_scores, self.scorer(item_ids).score(histories), self.weight))
+
+
+def mix_scores(model_scores: np.ndarray, neighbour_scores: np.ndarray, weight: float) -> np.ndarray:
+    """`(1 - weight) * softmax(model_scores) + weight * evidence share`, row by row: (n, n_items).
+
+    A baseline's evidence is its positive scores (no evidence scores below zero); a history with
+    no evidence at all keeps the model's probabilities alone. Each row sums to one.
+    """
+    shifted = model_scores - model_scores.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted, dtype=np.float64)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    evidence = np.clip(neighbour_scores, 0.0, None).astype(np.float64)
+    totals = evidence.sum(axis=1, keepdims=True)
+    evidence = np.divide(evidence, totals, out=np.zeros_like(evidence), where=totals > 0)
+    share = np.where(totals > 0, weight, 0.0)  # (n, 1): no evidence, no say
+    return ((1.0 - share) * probabilities + share * evidence).astype(np.float32)
 
 
 class Recommender:
     """Scores every catalogue item as the next step after each history of item ids."""
 
-    def __init__(self, model: NextItemModel, item_ids: list[str], meta: dict | None = None) -> None:
+    def __init__(
+        self, model: NextItemModel, item_ids: list[str], meta: dict | None = None, blend: Blend | None = None
+    ) -> None:
         self.model = model.eval()
         self.item_ids = list(item_ids)
         self.meta = meta or {}
+        self.blend = blend
         self._index = {item: i + 1 for i, item in enumerate(self.item_ids)}
 
     def encode(self, history: list[str]) -> list[int]:
         """Item ids -> model indices; items the model never saw are skipped."""
         return [self._index[item] for item in history if item in self._index]
 
-    @torch.inference_mode()
     def score(self, histories: list[list[str]], batch_size: int = 512) -> np.ndarray:
-        """(n_histories, n_items) scores, columns in `item_ids` order; higher = more likely next."""
+        """(n_histories, n_items) scores, columns in `item_ids` order; higher = more likely next.
+
+        Their softmax is the next-item probability: the model's logits, or with a blend the log of
+        the blended probabilities.
+        """
+        scores = self.model_scores(histories, batch_size)
+        return scores if self.blend is None else self.blend.mix(scores, histories, self.item_ids)
+
+    @torch.inference_mode()
+    def model_scores(self, histories: list[list[str]], batch_size: int = 512) -> np.ndarray:
+        """The neural model's own (n_histories, n_items) logits, without any blend."""
         self.model.eval()
         device = next(self.model.parameters()).device
         out = np.empty((len(histories), len(self.item_ids)), dtype=np.float32)
@@ -53,6 +127,10 @@ def save_recommender(recommender: Recommender, directory: str | Path) -> None:
         (tmp / "config.json").write_text(json.dumps(recommender.model.config.to_dict(), indent=2))
         (tmp / "items.json").write_text(json.dumps(recommender.item_ids))
         (tmp / "meta.json").write_text(json.dumps(recommender.meta, indent=2, sort_keys=True, default=str))
+        if (blend := recommender.blend) is not None:
+            facts = {"kind": blend.kind, "weight": blend.weight, "settings": blend.settings}
+            (tmp / "blend.json").write_text(json.dumps(facts, indent=2))
+            (tmp / "blend_sequences.json").write_text(json.dumps(blend.sequences))
 
 
 def load_recommender(directory: str | Path, device: str = "cpu") -> Recommender:
@@ -68,7 +146,12 @@ def load_recommender(directory: str | Path, device: str = "cpu") -> Recommender:
     model.load_state_dict(state)
     items = json.loads((directory / "items.json").read_text())
     meta = json.loads((directory / "meta.json").read_text())
-    return Recommender(model.to(device), items, meta)
+    blend = None
+    if (directory / "blend.json").exists():
+        facts = json.loads((directory / "blend.json").read_text())
+        sequences = json.loads((directory / "blend_sequences.json").read_text())
+        blend = Blend(facts["kind"], float(facts["weight"]), sequences, facts.get("settings", {}))
+    return Recommender(model.to(device), items, meta, blend)
 
 
 def update_meta(directory: str | Path, **facts) -> None:

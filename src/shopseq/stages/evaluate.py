@@ -83,6 +83,6 @@ def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFr
         steps, cut, _ = phase_steps(events, params.sequences)  # cut: the validation start (None: leave-last-out)
         steps = steps[steps["phase"] == "train"]
     train = read_parquet(Path(params.paths.sequences) / "train.parquet")
-    settings = BaselineSettings(config.recent_days, config.knn_neighbours, config.knn_history, config.knn_sessions)
+    settings = BaselineSettings.from_params(config)
     fitted = fit_baselines(config.baselines, train[ITEMS].tolist(), vocabulary, settings, steps, cut)
     return {name: evaluate_baseline(baseline, test, config.ks) for name, baseline in fitted.items()}

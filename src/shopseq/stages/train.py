@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from shopseq.config import Params
-from shopseq.io import read_parquet, write_json
+from shopseq.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,8 @@ def run(params: Params) -> None:
     from shopseq import lineage
     from shopseq.registry.pyfunc import log_recommender
     from shopseq.sequences.recommender import save_recommender, update_meta
+    from shopseq.training.baselines import BaselineSettings
+    from shopseq.training.blend import fit_blend
     from shopseq.training.data import load_training_data
     from shopseq.training.fit import resolve_device
     from shopseq.training.tune import tune
@@ -37,8 +39,14 @@ def run(params: Params) -> None:
         mlflow.set_tags({**facts, "stage": "train", "device": str(device)})
         mlflow.log_params({f"train.{k}": v for k, v in vars(train).items() if k not in ("defaults", "search_space")})
         result = tune(data, train, params.evaluate.ks, params.base.seed, device, params.base.progress)
-        seconds = time.monotonic() - started
         result.best.model.cpu()
+        blend, curves = fit_blend(result.best, data.sequences, data.valid, train.blend,
+                                  BaselineSettings.from_params(params.evaluate))
+        result.best.blend = blend
+        if blend is not None:
+            mlflow.log_params({"blend.kind": blend.kind, "blend.weight": blend.weight})
+            mlflow.log_metric("blended_valid_ndcg_at_10", curves[blend.kind][str(blend.weight)])
+        seconds = time.monotonic() - started
         result.best.meta = {
             **facts,
             "mlflow_run_id": run.info.run_id,
@@ -46,6 +54,7 @@ def run(params: Params) -> None:
             "valid_ndcg@10": result.best_value,
             "train_seconds": round(seconds, 1),
             "use_text": train.use_text,
+            "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
         }
         candidate = Path(params.paths.candidate)
         save_recommender(result.best, candidate)
@@ -63,6 +72,8 @@ def run(params: Params) -> None:
             "best_params": result.best_params,
             "n_trials": len(result.trials),
             "pruned_trials": sum(t["state"] == "PRUNED" for t in result.trials),
+            "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
+            "blend_valid_ndcg@10": curves,
             "train_seconds": round(seconds, 1),
             "device": str(device),
             "mlflow_run_id": run.info.run_id,

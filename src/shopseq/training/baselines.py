@@ -41,6 +41,11 @@ class BaselineSettings:
     knn_history: int = 3  # item-kNN scores from this many most recent history items
     knn_sessions: int = 50  # session-kNN sums over this many nearest training sequences
 
+    @classmethod
+    def from_params(cls, evaluate) -> BaselineSettings:
+        """The knobs from params.yaml's `evaluate` section (`config.Evaluate`)."""
+        return cls(evaluate.recent_days, evaluate.knn_neighbours, evaluate.knn_history, evaluate.knn_sessions)
+
 
 class Baseline:
     """Common parts: the vocabulary, item indices and the popularity fallback."""
@@ -169,6 +174,15 @@ class SessionKNN(Baseline):
         query = sparse.diags(1.0 / np.sqrt(np.maximum(sizes, 1.0))) @ query
         similar = _keep_top((query @ self._scaled_t).tocsr().astype(np.float32), self.neighbours)  # (n, S)
         return self._back_off((similar @ self.occurs).toarray())
+
+
+def vocabulary_of(sequences: list[list[str]], item_ids: Sequence[str]) -> pd.DataFrame:
+    """The (item_id, count) vocabulary `fit_baselines` takes, counted from `sequences`, in `item_ids` order."""
+    counts: dict[str, int] = {}
+    for sequence in sequences:
+        for item in sequence:
+            counts[item] = counts.get(item, 0) + 1
+    return pd.DataFrame({s.ITEM_ID: list(item_ids), "count": [counts.get(item, 0) for item in item_ids]})
 
 
 def fit_baselines(

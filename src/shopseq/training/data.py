@@ -29,6 +29,7 @@ def load_training_data(params: Params) -> TrainingData:
     valid = sample_targets(read_parquet(directory / "valid.parquet"), params.train.valid_targets, params.base.seed)
     text = load_text_vectors(Path(params.paths.embeddings) / "items.npz", item_ids) if params.train.use_text else None
     return TrainingData(
+        sequences=[[str(item) for item in items] for items in train["items"]],
         windows=make_windows(sequences, params.train.max_len),
         valid=valid,
         item_ids=item_ids,

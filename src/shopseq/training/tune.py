@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -33,6 +34,7 @@ class TrainingData:
     valid: pd.DataFrame
     item_ids: list[str]
     text_vectors: torch.Tensor | None  # (n_items + 1, D), row 0 for padding
+    sequences: list[list[str]] = field(default_factory=list)  # training sequences of item ids (for a blend)
 
 
 @dataclass
@@ -72,8 +74,65 @@ def build_model(hp: dict, n_items: int, max_len: int, text_vectors: torch.Tensor
         dropout=float(hp["dropout"]),
         max_len=max_len,
         text_dim=0 if text_vectors is None else int(text_vectors.shape[1]),
+        repeat=bool(hp.get("repeat", False)),
     )
     return NextItemModel(config, text_vectors)
+
+
+class TrialPruned(StopTraining):
+    """Raised by a trial's epoch report when the pruner stops it."""
+
+
+@dataclass
+class TrialOutcome:
+    model: NextItemModel  # holding the weights of its best validation epoch
+    value: float  # the best validation NDCG@10
+    history: list[dict]  # per epoch: epoch, train_loss, valid metrics
+    pruned: bool
+
+
+def train_trial(
+    hp: dict,
+    data: TrainingData,
+    train: Train,
+    ks: list[int],
+    seed: int,
+    device: torch.device,
+    progress_mode: str = "auto",
+    report: Callable[[int, float, dict], None] | None = None,
+) -> TrialOutcome:
+    """Train one model with `hp` for up to `train.epochs`, keeping its best validation epoch.
+
+    After every epoch the validation targets are scored; training stops early after
+    `train.patience` epochs without a better NDCG@10, or when `report(epoch, loss, metrics)`
+    raises TrialPruned (StopTraining ends it without marking it pruned).
+    """
+    set_seed(seed)
+    model = build_model(hp, len(data.item_ids), train.max_len, data.text_vectors).to(device)
+    recommender = Recommender(model, data.item_ids)
+    history: list[dict] = []
+    state = {"value": float("-inf"), "epoch": 0, "weights": None, "pruned": False}
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        metrics = evaluate_recommender(recommender, data.valid, ks)
+        history.append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in metrics.items()}})
+        if metrics[OBJECTIVE] > state["value"]:
+            state.update(value=metrics[OBJECTIVE], epoch=epoch, weights=copy.deepcopy(model.state_dict()))
+        if report is not None:
+            try:
+                report(epoch, loss, metrics)
+            except TrialPruned:
+                state["pruned"] = True
+                raise
+        if train.patience and epoch - state["epoch"] >= train.patience:
+            log.info("no better validation %s for %d epochs: stopping", OBJECTIVE, train.patience)
+            raise StopTraining
+
+    fit(model, data.windows, train.epochs, train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
+        seed, on_epoch, progress_mode)
+    if state["weights"] is not None:
+        model.load_state_dict(state["weights"])
+    return TrialOutcome(model, state["value"], history, state["pruned"])
 
 
 def tune(
@@ -98,37 +157,24 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         hp = suggest(trial, train)
-        set_seed(seed + trial.number)
-        model = build_model(hp, len(data.item_ids), train.max_len, data.text_vectors).to(device)
-        recommender = Recommender(model, data.item_ids)
-        history: list[dict] = []
-        state = {"value": float("-inf"), "weights": None, "pruned": False}
 
-        def on_epoch(epoch: int, loss: float) -> None:
-            metrics = evaluate_recommender(recommender, data.valid, ks)
-            value = metrics[OBJECTIVE]
-            history.append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in metrics.items()}})
+        def report(epoch: int, loss: float, metrics: dict) -> None:
             mlflow.log_metrics({"train_loss": loss, **{_metric_key(f"valid_{k}"): v for k, v in metrics.items()}}, step=epoch)
-            if value > state["value"]:
-                state["value"], state["weights"] = value, copy.deepcopy(model.state_dict())
-            trial.report(value, epoch)
+            trial.report(metrics[OBJECTIVE], epoch)
             if trial.should_prune():
-                state["pruned"] = True
-                raise StopTraining
+                raise TrialPruned
 
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             mlflow.log_params(hp)
-            fit(model, data.windows, train.epochs, train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
-                seed + trial.number, on_epoch, progress_mode)
-            mlflow.set_tags({"trial": trial.number, "pruned": state["pruned"]})
-            mlflow.log_metric(_metric_key(f"best_valid_{OBJECTIVE}"), state["value"])
-        log.info("trial %d: %s=%.4f %s%s", trial.number, OBJECTIVE, state["value"], hp, " (pruned)" if state["pruned"] else "")
-        if state["value"] > best["value"]:
-            model.load_state_dict(state["weights"])
-            best.update(value=state["value"], model=model, params=hp, history=history)
-        if state["pruned"]:
+            outcome = train_trial(hp, data, train, ks, seed + trial.number, device, progress_mode, report)
+            mlflow.set_tags({"trial": trial.number, "pruned": outcome.pruned})
+            mlflow.log_metric(_metric_key(f"best_valid_{OBJECTIVE}"), outcome.value)
+        log.info("trial %d: %s=%.4f %s%s", trial.number, OBJECTIVE, outcome.value, hp, " (pruned)" if outcome.pruned else "")
+        if outcome.value > best["value"]:
+            best.update(value=outcome.value, model=outcome.model, params=hp, history=outcome.history)
+        if outcome.pruned:
             raise optuna.TrialPruned()
-        return state["value"]
+        return outcome.value
 
     study.optimize(objective, n_trials=train.n_trials)
     trials = [

@@ -11,11 +11,17 @@ from shopseq.sequences.recommender import Recommender, load_recommender, save_re
 FAMILIES = ("gru", "lstm", "transformer")
 
 
-def model(family: str, text_dim: int = 0) -> NextItemModel:
+def model(family: str, text_dim: int = 0, repeat: bool = False) -> NextItemModel:
     torch.manual_seed(0)
     text = torch.randn(11, text_dim) if text_dim else None
-    config = ModelConfig(family=family, n_items=10, hidden=16, layers=2, heads=2, dropout=0.0, max_len=8, text_dim=text_dim)
-    return NextItemModel(config, text).eval()
+    config = ModelConfig(family=family, n_items=10, hidden=16, layers=2, heads=2, dropout=0.0, max_len=8,
+                         text_dim=text_dim, repeat=repeat)
+    m = NextItemModel(config, text).eval()
+    if repeat:  # trained values instead of the zero start, so the head changes the scores
+        with torch.no_grad():
+            m.repeat_by_distance.copy_(torch.linspace(3.0, 0.5, 8))
+            m.repeat_gate.bias.fill_(0.5)
+    return m
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -64,3 +70,38 @@ def test_save_and_load_give_the_same_scores(tmp_path):
 def test_loading_a_directory_that_is_not_a_model_says_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="model.pt"):
         load_recommender(tmp_path)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_repeat_head_raises_exactly_the_items_in_the_history_by_recency(family):
+    m = model(family, repeat=True)
+    plain = model(family)
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("repeat_")})
+    seq, lengths = torch.tensor([[2, 5, 7]]), torch.tensor([3])
+    bonus = (m.full_sort_predict(seq, lengths) - plain.full_sort_predict(seq, lengths))[0, 1:]  # (N,)
+    expected = torch.zeros(10)
+    for distance, item in enumerate([7, 5, 2]):  # the last item is 0 steps back
+        expected[item - 1] = m.repeat_by_distance[distance] + 0.5
+    assert torch.allclose(bonus, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_repeat_head_in_training_sees_only_earlier_positions(family):
+    m = model(family, repeat=True)
+    seq, lengths = torch.tensor([[1, 2, 3, 4, 5]]), torch.tensor([5])
+    states = m(seq, lengths)
+    logits = m.add_repeat_scores(states @ m.item_vectors().T, states, seq)  # (1, 5, N+1)
+    for t in range(5):  # position t's logits equal a prediction from the first t+1 items alone
+        alone = m.full_sort_predict(seq[:, : t + 1], torch.tensor([t + 1]))
+        assert torch.allclose(logits[0, t, 1:], alone[0, 1:], atol=1e-5)
+
+
+def test_old_model_directories_without_the_repeat_key_still_load(tmp_path):
+    import json
+
+    recommender = Recommender(model("gru"), [f"item{i}" for i in range(10)])
+    save_recommender(recommender, tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    del config["repeat"]  # written before the repeat head existed
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+    assert not load_recommender(tmp_path / "model").model.config.repeat
