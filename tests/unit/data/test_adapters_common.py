@@ -196,6 +196,31 @@ def test_amazon_meta_file_supplies_title_description_price(tmp_path: Path) -> No
     assert len(loaded.items) == 1 and notes["items_without_metadata"] == 0
 
 
+def test_amazon_review_copied_onto_style_variants_becomes_one_product(tmp_path: Path) -> None:
+    def review(user: str, asin: str, text: str, time: int) -> str:
+        return (f'{{"overall": 5.0, "reviewerID": "{user}", "asin": "{asin}", "reviewText": "{text}", '
+                f'"summary": "", "unixReviewTime": {time}}}\n')
+
+    rows = [  # two reviews, each copied onto the three variants B01-B03 of one product
+        review(user, asin, text, time)
+        for user, text, time in (("A1", "Fits well", 100), ("A2", "Too small", 200))
+        for asin in ("B03", "B01", "B02")
+    ]
+    rows += [review("A3", "B04", "Good", 300), review("A3", "B05", "Good", 300)]  # one generic text: kept apart
+    _write(tmp_path / "AMAZON_FASHION_5.json", "".join(rows))
+    meta = "".join(f"{{'asin': '{a}', 'title': 'Shirt {a}'}}\n" for a in ("B01", "B02", "B04"))
+    _write(tmp_path / "meta_AMAZON_FASHION.json", meta)
+    loaded = adapter_for("amazon")(tmp_path)
+    events = loaded.events.sort_values(s.TS)
+    assert events[[s.USER_ID, s.ITEM_ID]].values.tolist() == [["A1", "B01"], ["A2", "B01"], ["A3", "B04"], ["A3", "B05"]]
+    assert loaded.report.notes["variant_items_merged"] == 2
+    assert sorted(loaded.items[s.ITEM_ID]) == ["B01", "B04", "B05"]
+    assert loaded.items.set_index(s.ITEM_ID).loc["B01", s.TITLE] == "Shirt B01"  # the product's own meta
+    quarantined = loaded.rejected
+    assert quarantined["events"]["reason"].tolist() == ["duplicate"] * 4
+    assert quarantined["items"]["detail"].tolist() == ["item_id=B02 merged into B01"]
+
+
 def test_finish_drops_exact_copies_only_and_fills_items_for_validation() -> None:
     ts = pd.Timestamp("2024-01-01", tz="UTC")
     events = pd.DataFrame(

@@ -103,11 +103,15 @@ def test_amazon_reviews_become_reviews_and_purchase_events(amazon: Loaded) -> No
     notes = amazon.report.notes
     raw_rows = 3_176 + 5_269 + 2_375 + 2_277
     assert len(amazon.reviews) + notes["duplicate_reviews_dropped"] == raw_rows
-    # Appliances repeats each review per style variant: most of its rows are copies.
-    assert notes["duplicate_reviews_dropped"] > 2_000
+    # Each review is repeated once per style variant of its product, under the variant's asin:
+    # the variants merge into one item and the copies leave as duplicates.
+    assert notes["duplicate_reviews_dropped"] > 8_000
+    assert notes["variant_items_merged"] + len(amazon.items) == 31 + 85 + 157 + 48
+    # Before merging, 86% of the reviews shared user, time and text with another; what remains is
+    # a shopper posting one generic text ("Love") on different products the same day.
+    assert amazon.reviews.duplicated([s.USER_ID, s.TS, s.TEXT], keep=False).mean() < 0.1
     assert (amazon.events[s.EVENT_TYPE] == s.PURCHASE).all()
     assert amazon.reviews[s.RATING].between(1, 5).all()
-    assert len(amazon.items) == 31 + 85 + 157 + 48
     assert notes["items_without_metadata"] == len(amazon.items)  # no meta_* files in the sample
     assert set(amazon.items[s.CATEGORY]) == {"AMAZON_FASHION", "All_Beauty", "Magazine_Subscriptions", "Appliances"}
 
