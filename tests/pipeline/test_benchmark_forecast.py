@@ -46,6 +46,8 @@ def test_writes_forecast_json_with_the_contract_keys(tmp_path) -> None:
     for row in report["rows"]:
         for key in ("wape", "mase", "seconds", "wape_total"):
             assert isinstance(row[key], float), (row["method"], key)
+        assert len(row["wape_by_origin"]) == 2, row["method"]
+    assert 0.0 <= report["hindsight_median_wape"] <= 1.0  # a flat median never errs by more than what sold
     assert report["n_series"] == 4 and report["n_days"] == 56
     assert report["origins"] == ["2025-04-14", "2025-04-21"]
     assert set(report["targets"]) == {"wape_ratio_to_seasonal_naive", "half_of_seasonal_naive_met", "no_worse_than_global_gbm_met"}

@@ -256,9 +256,10 @@ def score_backtest(folds: Sequence[Fold]) -> list[dict]:
     """WAPE over all series, days and origins, MASE averaged over series and origins, per method.
 
     Returns:
-        One row per method: {method, wape, mase, wape_total, seconds}; `wape_total` is the WAPE
-        of each item's horizon total; the model's row adds `wape_mean` (WAPE of its daily mean).
-        A metric is None where it is undefined; seconds sum over the origins.
+        One row per method: {method, wape, mase, wape_total, wape_by_origin, seconds};
+        `wape_total` is the WAPE of each item's horizon total, `wape_by_origin` the WAPE of each
+        origin alone (all series and days of that origin); the model's row adds `wape_mean` (WAPE
+        of its daily mean). A metric is None where it is undefined; seconds sum over the origins.
     """
     actual = np.concatenate([f.actual for f in folds])  # (N * O, H)
     scale = np.concatenate([f.scale for f in folds])  # (N * O,)
@@ -271,6 +272,7 @@ def score_backtest(folds: Sequence[Fold]) -> list[dict]:
             "wape": _finite(wape(actual, forecast)),
             "mase": _finite(mean_mase(actual, forecast, scale)),
             "wape_total": _finite(wape(actual.sum(axis=1), total)),
+            "wape_by_origin": [_finite(wape(f.actual, f.forecasts[method])) for f in folds],
             "seconds": round(sum(f.seconds.get(method, 0.0) for f in folds), 3),
         }
         if method == "model":
@@ -278,6 +280,17 @@ def score_backtest(folds: Sequence[Fold]) -> list[dict]:
             row["wape_mean"] = _finite(wape(actual, mean))
         rows.append(row)
     return rows
+
+
+def hindsight_median_wape(folds: Sequence[Fold]) -> float | None:
+    """WAPE of each series' own median over each backtest window: it knows the future.
+
+    Not a method but a ceiling for this data: the best flat forecast per series and window, what
+    a forecaster that knew every item's coming level exactly would score. On intermittent
+    item-day demand it stays near 1, however good the forecaster.
+    """
+    actual = np.concatenate([f.actual for f in folds])  # (N * O, H)
+    return _finite(wape(actual, np.broadcast_to(np.median(actual, axis=1, keepdims=True), actual.shape)))
 
 
 def interval_coverage(folds: Sequence[Fold], interval: float) -> float | None:

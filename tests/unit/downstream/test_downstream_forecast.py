@@ -13,11 +13,13 @@ from shopseq import schema as s
 from shopseq.config import ConfigError, Forecast
 from shopseq.downstream.forecast import (
     METHODS,
+    Fold,
     Panel,
     backtest,
     backtest_origins,
     daily_demand,
     forecast_frame,
+    hindsight_median_wape,
     interval_coverage,
     mase,
     mean_mase,
@@ -30,11 +32,14 @@ from shopseq.downstream.forecast import (
     with_demand,
 )
 from shopseq.downstream.forecast_models import (
+    ETS_WEIGHTS,
     DemandForecast,
     GbmSettings,
+    choose_blend,
     demand_model,
     exp_smoothing,
     fit_dispersion,
+    gbm_mean,
     global_gbm,
 )
 
@@ -143,8 +148,46 @@ def test_dispersion_pools_holdout_windows() -> None:
     one = demand_model(values, _dates(56), 7, 7, GbmSettings(trees=20, learning_rate=0.1, dispersion_windows=1))
     two = demand_model(values, _dates(56), 7, 7, GbmSettings(trees=20, learning_rate=0.1, dispersion_windows=2))
 
-    np.testing.assert_array_equal(one.mean, two.mean)  # the windows only set the spread
     assert one.dispersion > 0 and two.dispersion > 0 and one.dispersion != two.dispersion
+    gbm, ets = gbm_mean(values, _dates(56), 7, 7, GbmSettings(trees=20, learning_rate=0.1)), exp_smoothing(values, _dates(56), 7)
+    for forecast in (one, two):  # the windows set the spread and the blend; the blend's parts are the full-history fits
+        assert forecast.ets_weight in ETS_WEIGHTS
+        np.testing.assert_allclose(forecast.mean, (1 - forecast.ets_weight) * gbm + forecast.ets_weight * ets)
+
+
+def test_blend_weight_follows_the_method_that_forecast_the_holdouts() -> None:
+    actual = np.array([[0.0, 3.0, 0.0, 4.0, 5.0, 0.0, 3.0]] * 4)  # (M, H)
+    right, wrong = actual.copy(), np.full_like(actual, 0.2)
+
+    assert choose_blend(actual, gbm=right, ets=wrong)[0] == 0.0
+    assert choose_blend(actual, gbm=wrong, ets=right)[0] == max(ETS_WEIGHTS)
+
+
+def test_blend_ties_keep_lightgbm_alone() -> None:
+    actual = np.zeros((3, 7))  # every blend's median is 0: all tie
+
+    assert choose_blend(actual, gbm=np.full((3, 7), 0.1), ets=np.full((3, 7), 0.3)) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(("misses", "weight"), [(1, 0.0), (10, 0.5)])
+def test_blend_needs_a_real_gain_to_leave_lightgbm_alone(misses: int, weight: float) -> None:
+    # both forecast 4 where 5 sold (error 1 a day); LightGBM also says 2 on `misses` days, where the
+    # half blend's median is 3: 1 miss saves 1 of 702 units of error (noise), 10 save 10 of 720
+    actual, ets = np.full((100, 7), 5.0), np.full((100, 7), 4.0)
+    gbm = ets.copy()
+    gbm.flat[:misses] = 2.0
+
+    assert choose_blend(actual, gbm=gbm, ets=ets) == (weight, 0.0)
+
+
+def test_fitted_total_dispersion_widens_reorder_levels_only() -> None:
+    mean = np.full((2, 7), 2.0)
+    daily, lasting = DemandForecast(mean, 0.1), DemandForecast(mean, 0.1, total_dispersion=0.5)
+
+    np.testing.assert_array_equal(lasting.quantile(0.9), daily.quantile(0.9))  # days untouched
+    assert (lasting.total_quantile(0.95) > daily.total_quantile(0.95)).all()
+    # a fitted total spread below what independent days give never narrows the totals
+    np.testing.assert_array_equal(DemandForecast(mean, 0.1, total_dispersion=0.001).total_quantile(0.95), daily.total_quantile(0.95))
 
 
 def test_poisson_quantiles_when_dispersion_is_zero() -> None:
@@ -274,6 +317,19 @@ def test_scores_pool_folds() -> None:
     assert rows["seasonal_naive"]["wape_total"] == pytest.approx(
         np.abs(actual.sum(axis=1) - naive.sum(axis=1)).sum() / actual.sum()
     )
+    assert rows["seasonal_naive"]["wape_by_origin"] == pytest.approx(
+        [np.abs(f.actual - f.forecasts["seasonal_naive"]).sum() / f.actual.sum() for f in folds]
+    )
+
+
+def test_hindsight_ceiling_forecasts_each_window_its_own_median() -> None:
+    folds = [
+        Fold(origin=10, actual=np.array([[0.0, 1.0, 3.0]]), scale=np.ones(1), forecasts={}, totals={}),
+        Fold(origin=13, actual=np.array([[0.0, 0.0, 4.0]]), scale=np.ones(1), forecasts={}, totals={}),
+    ]
+
+    # medians 1 and 0: (1 + 0 + 2) + (0 + 0 + 4) = 7 over 8 units sold
+    assert hindsight_median_wape(folds) == pytest.approx(7 / 8)
 
 
 def test_model_scores_its_median_and_totals_its_mean() -> None:
