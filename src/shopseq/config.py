@@ -126,11 +126,13 @@ class Embed:
     threads: int = 0
     backend: str = "torch"
     dtype: str = "float32"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         _one_of("embed.pooling", self.pooling, ("mean", "cls"))
         _one_of("embed.backend", self.backend, ("torch", "onnx", "onnx_int8"))
         _one_of("embed.dtype", self.dtype, ("float32", "float16"))
+        _one_of("embed.precision", self.precision, ("auto", "fp32", "bf16"))
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def report(tmp_path_factory):
         result = CliRunner().invoke(app, [
             "--params", str(root / "params.yaml"), "--no-verbose", "benchmark", "embed",
             "--texts", str(texts), "--out", str(root / "out"), "--seed-style-max", "5",
-            "--candidates", "batch_32,int8_dynamic,onnx",
+            "--candidates", "batch_32,int8_dynamic,onnx,bf16",
         ])
     finally:
         os.chdir(old)
@@ -98,6 +98,14 @@ def test_the_onnx_candidate_gives_the_fp32_vectors(report):
     onnx = next(row for row in data["candidates"] if row["name"] == "onnx")
     assert onnx["accepted"] and onnx["min_cosine_vs_reference"] >= 0.999
     assert list((root / ".shopseq_cache" / "embeddings" / "onnx").glob("*-fp32.onnx"))  # export cached under the cache dir
+
+
+def test_the_bf16_candidate_is_held_to_the_cosine_check_like_any_other(report):
+    data, _ = report
+    assert isinstance(data["cpu_native_bf16"], bool)
+    bf16 = next(row for row in data["candidates"] if row["name"] == "bf16")
+    assert 0.99 <= bf16["min_cosine_vs_reference"] < 1.0  # accepted, and really bf16 (not the fp32 vectors)
+    assert bf16["accepted"]
 
 
 def test_incremental_run_encodes_only_changed_texts(report):

@@ -6,17 +6,21 @@ Paths (the contract's names, DESIGN.md):
   inference mode. At ~7 texts/s on two cores it is timed on the first
   `seed_style_max` texts only (its `n_texts` says how many).
 - `sentence_transformers`: `SentenceTransformer(path).encode(batch_size=64)`, what users would pick.
-- `default`: shopseq's `encode_texts` with the params' batch size (fp32, dynamic padding).
+- `default`: shopseq's `encode_texts` with the params' batch size (fp32, dynamic padding), whatever
+  `embed.precision` says: it is the fp32 reference (on CUDA it runs under bf16 autocast, see below).
 - `fastest`: the fastest candidate that keeps every vector at cosine >= `min_cosine` with the
   fp32 reference. Candidates that fail the check are listed under `candidates` with
   `accepted: false` and are never chosen; when none beats `default`, `fastest` is `default`.
   Candidates: fp32 torch at other batch sizes, torch int8 (`int8_*`), ONNX Runtime fp32
   (`onnx`, `onnx_batch_32`: `embed.backend: onnx`) and ONNX Runtime int8 (`onnx_int8`:
-  `embed.backend: onnx_int8`; `onnx_int8_matmul`: int8 in every MatMul outside attention).
+  `embed.backend: onnx_int8`; `onnx_int8_matmul`: int8 in every MatMul outside attention), bf16
+  autocast (`bf16`, `bf16_batch_32`: `embed.precision: bf16`, the `auto` choice on a CPU with AMX
+  or AVX-512 BF16) and bf16 weights (`bf16_weights`: benchmark only, the weights cast to bf16).
 
 The fp32 reference is the `default` path's vectors on every text (the unit tests prove they equal
 unpadded single-text encoding); `min_cosine_vs_reference` of `seed_style` is over its own texts.
-`peak_mb` is the rise of the process's resident memory while the path ran.
+`peak_mb` is the rise of the process's resident memory while the path ran. Every path is warmed up
+on the first texts before it is timed.
 The incremental run encodes all texts through an empty cache, changes 1% of them and runs again:
 `incremental.share_of_full` is the second run's wall time over the first's.
 """
@@ -63,7 +67,7 @@ class EmbedBenchOptions:
     seed_style_max: int = 200
     min_cosine: float = 0.99
     incremental_share: float = 0.01
-    candidates: tuple[str, ...] = ("batch_32", "int8_dynamic", "onnx", "onnx_int8", "onnx_int8_matmul")
+    candidates: tuple[str, ...] = ("batch_32", "int8_dynamic", "onnx", "onnx_int8", "onnx_int8_matmul", "bf16")
     max_texts: int | None = None
     device: str = "cpu"
 
@@ -220,6 +224,30 @@ def _onnx_path(int8_scope: str | None, batch_size: int = 64) -> Callable:
     return build
 
 
+def _bf16_autocast(batch_size: int) -> Callable:
+    """`embed.precision: bf16`: the same fp32 weights run under bf16 autocast."""
+
+    def build(encoder):
+        from shopseq.embeddings.encode import encode_texts
+
+        bf16_encoder = dataclasses.replace(encoder, precision="bf16")
+        return lambda texts: encode_texts(bf16_encoder, texts, batch_size=batch_size, progress_mode="logs")
+
+    return build
+
+
+def _bf16_weights(encoder):
+    """The weights cast to bf16 (no autocast): layer norms and softmax in bf16 too. Benchmark only."""
+    import copy
+
+    import torch
+
+    from shopseq.embeddings.encode import encode_texts
+
+    bf16_encoder = dataclasses.replace(encoder, model=copy.deepcopy(encoder.model).to(torch.bfloat16), precision="fp32")
+    return lambda texts: encode_texts(bf16_encoder, texts, batch_size=64, progress_mode="logs")
+
+
 def _torch_threads() -> int:
     import torch
 
@@ -237,6 +265,9 @@ CANDIDATES: dict[str, Callable] = {
     "onnx_batch_32": _onnx_path(None, batch_size=32),
     "onnx_int8": _onnx_path("ffn_in"),  # embed.backend: onnx_int8
     "onnx_int8_matmul": _onnx_path("matmul"),  # benchmark only: every MatMul outside attention
+    "bf16": lambda encoder, model_path, cache_dir: _bf16_autocast(64)(encoder),  # embed.precision: bf16
+    "bf16_batch_32": lambda encoder, model_path, cache_dir: _bf16_autocast(32)(encoder),
+    "bf16_weights": lambda encoder, model_path, cache_dir: _bf16_weights(encoder),  # benchmark only
 }
 
 
@@ -246,14 +277,22 @@ CANDIDATES: dict[str, Callable] = {
 def run_embed_benchmark(texts_path: Path, out: Path, params: Params, options: EmbedBenchOptions) -> dict[str, Any]:
     """Measure every path on the texts in `texts_path`; write `out/embed.json` and `out/embed.md`."""
     from shopseq.embeddings.encode import encode_texts
-    from shopseq.embeddings.model import configure_threads, load_encoder, resolve_model
+    from shopseq.embeddings.model import (
+        configure_threads,
+        load_encoder,
+        resolve_device,
+        resolve_model,
+    )
+    from shopseq.embeddings.precision import cpu_has_native_bf16
 
     texts = read_texts(texts_path)
     if options.max_texts is not None:
         texts = texts[: options.max_texts]
     config = params.embed
-    encoder = load_encoder(config.model, device=options.device, max_tokens=config.max_tokens, pooling=config.pooling,
-                           threads=options.threads)
+    device = resolve_device(options.device)
+    # `default` is the fp32 reference on CPU; on CUDA it keeps its bf16 autocast (speed reference only)
+    encoder = load_encoder(config.model, device=device, max_tokens=config.max_tokens, pooling=config.pooling,
+                           threads=options.threads, precision="bf16" if device == "cuda" else "fp32")
     configure_threads(options.threads)
     model_path = resolve_model(config.model).path
     log.info("benchmark embed: %d texts, model %s, %d threads", len(texts), encoder.model_id, options.threads)
@@ -288,6 +327,7 @@ def run_embed_benchmark(texts_path: Path, out: Path, params: Params, options: Em
     candidates = [default_row]
     for name in options.candidates:
         encode = CANDIDATES[name](encoder, model_path, Path(params.paths.embed_cache))
+        encode(texts[: min(len(texts), 2 * config.batch_size)])  # warm-up: first kernels of this path
         vectors, row = timed(name, lambda encode=encode: encode(texts), len(texts))
         cosine = min_cosine(vectors, reference)
         row["min_cosine_vs_reference"] = round(cosine, 6)
@@ -308,10 +348,11 @@ def run_embed_benchmark(texts_path: Path, out: Path, params: Params, options: Em
         "n_texts": len(texts),
         "threads": options.threads,
         "device": encoder.device,
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "max_tokens": encoder.max_tokens,
         "batch_size": config.batch_size,
         "min_cosine_required": options.min_cosine,
-        "reference": "default path (fp32, dynamic padding); seed_style compared on its own texts",
+        "reference": f"default path ({encoder.precision}, dynamic padding); seed_style compared on its own texts",
         "paths": paths,
         "candidates": candidates,
         "incremental": measure_incremental(encoder, texts, config.batch_size, options.incremental_share),
@@ -355,7 +396,8 @@ def markdown_table(report: dict[str, Any]) -> str:
     """The paths as a markdown table, then the candidates and the incremental run."""
     lines = [
         (f"model `{report['model']}`, {report['n_texts']} texts, {report['threads']} threads, "
-         f"device {report['device']}, max_tokens {report['max_tokens']}"),
+         f"device {report['device']}, max_tokens {report['max_tokens']}"
+         + (f", CPU native bf16: {'yes' if report['cpu_native_bf16'] else 'no'}" if "cpu_native_bf16" in report else "")),
         "",
         "| path | texts | texts/s | × seed_style | × sentence-transformers | peak MB | min cosine vs fp32 |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -1,8 +1,10 @@
 """A content-addressed cache of text vectors that survives pipeline runs.
 
-A text's key is the sha256 of (model id, max_tokens, pooling, text): the same text under the same
-encoder settings always maps to the same key, and any change of model weights, truncation or
-pooling maps to new keys, so a stale vector is never served.
+A text's key is the sha256 of (model id, max_tokens, pooling, text), where the model id is the
+encoder's `cache_model_id` (the weights' fingerprint, plus the int8 backend or bf16 precision when
+they are used): the same text under the same encoder settings always maps to the same key, and
+any change of model weights, arithmetic, truncation or pooling maps to new keys, so a stale
+vector is never served and fp32 and bf16 vectors never mix.
 
 Layout: `<root>/<namespace>/segment-<uuid>.npz`, one segment per write, where the namespace is a
 hash of (model id, max_tokens, pooling) so one encoder never reads another's segments. A segment
@@ -72,7 +74,7 @@ class VectorCache:
 
     @classmethod
     def for_encoder(cls, root: str | Path, encoder: Encoder) -> VectorCache:
-        """The cache of `encoder`'s weights (and int8 backend), effective max_tokens, pooling and dim under `root`."""
+        """The cache of `encoder`'s weights (and int8 backend or bf16 precision), max_tokens, pooling and dim under `root`."""
         return cls(root, encoder.cache_model_id, encoder.max_tokens, encoder.pooling, encoder.dim)
 
     def key(self, text: str) -> str:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shopseq.embeddings.cache import VectorCache
-from shopseq.embeddings.model import Encoder, autocast_context
+from shopseq.embeddings.model import Encoder
+from shopseq.embeddings.precision import autocast_context
 from shopseq.progress import wants_bars
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def encode_batch(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
         max_length=encoder.max_tokens,
         return_tensors="pt",
     ).to(encoder.device)  # each (B, T)
-    with torch.inference_mode(), autocast_context(encoder.device):
+    with torch.inference_mode(), autocast_context(encoder.device, encoder.precision):
         hidden = encoder.model(**features).last_hidden_state  # (B, T, H)
         vectors = pool(hidden, features["attention_mask"], encoder.pooling)  # (B, H) fp32
     return vectors.cpu().numpy().astype(np.float32, copy=False)

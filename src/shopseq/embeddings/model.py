@@ -14,10 +14,11 @@ import importlib
 import importlib.util
 import logging
 import os
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shopseq.embeddings.precision import PRECISIONS, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class Encoder:
         backend: "torch", "onnx" or "onnx_int8" (`embed.backend`); the ONNX ones run on CPU.
         runtime: the ONNX Runtime session wrapper (`OnnxEncoderModel`) for the ONNX backends,
             None for torch. `model` stays loaded either way (export, reference paths).
+        precision: "fp32" or "bf16" (`embed.precision` resolved for this device): bf16 runs the
+            torch backend under bf16 autocast; the weights stay fp32 either way.
     """
 
     model_id: str
@@ -79,15 +82,18 @@ class Encoder:
     dim: int
     backend: str = "torch"
     runtime: Any = None
+    precision: str = "fp32"
 
     @property
     def cache_model_id(self) -> str:
-        """What the vector cache keys on: the weights, plus the backend when it changes the numbers.
+        """What the vector cache keys on: the weights, plus backend and precision when they change the numbers.
 
         torch and onnx (fp32) give the same vectors to float rounding, so they share cached
-        vectors; int8 gives slightly different ones and keeps its own.
+        vectors; int8 and bf16 give slightly different ones and each keeps its own, so a cache
+        never mixes fp32 vectors with bf16 ones.
         """
-        return self.fingerprint if self.backend in ("torch", "onnx") else f"{self.fingerprint}+{self.backend}"
+        model_id = self.fingerprint if self.backend in ("torch", "onnx") else f"{self.fingerprint}+{self.backend}"
+        return model_id if self.precision == "fp32" else f"{model_id}+{self.precision}"
 
 
 def resolve_model(name: str) -> ResolvedModel:
@@ -190,8 +196,9 @@ def load_encoder(
     threads: int = 0,
     backend: str = "torch",
     cache_dir: str | Path = ".shopseq_cache/embeddings",
+    precision: str = "auto",
 ) -> Encoder:
-    """Resolve, fingerprint and load `name` with a fast tokenizer, in fp32, in eval mode.
+    """Resolve, fingerprint and load `name` with a fast tokenizer, fp32 weights, in eval mode.
 
     Args:
         name: `embed.model`.
@@ -200,8 +207,11 @@ def load_encoder(
         pooling: "mean" or "cls" (`embed.pooling`).
         threads: torch CPU threads (`embed.threads`, 0 = all cores).
         backend: `embed.backend`: "torch", "onnx" or "onnx_int8". The ONNX backends run on CPU
-            only: on a CUDA device they fall back to torch (with bf16 autocast), with a warning.
+            only: on a CUDA device they fall back to torch, with a warning.
         cache_dir: `paths.embed_cache`; the ONNX backends cache their exported graph under it.
+        precision: `embed.precision`: "auto" (bf16 autocast on CUDA and on CPUs with native bf16,
+            else fp32), "fp32" or "bf16" (see `precision.resolve_precision`). The ONNX backends
+            run fp32 (or int8) graphs: "auto" is fp32 there and "bf16" is an error.
     """
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -212,8 +222,17 @@ def load_encoder(
         raise ValueError(f"embed.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if max_tokens < 2:
         raise ValueError(f"embed.max_tokens must be >= 2 (room for the special tokens); got {max_tokens}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"embed.precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     resolved = resolve_model(name)
     torch_device = resolve_device(device)
+    if backend != "torch" and torch_device != "cpu":
+        log.warning("embed.backend %s runs on CPU only; on %s the torch backend is used", backend, torch_device)
+        backend = "torch"
+    if backend != "torch" and precision == "bf16":
+        raise ValueError(f"embed.precision bf16 needs embed.backend torch; {backend} runs fp32 or int8 graphs. "
+                         "Set embed.precision to auto or fp32, or embed.backend to torch")
+    resolved_precision = resolve_precision(precision, torch_device) if backend == "torch" else "fp32"
     used_threads = configure_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(resolved.path, use_fast=True)
     if not getattr(tokenizer, "is_fast", False):
@@ -222,7 +241,7 @@ def load_encoder(
             "for batched encoding"
         )
     tokenizer.padding_side = "right"  # CLS pooling reads position 0; it must never be padding
-    # fp32 weights always: bf16 on CUDA comes from autocast, so CPU and GPU share one checkpoint.
+    # fp32 weights always: bf16 comes from autocast, so fp32 and bf16 share one loaded checkpoint.
     model = AutoModel.from_pretrained(resolved.path, dtype=torch.float32)
     model.eval().to(torch_device)
     positions = int(getattr(model.config, "max_position_embeddings", max_tokens) or max_tokens)
@@ -232,13 +251,11 @@ def load_encoder(
     fingerprint = fingerprint_model(resolved.path)
     model_id = f"{name}@{fingerprint}"
     log.info(
-        "encoder %s from %s (%s) on %s, %d threads, dim %d",
+        "encoder %s from %s (%s) on %s, %d threads, dim %d, %s",
         model_id, resolved.path, resolved.source, torch_device, used_threads, model.config.hidden_size,
+        resolved_precision,
     )
     runtime = None
-    if backend != "torch" and torch_device != "cpu":
-        log.warning("embed.backend %s runs on CPU only; on %s the torch backend is used", backend, torch_device)
-        backend = "torch"
     if backend != "torch":
         from shopseq.embeddings.onnx_runtime import OnnxEncoderModel, ensure_onnx
 
@@ -257,16 +274,8 @@ def load_encoder(
         dim=int(model.config.hidden_size),
         backend=backend,
         runtime=runtime,
+        precision=resolved_precision,
     )
-
-
-def autocast_context(device: str) -> AbstractContextManager:
-    """bf16 autocast on CUDA (tensor cores); a no-op on CPU, where fp32 is both exact and fast."""
-    import torch
-
-    if device == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def _module_name(name: str) -> str:

