@@ -9,7 +9,9 @@ on up to date, above all `champion`, which fetches the newly promoted model:
 
 - `score`: batch scoring with the champion: top-K items and per-category propensities for every
   known user (`data/scores/`), the table ad platforms and other consumers read;
-- `audiences`: the campaigns' audiences with reasons and their offline check (`data/audiences/`).
+- `audiences`: the campaigns' audiences with reasons and their offline check (`data/audiences/`);
+  the production audiences rank by the propensities `score` just wrote (a dvc.yaml dep, so even a
+  lone `dvc repro audiences` re-scores first), the offline check scores point in time itself.
 
 Both share the pool `shopseq_dvc` with every DVC task.
 """

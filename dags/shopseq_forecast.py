@@ -4,8 +4,11 @@
 Scheduled on the asset `shopseq://champion`, which `shopseq_retrain` emits when a person
 approves a new champion. One task runs `dvc repro forecast` in the project directory (the
 parent of `dags/`, or `$SHOPSEQ_PROJECT_DIR`): without `--single-item`, so DVC first brings
-every stage the forecast depends on up to date. Output: `data/forecast/` (per-item demand
-forecast, backtested against seasonal naive). Shares the pool `shopseq_dvc` with every DVC task.
+every stage the forecast depends on up to date, the `champion` stage included (with
+`forecast.propensity: true` the forecast reads the model itself: each backtest origin needs its
+view as of that day, which the batch scores of `score` cannot give, so no `score` task here).
+Output: `data/forecast/` (per-item demand forecast, backtested against seasonal naive). Shares
+the pool `shopseq_dvc` with every DVC task.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 The model is the project's own `Recommender` saved with `save_recommender`, exactly what the
 train stage writes to models/candidate; training it is the train stage's business, so it is left
 at its seeded initial weights here: the test is about the stage's wiring, not audience quality.
+The score stage runs first, as in dvc.yaml: the production audiences read its propensities.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shopseq import schema as s
 from shopseq.config import load_params
 from shopseq.io import read_json, write_json, write_parquet
 from shopseq.stages import audiences as stage
+from shopseq.stages import score as score_stage
 from serving_shop import CATEGORIES, write_shop
 
 
@@ -49,6 +51,7 @@ def project(tmp_path, monkeypatch):
     item_ids = _write_shop(tmp_path)
     _save_model(tmp_path / "models/candidate", item_ids, seed=0)
     write_json(tmp_path / "models/champion/champion.json", {"model_name": "shopseq-next-item", "version": None})
+    score_stage.run(load_params())
     return tmp_path
 
 
@@ -85,9 +88,47 @@ def test_audiences_stage_uses_the_champion_once_promoted(project) -> None:
     _save_model(project / "models/champion", item_ids, seed=1)
     write_json(project / "models/champion/champion.json", {"model_name": "shopseq-next-item", "version": "2"})
 
+    with pytest.raises(ValueError, match=r"scored_by 'candidate' \(expected 'champion v2'\).*dvc repro score"):
+        stage.run(load_params())  # the batch scores are still the candidate's
+    score_stage.run(load_params())
     stage.run(load_params())
 
     assert read_json(project / "reports/audiences/metrics.json")["scored_by"] == "champion v2"
+
+
+def test_production_audiences_read_the_batch_scores_and_the_offline_check_never_does(project) -> None:
+    """Swap the score stage's propensities for others: what marketers get follows them, the check (as of the
+    holdout start, where those scores would leak the held-out days) does not move."""
+    with open(project / "params.yaml", "a") as handle:
+        handle.write("  campaigns:\n    - {name: coffee_new, objective: acquisition, category: coffee, size: 30}\n")
+    stage.run(load_params())
+    metrics = read_json(project / "reports/audiences/metrics.json")
+    assert metrics["propensity_from"] == "batch scores"
+
+    scores_file = project / "data/scores/propensity.parquet"
+    scores = pd.read_parquet(scores_file)
+    users = sorted(scores[s.USER_ID].unique())
+    made_up = {u: (i + 1) / 100 for i, u in enumerate(users)}  # 0.010, 0.020, ... for coffee, 0 elsewhere
+    scores["propensity"] = np.where(scores[s.CATEGORY] == "coffee", scores[s.USER_ID].map(made_up), 0.0)
+    write_parquet(scores, scores_file)
+    stage.run(load_params())
+
+    coffee = pd.read_parquet(project / "data/audiences/campaigns/coffee_new.parquet")
+    assert len(coffee) == 30
+    for user, reason in zip(coffee[s.USER_ID], coffee["reason"]):
+        assert f"model propensity {made_up[user]:.3f}" in reason, reason
+    after = read_json(project / "reports/audiences/metrics.json")
+    assert after["offline_check"] == metrics["offline_check"]
+    assert after["campaigns"]["coffee_new"]["offline_check"] == metrics["campaigns"]["coffee_new"]["offline_check"]
+
+
+def test_audiences_refuse_batch_scores_of_other_data(project) -> None:
+    events = pd.read_parquet(project / "data/validated/events.parquet")
+    late = events.iloc[[0]].assign(**{s.USER_ID: "u_late", s.TS: events[s.TS].max() + pd.Timedelta(hours=1)})
+    write_parquet(pd.concat([events, late], ignore_index=True), project / "data/validated/events.parquet")
+
+    with pytest.raises(ValueError, match=r"n_users 30 \(expected 31\)"):
+        stage.run(load_params())
 
 
 def test_audiences_target_only_profiled_users_when_profiles_exist(project) -> None:

@@ -210,6 +210,68 @@ def test_the_service_swaps_to_a_new_champion_while_answering_without_errors(proj
     assert describe(params)["champion"]["version"] == "2"
 
 
+def test_a_user_added_to_the_validated_events_becomes_known_without_a_restart(project, monkeypatch):
+    """New validated data names a new user: the running service serves their history once the file changes,
+    while every request, before, during and after the reload, succeeds."""
+    import httpx
+    import uvicorn
+
+    from shopseq.benchmarks.serve import free_port
+    from shopseq.io import write_parquet
+
+    monkeypatch.chdir(project)
+    params = load_params()
+    promote(params, approved_by="tester", version="1", reason="start from version 1")
+    events_file = project / "data/validated/events.parquet"
+    original = pd.read_parquet(events_file)
+    server = uvicorn.Server(uvicorn.Config(create_app(params), host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.config.port}"
+    answers: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            i = 0
+            while not stop.is_set():
+                user = "u_late" if i % 2 else f"u{i % 30:02d}"
+                try:
+                    response = http.post("/recommend", json={"user_id": user, "k": 5})
+                    answers.append((response.status_code, response.json().get("source")))
+                except httpx.HTTPError as error:
+                    answers.append((0, repr(error)))
+                i += 1
+
+    def ask_late() -> dict:
+        return httpx.post(url + "/recommend", json={"user_id": "u_late", "k": 5}).json()
+
+    try:
+        _wait_for(lambda: server.started, "the server to start")
+        assert ask_late()["fallback_reason"] == "unknown user"
+        n_users = httpx.get(url + "/health").json()["n_users"]
+        asker = threading.Thread(target=keep_asking)
+        asker.start()
+        _wait_for(lambda: len(answers) >= 20, "answers before the new data")
+        late = original[original["user_id"] == "u01"].assign(user_id="u_late")  # items the model knows
+        write_parquet(pd.concat([original, late], ignore_index=True), events_file)  # as `validate` writes it
+        _wait_for(lambda: ask_late()["source"] == "model", "u_late to be served from their history")
+        seen = len(answers)
+        _wait_for(lambda: len(answers) >= seen + 20, "answers after the reload")
+        stop.set()
+        asker.join(30)
+        health = httpx.get(url + "/health").json()
+    finally:
+        stop.set()
+        server.should_exit = True
+        thread.join(30)
+        write_parquet(original, events_file)  # the module's other tests expect the shop as written
+
+    assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:5]
+    assert health["n_users"] == n_users + 1 and health["users_check_error"] is None
+    assert health["model_version"] == "1"  # the data changed, the champion did not
+
+
 def test_the_registry_source_tells_a_missing_alias_from_a_missing_model(project, monkeypatch):
     from mlflow import MlflowClient
 

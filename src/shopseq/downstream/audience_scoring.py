@@ -102,35 +102,38 @@ def target_events(events: pd.DataFrame, targets: dict[str, set[str]]) -> pd.Data
     return events.merge(pairs, on=s.ITEM_ID)
 
 
-def model_propensity(
+def point_in_time_propensity(
     recommender: Recommender,
     events: pd.DataFrame,
     targets: dict[str, set[str]],
     users: pd.Index,
     batch_size: int = 512,
 ) -> pd.DataFrame:
-    """The model's next-item probability mass on each target, from each user's history in `events`.
+    """The model's next-item probability mass on each target, scoring each user's history in `events`.
 
-    Users without a history the model can read get 0 (the model has no opinion on them).
+    The caller cuts `events` at the day the decision is replayed at. This is the one place
+    audiences still run the model themselves, and only for what the batch scores
+    (`data/scores/`, stage `score`) cannot answer: the scores come from whole histories, so at
+    the blend's training cuts and at the offline check's holdout start they would carry the very
+    days whose outcomes are being predicted (leakage). History reading and softmax are the batch
+    scores' own (`shopseq.serving.batch`), so a propensity here and one read from the scores
+    agree for the same history. Users without a history the model can read get 0 (the model has
+    no opinion on them).
 
     Returns:
         (U, T) frame indexed by user id, one column per target.
     """
-    from shopseq.downstream.audiences import build_histories
+    from shopseq.serving.batch import (  # serving.batch imports this package
+        model_histories,
+        target_mass,
+    )
 
-    known = set(recommender.item_ids)
-    histories = build_histories(events).map(lambda h: _dedupe([i for i in h if i in known]))
-    histories = histories[histories.map(len) > 0].reindex(users).dropna()
+    histories = model_histories(recommender, events)
+    histories = histories[histories.index.isin(users)]
     onehot = np.array(
         [[item in ids for ids in targets.values()] for item in recommender.item_ids], dtype=np.float64
     )  # (I, T)
-    lists = list(histories)
-    parts = []
-    for start in range(0, len(lists), batch_size):
-        scores = np.asarray(recommender.score(lists[start : start + batch_size]), dtype=np.float64)  # (B, I)
-        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))  # (B, I)
-        parts.append((shifted / shifted.sum(axis=1, keepdims=True)) @ onehot)  # (B, T)
-    values = np.concatenate(parts) if parts else np.zeros((0, len(targets)))  # (U', T)
+    values = target_mass(recommender, list(histories), onehot, batch_size)  # (U', T)
     mass = pd.DataFrame(values, index=histories.index, columns=list(targets))
     return mass.reindex(users, fill_value=0.0)
 
@@ -215,6 +218,7 @@ def engagement_scores(
     window: Window,
     recommender: Recommender | None = None,
     seed: int = 0,
+    propensity_now: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Blend propensity and activity into P(engages with the target in the next window) as of `as_of`.
 
@@ -223,10 +227,15 @@ def engagement_scores(
     it, all before `as_of`. When no cut has history before it and outcomes of both kinds (too
     little data), the score falls back to the decayed activity on the target plus the propensity.
 
+    Args:
+        propensity_now: the model's propensity as of `as_of` already computed (users x targets,
+            e.g. read from the batch scores); targets it lacks are scored with `recommender`.
+            The training cuts always score point in time (`point_in_time_propensity`).
+
     Returns:
         Columns user_id, target, score, then `FEATURES`; one row per (user with history, target).
     """
-    current = _features(events, targets, as_of, window, recommender)
+    current = _features(events, targets, as_of, window, recommender, propensity_now)
     past = events[events[s.TS] < as_of]
     frames, labels = [], []
     for n in range(1, window.train_windows + 1):
@@ -256,18 +265,22 @@ def engagement_scores(
     return current.assign(score=fallback / (1.0 + fallback))[_columns()]
 
 
-def _features(events, targets, as_of, window, recommender) -> pd.DataFrame:
+def _features(events, targets, as_of, window, recommender, given=None) -> pd.DataFrame:
+    """`pair_features` as of `as_of`, the propensity taken from `given` where it has the target, else scored."""
     past = events[events[s.TS] < as_of]
     users = pd.Index(sorted(past[s.USER_ID].unique()), name=s.USER_ID)
-    propensity = None
-    if recommender is not None:
-        propensity = model_propensity(recommender, past, targets, users, window.batch_size)
+    have = [] if given is None else [t for t in targets if t in given.columns]
+    missing = {t: ids for t, ids in targets.items() if t not in have}
+    if recommender is None and (not have or missing):
+        if have:
+            raise ValueError(f"no propensity for targets {sorted(missing)} and no model to score them with")
+        return pair_features(events, targets, as_of, window, None)
+    parts = [given[have].reindex(users, fill_value=0.0)] if have else []
+    if missing:
+        parts.append(point_in_time_propensity(recommender, past, missing, users, window.batch_size))
+    propensity = pd.concat(parts, axis=1)[list(targets)]
     return pair_features(events, targets, as_of, window, propensity)
 
 
 def _columns() -> list[str]:
     return [s.USER_ID, TARGET, "score", *FEATURES]
-
-
-def _dedupe(history: list[str]) -> list[str]:
-    return [item for i, item in enumerate(history) if i == 0 or item != history[i - 1]]

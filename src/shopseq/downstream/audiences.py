@@ -11,7 +11,10 @@ read ("top 3% propensity for coffee; viewed it 4 times in the last 14 days").
 
 The offline check replays each decision `holdout_days` earlier, from events before that cut
 only, and judges it on the held-out days against random targeting and the best simple
-heuristic (`audience_evaluation`).
+heuristic (`audience_evaluation`). In production the propensity as of the end of the data is
+read from the batch scores (stage `score`); the check, and the blend's training cuts, score
+histories point in time with the model instead, since the batch scores saw the held-out days
+(`plan_audiences` says which is used where).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from shopseq.downstream.audience_scoring import (
 )
 from shopseq.io import read_json
 from shopseq.profiles.features import end_of_data
-from shopseq.progress import progress
+from shopseq.serving.recommend import readable_history
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +163,10 @@ def score_propensity(
     Items the model does not know are dropped from histories; users left with nothing are skipped
     (the model has nothing to go on for them).
     """
+    from shopseq.serving.batch import target_mass  # serving.batch imports this module
+
     known = set(recommender.item_ids)
-    cleaned = histories.map(lambda h: _dedupe([i for i in h if i in known]))
+    cleaned = histories.map(lambda h: readable_history(h, known))
     cleaned = cleaned[cleaned.map(len) > 0]
     if dropped := len(histories) - len(cleaned):
         log.info("skipped %d users whose history has no item the model knows", dropped)
@@ -169,13 +174,7 @@ def score_propensity(
     categories = sorted(set(items[s.CATEGORY].dropna().astype(str)))
     onehot = (item_cats[:, None] == np.array(categories, dtype=object)[None, :]).astype(np.float64)  # (I, C)
     user_ids = list(cleaned.index)
-    lists = list(cleaned)
-    chunks = range(0, len(lists), batch_size)
-    parts = []
-    for start in progress(chunks, desc="audiences: scoring users", unit="batch", mode=mode):
-        scores = np.asarray(recommender.score(lists[start : start + batch_size]), dtype=np.float64)  # (B, I)
-        parts.append(category_mass(scores, onehot))  # (B, C)
-    values = np.concatenate(parts) if parts else np.zeros((0, len(categories)))  # (U, C)
+    values = target_mass(recommender, list(cleaned), onehot, batch_size, "audiences: scoring users", mode)  # (U, C)
     return Propensity(user_ids=user_ids, categories=categories, values=values)
 
 
@@ -365,13 +364,27 @@ def plan_audiences(
     profiles: pd.DataFrame | None = None,
     cutoff_profiles: pd.DataFrame | None = None,
     seed: int = 0,
+    scores: pd.DataFrame | None = None,
 ) -> AudienceRun:
     """Category audiences, campaign audiences and lookalikes as of the end of the data, each checked offline.
+
+    Where the model's propensity comes from:
+
+    - production (the audiences marketers get, as of the end of the data): from `scores`, the
+      batch scores of the same model over the same events (stage `score`, `data/scores/`), so
+      the audiences rank by exactly the propensities ad platforms read there. Only a campaign
+      whose target is a list of items is scored here: the batch scores hold categories only.
+    - the offline check, and the blend's training cuts in production too: point in time, by
+      `recommender` (`audience_scoring.point_in_time_propensity`). A decision replayed at the
+      holdout start may only see events before it; the batch scores saw the held-out days, so
+      using them there would grade the audiences on outcomes they already knew.
 
     Args:
         profiles: the profiles stage's output (users to target, churn risk, price sensitivity,
             PCA vectors for lookalikes); without it, the signals are computed from events.
         cutoff_profiles: profiles as of the holdout start, to check lookalikes offline (optional).
+        scores: the batch scores' propensity table (`shopseq.serving.batch.PROPENSITY_COLUMNS`)
+            computed by `recommender` from `events`; None scores production in-process too.
     """
     end = end_of_data(events)
     cutoff = end - pd.Timedelta(days=config.holdout_days)
@@ -388,8 +401,13 @@ def plan_audiences(
             log.warning("campaign %s skipped: %s", campaign.name, why)
             skipped[campaign.name] = why
     keyed = {campaign_key(c): campaign_targets[c.name] for c in config.campaigns if c.name in campaign_targets}
+    now = None
+    if scores is not None:
+        target_category = {**{c: c for c in categories},
+                           **{campaign_key(c): c.category for c in config.campaigns if c.name in campaign_targets}}
+        now = propensity_from_scores(scores, target_category)
     engagement_end = engagement_scores(events, {**category_targets(items, categories), **keyed}, end, window,
-                                       recommender, seed)
+                                       recommender, seed, propensity_now=now)
     engagement_cut = engagement_scores(events, {**category_targets(items, cut_categories), **keyed}, cutoff, window,
                                        recommender, seed)
     audiences, n_scored = category_audiences(engagement_end, events, items, categories, config.top_users,
@@ -430,6 +448,7 @@ def plan_audiences(
             if found is not None:
                 lookalike_audiences[campaign.name], lookalike_metrics[campaign.name] = found
     metrics = {
+        "propensity_from": "batch scores" if scores is not None else "model",
         "n_audiences": int(audiences[s.CATEGORY].nunique()),
         "n_users": int(audiences[s.USER_ID].nunique()),
         "n_rows": len(audiences),
@@ -441,6 +460,24 @@ def plan_audiences(
         "lookalikes": lookalike_metrics,
     }
     return AudienceRun(audiences, campaigns, lookalike_audiences, metrics, samples)
+
+
+def propensity_from_scores(scores: pd.DataFrame, target_category: dict[str, str | None]) -> pd.DataFrame:
+    """The batch scores' category propensity as a users x targets frame, for targets that are a category.
+
+    `target_category` maps each target name to its category (None: not a category, left out).
+    Rows the batch scores filled with recent popularity (users the model knows no item of) count
+    as 0, as in point-in-time scoring: the model has no opinion on those users.
+    """
+    from shopseq.serving.batch import PROPENSITY, SOURCE
+    from shopseq.serving.recommend import MODEL
+
+    by_model = scores[scores[SOURCE] == MODEL]
+    wide = by_model.pivot(index=s.USER_ID, columns=s.CATEGORY, values=PROPENSITY)  # (U, C)
+    wide.index = wide.index.astype(str)
+    columns = {name: wide[category] if category in wide.columns else pd.Series(0.0, index=wide.index)
+               for name, category in target_category.items() if category is not None}
+    return pd.DataFrame(columns, index=wide.index)
 
 
 def _lookalike(campaign, target, audience, profiles, cutoff_profiles, events, items, cutoff, signals_cut, config):
@@ -497,11 +534,6 @@ def _round(value: float | None) -> float | None:
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
-
-
-def _dedupe(history: list[str]) -> list[str]:
-    """Drop consecutive duplicates (removing unknown items can create new ones)."""
-    return [item for i, item in enumerate(history) if i == 0 or item != history[i - 1]]
 
 
 def _percent(rank: int, n_scored: int) -> int:

@@ -6,6 +6,11 @@ catalogue item, and summing it over users gives the number of next interactions 
 expects per item: where the shop's current visitors are heading. Users' histories stop before
 the day, so the feature never sees the forecast period; the model's weights, though, were
 trained on data up to its own training cut, which may be later than an early backtest origin.
+
+Why the model and not the batch scores (`data/scores/`, stage `score`): those are as of the end
+of the data, so at a backtest origin they would see the days being forecast, and they keep only
+each user's top K items, while this sums every item's probability. The scoring itself is the
+batch scores' (`shopseq.serving.batch`): same history reading, same softmax.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
-from shopseq.downstream.audiences import Recommender, build_histories
+from shopseq.downstream.audiences import Recommender
+from shopseq.serving.batch import model_histories, probability_batches
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +46,10 @@ def expected_purchases(
     cut = pd.Timestamp(as_of).tz_localize("UTC") if pd.Timestamp(as_of).tzinfo is None else pd.Timestamp(as_of)
     past = events[ts < cut]
     recent = set(past.loc[ts[ts < cut] >= cut - pd.Timedelta(days=window_days), s.USER_ID])
-    histories = build_histories(past[past[s.USER_ID].isin(recent)])
-    known = set(recommender.item_ids)
-    lists = [h for h in (_drop_repeats([i for i in h if i in known]) for h in histories) if h]
+    histories = model_histories(recommender, past[past[s.USER_ID].isin(recent)])
     mass = np.zeros(len(recommender.item_ids))  # (I,)
-    for start in range(0, len(lists), batch_size):
-        scores = np.asarray(recommender.score(lists[start : start + batch_size]), dtype=np.float64)  # (B, I)
-        weights = np.exp(scores - scores.max(axis=1, keepdims=True))  # (B, I) stable softmax
-        mass += (weights / weights.sum(axis=1, keepdims=True)).sum(axis=0)  # (I,)
+    for _, probabilities in probability_batches(recommender, list(histories), batch_size):  # (B, I)
+        mass += probabilities.sum(axis=0)  # (I,)
     lookup = dict(zip(recommender.item_ids, mass))
     return np.array([lookup.get(str(i), 0.0) for i in item_ids])  # (N,)
 
-
-def _drop_repeats(history: list[str]) -> list[str]:
-    """Drop consecutive duplicates (removing unknown items can create new ones)."""
-    return [item for i, item in enumerate(history) if i == 0 or item != history[i - 1]]

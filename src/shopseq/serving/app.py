@@ -2,7 +2,8 @@
 
 `create_app(params)` builds the app; nothing is loaded until it starts (its lifespan): then the
 validated events give user histories and the recent-popularity fallback, `models:/<name>@champion`
-is loaded, and a `ChampionWatcher` thread swaps in a new champion when the alias moves.
+is loaded, a `ChampionWatcher` thread swaps in a new champion when the alias moves, and a
+`UserHistoriesWatcher` thread re-reads the histories when the validated events file changes.
 Invalid requests get FastAPI's 422 with the reason per field. The OpenAPI schema is at
 /openapi.json (and `shopseq serve --openapi FILE` writes it).
 """
@@ -24,8 +25,8 @@ from shopseq.config import Params
 from shopseq.serving.champion import ChampionSource, ModelHolder
 from shopseq.serving.recommend import recommend
 from shopseq.serving.schemas import Health, RecommendResponse, ScoredItem, request_model
-from shopseq.serving.users import UserHistories, load_user_histories
-from shopseq.serving.watcher import ChampionWatcher
+from shopseq.serving.users import UsersHolder, load_user_histories
+from shopseq.serving.watcher import ChampionWatcher, UserHistoriesWatcher
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,19 @@ DESCRIPTION = """Next-item recommendations from the shopseq champion model.
 * `GET /health` names the served version, when it was loaded and when the alias was last checked.
 * The service follows the registry alias `champion` every `serve.poll_seconds` and swaps to a new
   champion without a restart; requests in flight finish on the model they started with.
+* On the same period it checks the validated events; when they changed, user histories (and the
+  fallback ranking) are re-read and swapped in whole, so new users are known without a restart.
 """
 
 
 @dataclass(frozen=True)
 class Service:
-    """What the endpoints read: the model holder, the watcher and the user histories."""
+    """What the endpoints read: the model and user-history holders and their watchers."""
 
     holder: ModelHolder
     watcher: ChampionWatcher
-    users: UserHistories
+    users: UsersHolder
+    users_watcher: UserHistoriesWatcher
 
 
 def create_app(params: Params) -> FastAPI:
@@ -61,17 +65,20 @@ def create_app(params: Params) -> FastAPI:
             import torch
 
             torch.set_num_threads(config.threads)  # one request per core beats two threads fighting per request
-        users = load_user_histories(params.paths.validated, config.recent_days)
+        users = UsersHolder(load_user_histories(params.paths.validated, config.recent_days))
         source = ChampionSource.from_params(params)
         holder = ModelHolder(source.load_champion())
         watcher = ChampionWatcher(holder, source.champion_version, source.load, config.poll_seconds)
+        users_watcher = UserHistoriesWatcher(users, params.paths.validated, config.recent_days, config.poll_seconds)
         watcher.start()
-        app.state.service = Service(holder, watcher, users)
+        users_watcher.start()
+        app.state.service = Service(holder, watcher, users, users_watcher)
         log.info("serving %s version %s", holder.current.name, holder.current.version)
         try:
             yield
         finally:
             watcher.stop()
+            users_watcher.stop()
 
     app = FastAPI(
         title="shopseq recommendations",
@@ -98,12 +105,13 @@ def create_app(params: Params) -> FastAPI:
     def post_recommend(body: RecommendRequest, request: Request) -> RecommendResponse:
         service: Service = request.app.state.service
         served = service.holder.current  # one read: this request uses this model to the end
+        users = service.users.current  # and these histories
         if body.user_id is not None:
-            history = service.users.histories.get(body.user_id)
+            history = users.histories.get(body.user_id)
             reason = None if history else "unknown user"
-            answer = recommend(served.model, history or [], body.k, service.users.fallback, reason)
+            answer = recommend(served.model, history or [], body.k, users.fallback, reason)
         else:
-            answer = recommend(served.model, body.items, body.k, service.users.fallback)
+            answer = recommend(served.model, body.items, body.k, users.fallback)
         return RecommendResponse(
             model_name=served.name,
             model_version=served.version,
@@ -122,6 +130,7 @@ def create_app(params: Params) -> FastAPI:
     def get_health(request: Request) -> Health:
         service: Service = request.app.state.service
         served = service.holder.current
+        users = service.users.current
         return Health(
             model_name=served.name,
             model_version=served.version,
@@ -130,8 +139,10 @@ def create_app(params: Params) -> FastAPI:
             last_checked=service.watcher.last_checked,
             last_check_error=service.watcher.last_error,
             poll_seconds=service.watcher.poll_seconds,
-            n_users=len(service.users.histories),
+            n_users=len(users.histories),
             n_items=len(served.model.item_ids),
+            users_loaded_at=users.loaded_at,
+            users_check_error=service.users_watcher.last_error,
         )
 
     return app

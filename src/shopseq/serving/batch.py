@@ -2,14 +2,21 @@
 
 A known user is one with at least one validated event. Users whose history holds an item the
 model knows are scored by the model: item scores are the softmax probabilities of being the next
-item, and a category's propensity is the probability mass on its items (the definition the
-audiences use, `shopseq.downstream.audiences.category_mass`). Users the model knows no item of get
-recent popularity (`shopseq.serving.fallback`) for both, marked `source = recent_popularity`.
+item, and a category's propensity is the probability mass on its items. Users the model knows no
+item of get recent popularity (`shopseq.serving.fallback`) for both, marked `source =
+recent_popularity`.
+
+The pieces every model-scoring path shares live here too, so that the batch scores, the audiences'
+point-in-time scoring and the forecast's expected purchases read a history and turn scores into
+probabilities the same way: `model_histories` (each user's history as the model reads it),
+`probability_batches` (softmax over the catalogue, a chunk of users at a time) and `target_mass`
+(probability that the next item falls in each of a set of item groups).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +26,17 @@ from shopseq import schema as s
 from shopseq.downstream.audiences import RANK, SCORE, build_histories, item_categories
 from shopseq.progress import progress
 from shopseq.serving.fallback import recent_popularity
-from shopseq.serving.recommend import FALLBACK, MODEL, Scorer, next_item_probabilities, top_k
+from shopseq.serving.recommend import (
+    FALLBACK,
+    MODEL,
+    Scorer,
+    next_item_probabilities,
+    readable_history,
+    top_k,
+)
 
 SOURCE, PROPENSITY = "source", "propensity"
+MANIFEST = "manifest.json"  # what the scores were computed from: model, users, last event
 RECOMMENDATION_COLUMNS = [s.USER_ID, RANK, s.ITEM_ID, SCORE, SOURCE]
 PROPENSITY_COLUMNS = [s.USER_ID, s.CATEGORY, PROPENSITY, SOURCE]
 
@@ -38,6 +53,42 @@ class BatchScores:
     n_fallback_users: int
 
 
+def model_histories(model: Scorer, events: pd.DataFrame) -> pd.Series:
+    """Each user's history in `events` as the model reads it (`readable_history`), oldest first.
+
+    Returns:
+        A Series indexed by user id (sorted) of item-id lists; users with no item the model knows
+        are left out (the model has nothing to go on for them).
+    """
+    known = set(model.item_ids)
+    readable = build_histories(events).map(lambda history: readable_history(history, known))
+    return readable[readable.map(len) > 0]
+
+
+def probability_batches(
+    model: Scorer, histories: Sequence[list[str]], batch_size: int, desc: str | None = None, mode: str = "auto",
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Next-item probabilities of `histories`, `batch_size` at a time: yields (first index, (B, I)).
+
+    With `desc`, the batches show as a progress bar (or log lines under Airflow).
+    """
+    chunks = range(0, len(histories), batch_size)
+    for start in progress(chunks, desc=desc, unit="batch", mode=mode) if desc else chunks:
+        yield start, next_item_probabilities(model.score(list(histories[start : start + batch_size])))  # (B, I)
+
+
+def target_mass(
+    model: Scorer, histories: Sequence[list[str]], onehot: np.ndarray, batch_size: int = 512,
+    desc: str | None = None, mode: str = "auto",
+) -> np.ndarray:
+    """Probability that each history's next item is in each target: (U,) histories, (I, T) -> (U, T).
+
+    `onehot[i, t]` is 1 where the model's item i belongs to target t.
+    """
+    parts = [probabilities @ onehot for _, probabilities in probability_batches(model, histories, batch_size, desc, mode)]
+    return np.concatenate(parts) if parts else np.zeros((0, onehot.shape[1]))  # (U, T)
+
+
 def score_users(
     model: Scorer,
     events: pd.DataFrame,
@@ -48,21 +99,16 @@ def score_users(
     mode: str = "auto",
 ) -> BatchScores:
     """Score every user of `events` with `model` (recent popularity for users it cannot score)."""
-    histories = build_histories(events)  # user -> item ids, time order
-    known = set(model.item_ids)
-    usable = histories.map(lambda h: [item for item in h if item in known])
-    has_known = usable.map(len) > 0
-    model_users, fallback_users = list(usable.index[has_known]), list(usable.index[~has_known])
+    usable = model_histories(model, events)  # user -> readable item ids, time order
+    everyone = pd.Index(sorted(events[s.USER_ID].unique()))
+    model_users, fallback_users = list(usable.index), list(everyone.difference(usable.index, sort=False))
     categories = sorted(set(items[s.CATEGORY].dropna().astype(str)))
 
     onehot = _onehot(item_categories(items, model.item_ids), categories)  # (I, C)
     item_ids = np.asarray(model.item_ids, dtype=object)
     recommendation_parts, propensity_parts = [], []
-    lists = list(usable[has_known])
-    chunks = range(0, len(lists), batch_size)
-    for start in progress(chunks, desc="score: users", unit="batch", mode=mode):
-        users = model_users[start : start + batch_size]
-        probabilities = next_item_probabilities(model.score(lists[start : start + batch_size]))  # (B, I)
+    for start, probabilities in probability_batches(model, list(usable), batch_size, "score: users", mode):  # (B, I)
+        users = model_users[start : start + len(probabilities)]
         best = top_k(probabilities, k)  # (B, k)
         chosen = np.take_along_axis(probabilities, best, axis=1)  # (B, k)
         recommendation_parts.append(_long_recommendations(users, item_ids[best], chosen, MODEL))
@@ -87,6 +133,24 @@ def score_users(
     recommendations = _concat(recommendation_parts, RECOMMENDATION_COLUMNS)
     propensity = _concat(propensity_parts, PROPENSITY_COLUMNS)
     return BatchScores(recommendations, propensity, len(model_users), len(fallback_users))
+
+
+def scores_manifest(scored_by: str, events: pd.DataFrame, n_users: int) -> dict:
+    """What a set of batch scores was computed from, written next to them (`MANIFEST`)."""
+    return {"scored_by": scored_by, "last_event": events[s.TS].max().isoformat(), "n_users": int(n_users)}
+
+
+def stale_scores(manifest: dict, scored_by: str, events: pd.DataFrame) -> str | None:
+    """Why batch scores described by `manifest` do not fit `events` scored by `scored_by` (None when they do).
+
+    Readers that take the scores as "the model's view as of the end of these events" (the
+    audiences) call this, so a scores table left over from an earlier model or earlier data is
+    an error rather than a silent mix.
+    """
+    expected = scores_manifest(scored_by, events, events[s.USER_ID].nunique())
+    wrong = [f"{key} {manifest.get(key)!r} (expected {value!r})" for key, value in expected.items()
+             if manifest.get(key) != value]
+    return "; ".join(wrong) or None
 
 
 def _onehot(item_cats: np.ndarray, categories: list[str]) -> np.ndarray:

@@ -6,8 +6,9 @@ users' histories and the fallback ranking.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,17 @@ def next_item_probabilities(scores: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)  # (U, I)
 
 
+def readable_history(history: Sequence[str], known: set[str]) -> list[str]:
+    """The history as the model reads it: the items it knows, consecutive repeats collapsed.
+
+    Training sequences never hold the same item twice in a row (`shopseq.sequences.split`), and
+    dropping an unknown item between two equal ones would create such a pair. One definition for
+    the online service, the batch scores and every point-in-time scoring (`shopseq.serving.batch`).
+    """
+    usable = [item for item in history if item in known]
+    return [item for i, item in enumerate(usable) if i == 0 or item != usable[i - 1]]
+
+
 def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:
     """(U, I) -> (U, min(k, I)) column indices, most probable first; ties go to the lower index."""
     k = min(k, probabilities.shape[1])
@@ -64,7 +76,7 @@ def recommend(
     recent-popularity share, most popular first) with that reason.
     """
     known = set(model.item_ids)
-    usable = [item for item in history if item in known]
+    usable = readable_history(history, known)
     unknown = list(dict.fromkeys(item for item in history if item not in known))
     if fallback_reason is None and not usable:
         fallback_reason = "no item of the sequence is known to the model" if history else "empty history"

@@ -117,3 +117,10 @@ class Health(BaseModel):
     poll_seconds: float = Field(title="Poll interval", description="Seconds between champion alias checks.")
     n_users: int = Field(title="Known users", description="Users with a history in the validated events.")
     n_items: int = Field(title="Model items", description="Items the served model can rank.")
+    users_loaded_at: Optional[datetime] = Field(
+        None, title="Users loaded at", description="When the user histories were last read from the validated events (UTC)."
+    )
+    users_check_error: Optional[str] = Field(
+        None, title="Last users check error",
+        description="Why the last check or reload of the validated events failed (null when it did not).",
+    )

@@ -1,8 +1,12 @@
 """Stage `audiences`: category audiences, campaign audiences and lookalikes from the champion (or the candidate).
 
-Reads validated events and items, the user profiles when present (they name the users to target
-and carry churn risk, price sensitivity and the PCA vectors lookalikes need), and the model;
-writes data/audiences/ (audiences.parquet, campaigns/<name>.parquet, lookalikes/<name>.parquet),
+Reads validated events and items, the batch scores (`data/scores/`, stage `score`: the model's
+category propensity for every user, which the production audiences rank by), the user profiles
+when present (they name the users to target and carry churn risk, price sensitivity and the PCA
+vectors lookalikes need), and the model itself, which still scores histories point in time for
+the offline check and the audience score's training cuts (the batch scores saw the days those
+predict; see `shopseq.downstream.audiences.plan_audiences`). Writes data/audiences/
+(audiences.parquet, campaigns/<name>.parquet, lookalikes/<name>.parquet),
 reports/audiences/metrics.json and reports/audiences/report.html.
 """
 
@@ -15,7 +19,7 @@ from shopseq import schema as s
 from shopseq.config import Params
 from shopseq.downstream.audience_report import write_report
 from shopseq.downstream.audiences import choose_model, plan_audiences
-from shopseq.io import atomic_dir, read_parquet, write_json
+from shopseq.io import atomic_dir, read_json, read_parquet, write_json
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +36,12 @@ def run(params: Params) -> None:
     profiles_file = Path(paths.profiles) / "profiles.parquet"
     profiles = read_parquet(profiles_file) if profiles_file.exists() else None
     model_dir, scored_by = choose_model(paths.champion, paths.candidate)
+    scores = _batch_propensity(Path(paths.scores), scored_by, events)
     recommender = load_recommender(model_dir)
     cutoff_profiles = _cutoff_profiles(params, events, items) if any(c.lookalike for c in config.campaigns) else None
 
     result = plan_audiences(recommender, events, items, config, params.profiles, profiles=profiles,
-                            cutoff_profiles=cutoff_profiles, seed=params.base.seed)
+                            cutoff_profiles=cutoff_profiles, seed=params.base.seed, scores=scores)
     with atomic_dir(paths.audiences) as out:
         result.audiences.to_parquet(out / "audiences.parquet", index=False)
         for folder, audiences in (("campaigns", result.campaigns), ("lookalikes", result.lookalikes)):
@@ -53,6 +58,20 @@ def run(params: Params) -> None:
         metrics["n_audiences"], len(result.campaigns), scored_by,
         _fmt(check["lift_over_heuristic"]), check["best_heuristic"], _fmt(check["lift_over_random"]),
     )
+
+
+def _batch_propensity(directory: Path, scored_by: str, events):
+    """The score stage's propensity table, once its manifest shows it is this model's view of these events."""
+    from shopseq.serving.batch import MANIFEST, stale_scores
+
+    manifest_file = directory / MANIFEST
+    if not manifest_file.exists():
+        raise FileNotFoundError(f"{manifest_file} not found: run the score stage first (`dvc repro score`)")
+    why = stale_scores(read_json(manifest_file), scored_by, events)
+    if why is not None:
+        raise ValueError(f"the batch scores in {directory} do not match the model and data of this run: {why}; "
+                         "re-run the score stage first (`dvc repro score`)")
+    return read_parquet(directory / "propensity.parquet")
 
 
 def _cutoff_profiles(params: Params, events, items):

@@ -1,8 +1,9 @@
 """Stage `score`: top-K items and category propensities for every known user, from the champion.
 
 Until a champion is promoted the candidate scores (logged, and named in the metrics' `scored_by`).
-Writes data/scores/recommendations.parquet, data/scores/propensity.parquet and
-reports/score/metrics.json.
+Writes data/scores/recommendations.parquet, data/scores/propensity.parquet,
+data/scores/manifest.json (the model, the number of users and the last event the scores come from,
+which the audiences stage checks before trusting them) and reports/score/metrics.json.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from pathlib import Path
 from shopseq import schema as s
 from shopseq.config import Params
 from shopseq.downstream.audiences import choose_model
-from shopseq.io import read_parquet, write_json, write_parquet
+from shopseq.io import atomic_dir, read_parquet, write_json
 
 log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
     """Score every user of the validated events and write both tables and the metrics."""
-    from shopseq.sequences.recommender import load_recommender  # torch: import only when run
-    from shopseq.serving.batch import score_users
+    from shopseq.sequences.recommender import (
+        load_recommender,  # torch: import only when run
+    )
+    from shopseq.serving.batch import MANIFEST, score_users, scores_manifest
 
     paths, config = params.paths, params.score
     started = time.monotonic()
@@ -33,8 +36,10 @@ def run(params: Params) -> None:
         load_recommender(model_dir), events, items, config.k, config.batch_size, config.recent_days,
         mode=params.base.progress,
     )
-    write_parquet(scores.recommendations, Path(paths.scores) / "recommendations.parquet")
-    write_parquet(scores.propensity, Path(paths.scores) / "propensity.parquet")
+    with atomic_dir(paths.scores) as out:  # readers see the old set or the new one, never a mix
+        scores.recommendations.to_parquet(out / "recommendations.parquet", index=False)
+        scores.propensity.to_parquet(out / "propensity.parquet", index=False)
+        write_json(out / MANIFEST, scores_manifest(scored_by, events, scores.n_model_users + scores.n_fallback_users))
     metrics = {
         "scored_by": scored_by,
         "k": config.k,

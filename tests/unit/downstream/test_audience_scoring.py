@@ -94,3 +94,66 @@ def test_the_blend_learns_who_comes_back() -> None:
     regulars = [f"u{u:02d}" for u in range(0, 60, 4)]
     assert set(apparel.nlargest(len(regulars)).index) == set(regulars)
     assert scores["score"].between(0, 1).all()
+
+
+class CountRecommender:
+    """A stand-in next-item model: an item's score is how often it occurs in the history."""
+
+    def __init__(self) -> None:
+        self.item_ids = ["a1", "a2", "b1"]
+        self.scored: list[list[str]] = []
+
+    def score(self, histories: list[list[str]]) -> np.ndarray:
+        self.scored += histories
+        return np.array([[float(h.count(i)) for i in self.item_ids] for h in histories])  # (B, I)
+
+
+def _regulars_and_visitors() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = []
+    for u in range(40):
+        days = np.arange(0, 28, 3) if u % 2 == 0 else rng.uniform(0, 28, 2)
+        rows += [(f"u{u:02d}", ["a1", "a2", "b1"][(u + int(d)) % 3], float(d) + rng.uniform(0, 0.5), s.VIEW) for d in days]
+    rows.append(("u_new", "zz", 27.5, s.VIEW))  # an item the model never saw: batch gives recent popularity
+    return _events(rows)
+
+
+def test_production_scores_from_the_batch_scores_equal_scoring_in_process() -> None:
+    """The audiences may read the score stage's propensities instead of running the model: same numbers."""
+    from shopseq.downstream.audiences import propensity_from_scores
+    from shopseq.serving.batch import score_users
+
+    events = _regulars_and_visitors()
+    items = pd.DataFrame({s.ITEM_ID: ["a1", "a2", "b1", "zz"], s.CATEGORY: ["apparel", "apparel", "books", "books"]})
+    as_of = events[s.TS].max().floor("D") + pd.Timedelta(days=1)  # the end of the data: every event counts
+    batch = score_users(CountRecommender(), events, items, k=2, mode="logs")
+    assert "recent_popularity" in set(batch.propensity["source"])  # u_new: must count as no opinion (0)
+
+    whole = Window(half_life_days=7.0, recent_days=7, window_days=60)  # no earlier cut: no blend to fit (fast)
+    in_process = engagement_scores(events, TARGETS, as_of, whole, CountRecommender())
+    from_scores = engagement_scores(events, TARGETS, as_of, whole, CountRecommender(),
+                                    propensity_now=propensity_from_scores(batch.propensity, {t: t for t in TARGETS}))
+
+    pd.testing.assert_frame_equal(from_scores, in_process, check_exact=False, rtol=1e-9)
+    assert in_process.loc[in_process[s.USER_ID] == "u_new", "propensity"].eq(0.0).all()
+
+
+def test_given_propensity_feeds_only_the_as_of_features_never_the_training_cuts() -> None:
+    """Scores computed from whole histories must not reach the cuts the blend learns from (they saw the outcomes)."""
+    events = _regulars_and_visitors()
+    as_of = DAY0 + pd.Timedelta(days=21)
+    model = CountRecommender()
+    users = sorted(events.loc[events[s.TS] < as_of, s.USER_ID].unique())
+    tampered = pd.DataFrame({"apparel": 1.0, "books": 0.0}, index=pd.Index(users, dtype="string"))
+
+    # Every event is a view, so no purchase outcome: the cut's features are built, no blend is fitted (fast).
+    scores = engagement_scores(events, TARGETS, as_of, Window(7.0, 7, 7, outcome="purchase"), model,
+                               propensity_now=tampered)
+
+    assert scores.set_index([s.USER_ID, "target"])["propensity"].unstack()["apparel"].eq(1.0).all()
+    # The model still scored histories point in time for the training cut (7 days before as_of):
+    # no history it saw is longer than what any user had before that cut.
+    assert model.scored, "the training cuts were not scored with the model"
+    longest = max(len(h) for h in model.scored)
+    before_first_cut = events[events[s.TS] < as_of - pd.Timedelta(days=7)].groupby(s.USER_ID).size().max()
+    assert longest <= before_first_cut

@@ -74,3 +74,37 @@ def test_every_user_appears_once_per_rank_and_category(model, shop):
     counts = scores.recommendations.groupby(s.USER_ID).size()
     assert (counts[["u1", "u2", "u4"]] == 5).all()  # K caps at the model's catalogue
     assert len(scores.propensity) == len(users) * 3
+
+
+def test_batch_and_online_read_a_history_the_same_way(model, shop):
+    """An unknown item between two equal ones leaves one step, as in training sequences, in both paths."""
+    from shopseq.serving.fallback import recent_popularity
+    from shopseq.serving.recommend import readable_history, recommend
+
+    events, items = shop
+    extra = pd.DataFrame({s.USER_ID: ["u5"] * 3, s.ITEM_ID: ["a", "zz", "a"],
+                          s.TS: [T0 + pd.Timedelta(days=d) for d in (0, 1, 2)]})
+    events = pd.concat([events, extra], ignore_index=True)
+    assert readable_history(["a", "zz", "a", "b"], set(MODEL_ITEMS)) == ["a", "b"]
+
+    scores = score_users(model, events, items, k=3, mode="logs")
+    batch = scores.recommendations[scores.recommendations[s.USER_ID] == "u5"]
+    online = recommend(model, ["a", "zz", "a"], 3, recent_popularity(events, 7))
+    assert list(batch[s.ITEM_ID]) == online.item_ids
+    np.testing.assert_allclose(batch["score"].to_numpy(), online.scores, rtol=1e-9)
+    expected = np.sort(np.exp(model.score([["a"]])[0]) / np.exp(model.score([["a"]])[0]).sum())[::-1][:3]
+    np.testing.assert_allclose(online.scores, expected, rtol=1e-6)
+
+
+def test_stale_scores_say_what_no_longer_matches(model, shop):
+    from shopseq.serving.batch import scores_manifest, stale_scores
+
+    events, _ = shop
+    manifest = scores_manifest("champion v3", events, events[s.USER_ID].nunique())
+    assert stale_scores(manifest, "champion v3", events) is None
+    newer = pd.concat([events, pd.DataFrame({s.USER_ID: ["u9"], s.ITEM_ID: ["a"], s.TS: [T0 + pd.Timedelta(days=9)]})],
+                      ignore_index=True)
+    why = stale_scores(manifest, "champion v4", newer)
+    assert "scored_by 'champion v3' (expected 'champion v4')" in why
+    assert "last_event" in why and "n_users 4 (expected 5)" in why
+    assert "scored_by None" in stale_scores({}, "champion v3", events)  # a manifest without keys is stale

@@ -94,3 +94,46 @@ def test_swap_returns_the_replaced_model():
     holder = ModelHolder(served("1"))
     new = served("2")
     assert holder.swap(new).version == "1" and holder.current is new
+
+
+def _write_events(directory, users: list[str]) -> None:
+    import pandas as pd
+
+    from shopseq import schema as s
+    from shopseq.io import write_parquet
+
+    t0 = pd.Timestamp("2026-06-01", tz="UTC")
+    events = pd.DataFrame({s.USER_ID: users, s.ITEM_ID: ["i1"] * len(users), s.EVENT_TYPE: s.VIEW,
+                           s.TS: [t0 + pd.Timedelta(hours=h) for h in range(len(users))]})
+    write_parquet(events, directory / "events.parquet")
+
+
+def test_user_histories_reload_only_when_the_events_file_changes_and_survive_a_bad_file(tmp_path):
+    from shopseq.serving.users import UsersHolder, load_user_histories
+    from shopseq.serving.watcher import UserHistoriesWatcher
+
+    _write_events(tmp_path, ["u1"])
+    holder = UsersHolder(load_user_histories(tmp_path, recent_days=7))
+    watcher = UserHistoriesWatcher(holder, tmp_path, recent_days=7, poll_seconds=0.05)
+    first = holder.current
+    assert watcher.check() is False and holder.current is first
+
+    _write_events(tmp_path, ["u1", "u2"])
+    assert watcher.check() is True
+    assert set(holder.current.histories) == {"u1", "u2"} and watcher.last_error is None
+
+    (tmp_path / "events.parquet").write_bytes(b"not parquet")  # a broken replacement: keep serving what we have
+    assert watcher.check() is False
+    assert set(holder.current.histories) == {"u1", "u2"} and "reload failed" in watcher.last_error
+    (tmp_path / "events.parquet").unlink()
+    assert watcher.check() is False and "FileNotFoundError" in watcher.last_error
+
+    _write_events(tmp_path, ["u3"])
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "u3" not in holder.current.histories and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watcher.stop()
+    assert set(holder.current.histories) == {"u3"} and watcher.last_error is None
