@@ -92,6 +92,7 @@ def run_dataset(name: str, data: Path, epochs: int) -> dict:
     }
     if truth is not None:
         report["profiles"] = profile_targets(events, items, truth, params)
+        report["audiences"]["offline_check"]["oracle_ceiling"] = audience_ceiling(events, items, truth, params, config)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -109,7 +110,7 @@ def profile_targets(events, items, truth, params) -> dict:
     for column in ("price_sensitivity", "price_conversion_slope", "price_choice_score"):
         value, n = price_sensitivity_spearman(features.assign(price_sensitivity=features[column]), truth)
         rho[column] = None if value is None else round(value, 4)
-    rho["oracle_cart_model"] = oracle_spearman(events, items, truth, params)
+    rho.update(oracle_spearman(events, items, truth, params))
     risk, churn = churn_risk(events, items, end, params.profiles, params.base.seed)
     if risk is not None:
         auc, _ = truth_auc(risk, truth)
@@ -118,36 +119,95 @@ def profile_targets(events, items, truth, params) -> dict:
             "churn": {k: v for k, v in churn.items() if k != "reliability"}}
 
 
-def oracle_spearman(events, items, truth, params) -> float:
-    """A ceiling for any behavioural price-sensitivity score on the synthetic shop.
+def oracle_spearman(events, items, truth, params) -> dict:
+    """Ceilings for a behavioural price-sensitivity score on the synthetic shop.
 
-    The posterior mean of each user's true sensitivity given their views and carts under the
-    generator's own cart model, P(cart | view) = min(0.1 exp(-2.2 s x), 0.5) with x the log price
-    relative to the category median, and the generator's Beta(2, 2) prior: what an estimator
-    that knew the generator's constants could reach from carts (item choice adds a little more).
+    The posterior mean of each user's true sensitivity under the generator's own models and its
+    Beta(2, 2) prior: carts, P(cart | view) = min(0.1 exp(-2.2 s x), 0.5) with x the log price
+    relative to the category median; and, added to that, the free choices (`free_choices`) under
+    the generator's tilt exp(-1.5 s x), around the population's mean sensitivity 0.5. What an
+    estimator that knew the generator's constants could reach from the same evidence.
     """
     import numpy as np
     import pandas as pd
     from scipy.stats import spearmanr
 
     from shopseq.profiles import features as f
+    from shopseq.profiles.price import choice_evidence
 
     prepared = f.prepare_events(events, items, pd.Timedelta(minutes=params.profiles.session_gap_minutes))
     medians = f.category_median_prices(items, prepared)
     log_relative = np.log(prepared[f.UNIT_PRICE] / prepared[s.CATEGORY].map(medians).astype("float64"))
-    views = f.view_conversions(prepared.assign(log_relative=log_relative))
+    priced = prepared.assign(log_relative=log_relative)
+    views = f.view_conversions(priced)
+    evidence = choice_evidence(f.free_choices(priced))
     grid = np.linspace(0.0, 1.0, 101)  # (G,)
     p = np.minimum(0.1 * np.exp(-2.2 * np.outer(views["x"], grid)), 0.5)  # (V, G)
     y = views["carted"].to_numpy()[:, None]
     codes, users = pd.factorize(views[s.USER_ID])
     loglik = np.zeros((len(users), len(grid)))
     np.add.at(loglik, codes, y * np.log(p) + (1 - y) * np.log1p(-p))
+    tilt = 1.5 * (grid - 0.5)  # (G,)
+    r = evidence["R"].reindex(users, fill_value=0.0).to_numpy()[:, None]
+    v = evidence["V"].reindex(users, fill_value=0.0).to_numpy()[:, None]
     log_prior = np.log(np.clip(grid * (1 - grid), 1e-9, None))
-    posterior = np.exp(loglik + log_prior - (loglik + log_prior).max(axis=1, keepdims=True))
-    mean = pd.Series(posterior @ grid / posterior.sum(axis=1), index=users.astype(str))
-    merged = truth.assign(**{s.USER_ID: truth[s.USER_ID].astype(str)}).set_index(s.USER_ID).join(
-        mean.rename("oracle"), how="inner")
-    return round(float(spearmanr(merged["oracle"], merged["price_sensitivity"]).statistic), 4)
+    truth = truth.assign(**{s.USER_ID: truth[s.USER_ID].astype(str)}).set_index(s.USER_ID)
+    out = {}
+    for name, total in (("oracle_cart_model", loglik), ("oracle_cart_and_choice_model", loglik + r * tilt - 0.5 * v * tilt**2)):
+        posterior = np.exp(total + log_prior - (total + log_prior).max(axis=1, keepdims=True))
+        mean = pd.Series(posterior @ grid / posterior.sum(axis=1), index=users.astype(str))
+        merged = truth.join(mean.rename("oracle"), how="inner")
+        out[name] = round(float(spearmanr(merged["oracle"], merged["price_sensitivity"]).statistic), 4)
+    return out
+
+
+def audience_ceiling(events, items, truth, params, config) -> dict | None:
+    """An approximate ceiling for the category audiences' precision on the synthetic shop.
+
+    Ranks users as the check does (history before the holdout start, top `top_users` per
+    category) but by what the generator knows and behaviour only hints at: each user's session
+    rate, churn day and category preference, P(touch c) = 1 - exp(-sessions in the holdout x
+    (1 - (1 - preference_c)^3)). Redraws the users with the generator's own seeded steps and
+    checks them against the truth table; None when they differ (the generator changed).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from shopseq.data import synthetic as syn
+    from shopseq.downstream.audience_scoring import (
+        category_targets,
+        outcomes,
+        top_categories,
+    )
+    from shopseq.profiles.features import end_of_data
+
+    shop = params.ingest.synthetic
+    rng = np.random.default_rng(params.base.seed)
+    categories = list(syn.CATALOGUE)[: shop.n_categories]
+    drawn = syn._draw_items(shop, categories, rng)
+    syn._draw_related(drawn, shop.related_items, len(categories), rng)
+    users = syn._draw_users(shop, len(categories), rng).set_index("user_id")
+    if not np.allclose(users["price_sensitivity"].to_numpy(), truth["price_sensitivity"].to_numpy()):
+        return None
+    cutoff = end_of_data(events) - pd.Timedelta(days=config.holdout_days)
+    begin = pd.Timestamp(shop.start, tz="UTC")
+    start_day, end_day = (cutoff - begin) / pd.Timedelta(days=1), (end_of_data(events) - begin) / pd.Timedelta(days=1)
+    eligible = sorted(events.loc[events[s.TS] < cutoff, s.USER_ID].astype(str).unique())
+    known = users.reindex(eligible)
+    low = np.maximum(known["start_day"], start_day)
+    high = np.minimum(np.minimum(known["churn_day"], shop.days), end_day)
+    sessions = (known["activity"] * np.clip(high - low, 0.0, None) / 7.0).to_numpy()  # (U,)
+    preference = np.stack(known["preference"].to_numpy())  # (U, C)
+    chosen = top_categories(events[events[s.TS] < cutoff], items, config.max_categories)
+    hits = outcomes(events, category_targets(items, chosen), cutoff, config.holdout_days, config.outcome)
+    k = min(config.top_users, len(eligible))
+    precisions = []
+    for category in chosen:
+        p = 1.0 - np.exp(-sessions * (1.0 - (1.0 - preference[:, categories.index(category)]) ** 3))  # (U,)
+        top = np.array(eligible)[np.argsort(-p, kind="stable")[:k]]
+        precisions.append(float(np.mean([(u, category) in hits for u in top])))
+    return {"precision": round(float(np.mean(precisions)), 4), "k": k,
+            "ranked_by": "generator's hidden session rate, churn day and category preference"}
 
 
 def markdown(reports: list[dict]) -> str:
@@ -188,6 +248,13 @@ def markdown(reports: list[dict]) -> str:
                 f"propensity alone, the category audiences reach precision {check['precision']['propensity_only']:.3f}; "
                 f"the blend is {_f(check.get('lift_over_propensity_only'))} that."
             )]
+            ceiling = check.get("oracle_ceiling")
+            if ceiling:
+                best = check["precision"][check["best_heuristic"]]
+                lines += ["", (
+                    f"Ceiling ({report['dataset']}): ranked by the {ceiling['ranked_by']}, the category audiences "
+                    f"would reach precision {ceiling['precision']:.3f}, {_f(ceiling['precision'] / best)} the heuristic."
+                )]
     for report in reports:
         if "profiles" in report:
             p = report["profiles"]

@@ -11,18 +11,15 @@ import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+from shopseq.profiles import price
+from shopseq.profiles.price import conversion_slopes  # noqa: F401  (re-exported: the slope from carts alone)
 
 DAY = pd.Timedelta(days=1)
 UNIT_PRICE = "unit_price"  # price of one unit: the event's, else the item's catalogue price
 UNITS = "units"  # quantity, 1 when the event does not say
 SESSION = "session_key"  # session id, or a derived one for events without a session id
-# How much one event of each type says about the prices a user accepts (price_sensitivity score).
-PRICE_SIGNAL_WEIGHT = {s.VIEW: 1.0, s.CART: 3.0, s.PURCHASE: 3.0}
-PRICE_SIGNAL_PRIOR = 5.0  # pseudo-events at the category median: shrinks users with few events
+PRICE_SIGNAL_PRIOR = 5.0  # pseudo-views at the category mean: shrinks the choice score of users with few views
 CATEGORY_SHARE_PREFIX = "category_share__"
-# Grid of the cart-vs-price slopes the empirical Bayes prior lives on (0: price-blind).
-SLOPE_GRID = np.linspace(-2.0, 6.0, 41)
-CHOICE_WEIGHT = 0.5  # weight of what users look at, next to how they convert, in price_sensitivity
 
 
 def utc_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
@@ -149,44 +146,47 @@ def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
 
     - cheap_purchase_share: share of purchases priced below their category's median (NaN: none).
     - price_paid_ratio: mean of unit price / category median over purchases (NaN: none).
-    - price_choice_score: minus the weighted mean log(unit price / category median) over views,
-      carts and purchases (carts and purchases weigh more), shrunk towards 0 by
-      `PRICE_SIGNAL_PRIOR` pseudo-events: high for users who look at the cheap end of a category.
+    - price_choice_score: how far below the category's usual price the items a user picks freely
+      lie (see `free_choices`): minus the sum of log(unit price / category median) less its
+      category mean, over the summed category variance plus `PRICE_SIGNAL_PRIOR` views' worth
+      (shrinks users with few views towards 0, the population).
     - price_conversion_slope: how fast a user's chance of carting a viewed item falls as its
-      price rises above the category median (empirical Bayes, see `conversion_slopes`); the
-      population mean for users with few priced views.
-    - price_sensitivity: the combined score, z(conversion slope) + CHOICE_WEIGHT * z(choice
-      score); 0 is the average user. Conversion against price is the direct signal (it also sees
-      discounts, since an event's price is the price paid); what users choose to look at is
-      weaker (most views follow links, not price) and is added at half weight.
+      price rises above the category median (empirical Bayes from carts alone, `price.conversion_slopes`);
+      the population mean for users with few priced views.
+    - price_sensitivity: the combined score: posterior mean of one latent sensitivity driving both
+      the conversion slope and the choice tilt, their ratio fitted by marginal likelihood
+      (`price.sensitivity_scores`); 0 is the average user, higher is more sensitive. An event's
+      price is the price paid, so carts on discounted views count as reactions to price changes.
     """
     median = events[s.CATEGORY].map(medians).astype("float64")
     relative = events[UNIT_PRICE] / median  # NaN where price or category median is unknown
     log_relative = np.log(relative.where(relative > 0))
     is_purchase = (events[s.EVENT_TYPE] == s.PURCHASE) & relative.notna()
-    weight = events[s.EVENT_TYPE].map(PRICE_SIGNAL_WEIGHT).astype("float64").fillna(0.0)
-    weight = weight.where(log_relative.notna(), 0.0)  # unpriced events say nothing about price
     frame = pd.DataFrame(
         {
             s.USER_ID: events[s.USER_ID],
             "cheap": (relative < 1.0).where(is_purchase).astype("float64"),
             "paid_ratio": relative.where(is_purchase),
-            "weighted_log": (weight * log_relative.fillna(0.0)),
-            "weight": weight,
         }
     )
     by_user = frame.groupby(s.USER_ID)
-    weighted = by_user[["weighted_log", "weight"]].sum()
-    choice = -weighted["weighted_log"] / (weighted["weight"] + PRICE_SIGNAL_PRIOR)
-    slope = conversion_slopes(view_conversions(events.assign(log_relative=log_relative))).reindex(choice.index)
+    users = by_user.size().index
+    priced = events.assign(log_relative=log_relative)
+    views = view_conversions(priced)
+    choices = free_choices(priced)
+    evidence = price.choice_evidence(choices)
+    mean_variance = float(evidence["V"].sum() / max(len(choices), 1))  # category variance of one view
+    choice = (evidence["R"] / (evidence["V"] + PRICE_SIGNAL_PRIOR * mean_variance)).reindex(users, fill_value=0.0)
+    slope = price.conversion_slopes(views).reindex(users)
     slope = slope.fillna(float(slope.mean()) if slope.notna().any() else 0.0)
+    sensitivity = price.sensitivity_scores(views, evidence).reindex(users, fill_value=0.0)
     return pd.DataFrame(
         {
             "cheap_purchase_share": by_user["cheap"].mean(),
             "price_paid_ratio": by_user["paid_ratio"].mean(),
-            "price_choice_score": choice,
+            "price_choice_score": choice.fillna(0.0),
             "price_conversion_slope": slope,
-            "price_sensitivity": _zscore(slope) + CHOICE_WEIGHT * _zscore(choice),
+            "price_sensitivity": sensitivity,
         }
     )
 
@@ -206,64 +206,30 @@ def view_conversions(events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def conversion_slopes(views: pd.DataFrame, iterations: int = 3, em_steps: int = 100) -> pd.Series:
-    """Each user's slope b in P(cart | view) = sigmoid(a - b x), x = log(price / category median).
+def free_choices(events: pd.DataFrame) -> pd.DataFrame:
+    """Priced views a user chose, not followed from a link: the evidence of what prices a user picks.
 
-    A user has a few dozen views and a handful of carts, far too few for a per-user logistic
-    fit, so the slopes are estimated together (empirical Bayes): the population's distribution
-    of b is a histogram on a fixed grid, fitted by EM to everyone's views (the nonparametric
-    maximum-likelihood prior), and each user's slope is the posterior mean under it. A user with
-    few views lands near the population mean; one whose carts clearly favour cheap items lands
-    high. The shared intercept a is refitted so the mean predicted rate matches the observed one.
+    A view that follows the previous item of its session along a transition some other user
+    made too (the same item after the same item) is most likely a click on a link the shop shows
+    (related items, "customers also viewed"): the shop picked it, not the user's price taste, so
+    it is left out. The first view of a session and transitions no one else made stay.
 
     Args:
-        views: `view_conversions` rows (user_id, x, carted).
+        events: prepared events with a `log_relative` column.
 
     Returns:
-        Slope per user id (users without priced views are absent).
+        Columns user_id, category, x (log relative price), one row per freely chosen priced view.
     """
-    if views.empty or views["carted"].sum() == 0 or views["carted"].min() == 1:
-        return pd.Series(dtype="float64", index=pd.Index([], name=s.USER_ID))
-    from scipy.special import expit
-
-    codes, users = pd.factorize(views[s.USER_ID])
-    x = views["x"].to_numpy(dtype=np.float64)  # (V,)
-    y = views["carted"].to_numpy(dtype=np.float64)  # (V,)
-    rate = float(y.mean())
-    intercept = float(np.log(rate / (1 - rate)))
-    prior = np.full(len(SLOPE_GRID), 1.0 / len(SLOPE_GRID))  # (G,)
-    posterior_mean = np.zeros(len(users))
-    for _ in range(iterations):
-        p = np.clip(expit(intercept - np.outer(x, SLOPE_GRID)), 1e-9, 1 - 1e-9)  # (V, G)
-        loglik = np.zeros((len(users), len(SLOPE_GRID)))  # (U, G)
-        np.add.at(loglik, codes, y[:, None] * np.log(p) + (1 - y[:, None]) * np.log1p(-p))
-        likelihood = np.exp(loglik - loglik.max(axis=1, keepdims=True))  # (U, G), rescaled per user
-        for _ in range(em_steps):
-            posterior = likelihood * prior  # (U, G)
-            posterior /= posterior.sum(axis=1, keepdims=True)
-            prior = posterior.mean(axis=0)
-        posterior_mean = posterior @ SLOPE_GRID  # (U,)
-        intercept = _matching_intercept(x, y, posterior_mean[codes])
-    return pd.Series(posterior_mean, index=pd.Index(users, name=s.USER_ID))
-
-
-def _matching_intercept(x: np.ndarray, y: np.ndarray, slope: np.ndarray) -> float:
-    """The intercept a at which the mean of sigmoid(a - slope * x) equals the observed cart rate (bisection)."""
-    from scipy.special import expit
-
-    low, high = -20.0, 20.0
-    for _ in range(50):
-        mid = (low + high) / 2
-        if expit(mid - slope * x).mean() > y.mean():
-            high = mid
-        else:
-            low = mid
-    return (low + high) / 2
-
-
-def _zscore(values: pd.Series) -> pd.Series:
-    std = float(values.std(ddof=0)) if len(values) > 1 else 0.0
-    return (values - values.mean()) / std if std > 0 else values * 0.0
+    views = events.loc[events[s.EVENT_TYPE] == s.VIEW, [s.USER_ID, s.ITEM_ID, SESSION, s.TS, s.CATEGORY, "log_relative"]]
+    views = views.sort_values([s.USER_ID, s.TS], kind="stable")
+    previous = views.groupby([s.USER_ID, SESSION], sort=False)[s.ITEM_ID].shift()
+    moves = pd.DataFrame({"from": previous, "to": views[s.ITEM_ID], s.USER_ID: views[s.USER_ID]}).dropna()
+    walkers = moves.groupby(["from", "to"])[s.USER_ID].nunique()
+    shared = pd.Series(
+        walkers.reindex(pd.MultiIndex.from_arrays([previous, views[s.ITEM_ID]])).to_numpy(), index=views.index
+    ).fillna(0.0) >= 2
+    chosen = views[~shared & views["log_relative"].notna()]
+    return pd.DataFrame({s.USER_ID: chosen[s.USER_ID], s.CATEGORY: chosen[s.CATEGORY], "x": chosen["log_relative"]})
 
 
 def churn_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from shopseq.profiles import build_profiles, end_of_data
 from shopseq.profiles.features import (
     PRICE_SIGNAL_PRIOR,
     conversion_slopes,
+    free_choices,
     prepare_events,
     session_keys,
 )
@@ -101,17 +102,34 @@ def test_named_features_match_hand_computed_values(profiles, user):
     assert row["top_category"] == "a"
 
 
-def test_price_choice_score_is_the_shrunk_weighted_mean_log_relative_price(profiles):
-    # u1: views of i1 (10/20), i3 (100/100), i2 (30/20) weigh 1; cart of i1 (10/20) and
-    # purchase at 8 (8/20) weigh 3.
-    u1 = -(math.log(0.5) + 0 + math.log(1.5) + 3 * math.log(0.5) + 3 * math.log(0.4)) / (9 + PRICE_SIGNAL_PRIOR)
-    # u2: views of i2 (30/20) and i3 (100/100), cart and purchase of i2 (30/20) at weight 3.
-    u2 = -(math.log(1.5) + 0 + 3 * math.log(1.5) + 3 * math.log(1.5)) / (8 + PRICE_SIGNAL_PRIOR)
+def test_price_choice_score_is_the_shrunk_centred_log_relative_price_of_free_choices(profiles):
+    # Views only (carts and purchases are conversion, not choice); no transition is shared by two
+    # users, so every view is a free choice. x = log(price / category median): category a's
+    # views are i1 (u1, 10/20), i2 (u1, 30/20), i2 (u2, 30/20); category b's are i3 at its median.
+    a = [math.log(0.5), math.log(1.5), math.log(1.5)]
+    mean_a = sum(a) / 3
+    var_a = sum((x - mean_a) ** 2 for x in a) / 2  # sample variance; b's is 0
+    prior = PRICE_SIGNAL_PRIOR * (3 * var_a / 5)  # five free views, category variance of one view
+    u1 = -((a[0] - mean_a) + (a[1] - mean_a)) / (2 * var_a + prior)
+    u2 = -(a[2] - mean_a) / (var_a + prior)
     assert profiles.loc["u1", "price_choice_score"] == pytest.approx(u1)
     assert profiles.loc["u2", "price_choice_score"] == pytest.approx(u2)
     # u1 carted the cheap item it viewed, u2 the dear one: u1 is the price-sensitive user
     assert profiles.loc["u1", "price_conversion_slope"] > profiles.loc["u2", "price_conversion_slope"]
     assert profiles.loc["u1", "price_sensitivity"] > profiles.loc["u2", "price_sensitivity"]
+
+
+def test_free_choices_leave_out_link_clicks_other_users_made_too():
+    frame = events()
+    # u2 now also goes i3 -> i2 within a session, the move u1 made: a shop link, not a choice
+    extra = frame[frame[s.USER_ID] == "u1"].iloc[3:5].assign(
+        **{s.USER_ID: "u2", s.SESSION_ID: "s9", s.TS: frame[s.TS].iloc[3:5] + pd.Timedelta(days=5)}
+    )
+    prepared = prepare_events(s.conform(pd.concat([frame, extra], ignore_index=True), s.EVENTS), items(),
+                              pd.Timedelta(minutes=30))
+    chosen = free_choices(prepared.assign(log_relative=0.0))
+    kept = chosen.groupby(s.USER_ID).size().to_dict()
+    assert kept == {"u1": 2, "u2": 3}  # each user's i2 after i3 is dropped; first views of sessions stay
 
 
 def _simulated_views(slopes: dict[str, float], n_views: dict[str, int], seed: int = 0) -> pd.DataFrame:
