@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -161,47 +163,20 @@ def test_health_names_the_served_version_and_when_it_was_loaded(client):
 
 def test_the_service_swaps_to_a_new_champion_while_answering_without_errors(project, monkeypatch):
     import httpx
-    import uvicorn
-
-    from shopseq.benchmarks.serve import free_port
 
     monkeypatch.chdir(project)
     params = load_params()
     promote(params, approved_by="tester", version="1", reason="start from version 1")
-    server = uvicorn.Server(uvicorn.Config(create_app(params), host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.config.port}"
-    answers: list[tuple[int, str | None]] = []
-    stop = threading.Event()
 
-    def keep_asking() -> None:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            i = 0
-            while not stop.is_set():
-                body = {"user_id": f"u{i % 30:02d}", "k": 5} if i % 2 else {"items": ["i01", "i04"], "k": 5}
-                try:
-                    response = http.post("/recommend", json=body)
-                    answers.append((response.status_code, response.json().get("model_version")))
-                except httpx.HTTPError as error:
-                    answers.append((0, repr(error)))
-                i += 1
+    def body(i: int) -> dict:
+        return {"user_id": f"u{i % 30:02d}", "k": 5} if i % 2 else {"items": ["i01", "i04"], "k": 5}
 
-    try:
-        _wait_for(lambda: server.started, "the server to start")
-        asker = threading.Thread(target=keep_asking)
-        asker.start()
+    with _service(params) as url, _asking(url, body, lambda answer: answer.get("model_version")) as answers:
         _wait_for(lambda: len(answers) >= 20, "answers from version 1")
         promote(params, approved_by="tester", version="2", reason="swap under load")
         _wait_for(lambda: httpx.get(url + "/health").json()["model_version"] == "2", "the swap to version 2")
         seen = len(answers)
         _wait_for(lambda: len(answers) >= seen + 20, "answers after the swap")
-        stop.set()
-        asker.join(30)
-    finally:
-        stop.set()
-        server.should_exit = True
-        thread.join(30)
 
     assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:5]
     versions = [version for _, version in answers]
@@ -214,9 +189,7 @@ def test_a_user_added_to_the_validated_events_becomes_known_without_a_restart(pr
     """New validated data names a new user: the running service serves their history once the file changes,
     while every request, before, during and after the reload, succeeds."""
     import httpx
-    import uvicorn
 
-    from shopseq.benchmarks.serve import free_port
     from shopseq.io import write_parquet
 
     monkeypatch.chdir(project)
@@ -224,52 +197,81 @@ def test_a_user_added_to_the_validated_events_becomes_known_without_a_restart(pr
     promote(params, approved_by="tester", version="1", reason="start from version 1")
     events_file = project / "data/validated/events.parquet"
     original = pd.read_parquet(events_file)
+
+    def body(i: int) -> dict:
+        return {"user_id": "u_late" if i % 2 else f"u{i % 30:02d}", "k": 5}
+
+    try:
+        with _service(params) as url:
+            def ask_late() -> dict:
+                return httpx.post(url + "/recommend", json={"user_id": "u_late", "k": 5}).json()
+
+            assert ask_late()["fallback_reason"] == "unknown user"
+            n_users = httpx.get(url + "/health").json()["n_users"]
+            with _asking(url, body, lambda answer: answer.get("source")) as answers:
+                _wait_for(lambda: len(answers) >= 20, "answers before the new data")
+                late = original[original["user_id"] == "u01"].assign(user_id="u_late")  # items the model knows
+                write_parquet(pd.concat([original, late], ignore_index=True), events_file)  # as `validate` writes it
+                _wait_for(lambda: ask_late()["source"] == "model", "u_late to be served from their history")
+                seen = len(answers)
+                _wait_for(lambda: len(answers) >= seen + 20, "answers after the reload")
+            health = httpx.get(url + "/health").json()
+    finally:
+        write_parquet(original, events_file)  # the module's other tests expect the shop as written
+
+    assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:5]
+    assert health["n_users"] == n_users + 1 and health["users_check_error"] is None
+    assert health["model_version"] == "1"  # the data changed, the champion did not
+
+
+@contextmanager
+def _service(params: Params) -> Iterator[str]:
+    """The service under uvicorn in a thread on a free loopback port: yields its URL."""
+    import uvicorn
+
+    from shopseq.benchmarks.serve import free_port
+
     server = uvicorn.Server(uvicorn.Config(create_app(params), host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.config.port}"
-    answers: list[tuple[int, str | None]] = []
+    try:
+        _wait_for(lambda: server.started, "the server to start")
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@contextmanager
+def _asking(url: str, body: Callable[[int], dict], what: Callable[[dict], object]) -> Iterator[list]:
+    """A thread posting `body(i)` to /recommend, i = 0, 1, ..., until the block ends.
+
+    Yields the growing list of answers: (status, what(response json)), or (0, error) on a
+    connection error.
+    """
+    import httpx
+
+    answers: list[tuple[int, object]] = []
     stop = threading.Event()
 
     def keep_asking() -> None:
         with httpx.Client(base_url=url, timeout=30) as http:
             i = 0
             while not stop.is_set():
-                user = "u_late" if i % 2 else f"u{i % 30:02d}"
                 try:
-                    response = http.post("/recommend", json={"user_id": user, "k": 5})
-                    answers.append((response.status_code, response.json().get("source")))
+                    response = http.post("/recommend", json=body(i))
+                    answers.append((response.status_code, what(response.json())))
                 except httpx.HTTPError as error:
                     answers.append((0, repr(error)))
                 i += 1
 
-    def ask_late() -> dict:
-        return httpx.post(url + "/recommend", json={"user_id": "u_late", "k": 5}).json()
-
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
     try:
-        _wait_for(lambda: server.started, "the server to start")
-        assert ask_late()["fallback_reason"] == "unknown user"
-        n_users = httpx.get(url + "/health").json()["n_users"]
-        asker = threading.Thread(target=keep_asking)
-        asker.start()
-        _wait_for(lambda: len(answers) >= 20, "answers before the new data")
-        late = original[original["user_id"] == "u01"].assign(user_id="u_late")  # items the model knows
-        write_parquet(pd.concat([original, late], ignore_index=True), events_file)  # as `validate` writes it
-        _wait_for(lambda: ask_late()["source"] == "model", "u_late to be served from their history")
-        seen = len(answers)
-        _wait_for(lambda: len(answers) >= seen + 20, "answers after the reload")
-        stop.set()
-        asker.join(30)
-        health = httpx.get(url + "/health").json()
+        yield answers
     finally:
         stop.set()
-        server.should_exit = True
-        thread.join(30)
-        write_parquet(original, events_file)  # the module's other tests expect the shop as written
-
-    assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:5]
-    assert health["n_users"] == n_users + 1 and health["users_check_error"] is None
-    assert health["model_version"] == "1"  # the data changed, the champion did not
+        asker.join(30)
 
 
 def test_the_registry_source_tells_a_missing_alias_from_a_missing_model(project, monkeypatch):

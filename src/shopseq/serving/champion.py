@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shopseq.config import Params
 from shopseq.registry import CHAMPION
+from shopseq.serving.holder import Holder
 from shopseq.serving.recommend import Scorer
 
 log = logging.getLogger(__name__)
@@ -38,22 +38,7 @@ class ServedModel:
     loaded_at: datetime
 
 
-class ModelHolder:
-    """The currently served model; `swap` replaces it atomically, `current` never blocks readers."""
-
-    def __init__(self, served: ServedModel) -> None:
-        self._served = served
-        self._lock = threading.Lock()  # serialises writers only
-
-    @property
-    def current(self) -> ServedModel:
-        return self._served  # one attribute read: readers see the old or the new model, whole
-
-    def swap(self, served: ServedModel) -> ServedModel:
-        """Serve `served` from now on; return the model it replaced."""
-        with self._lock:
-            previous, self._served = self._served, served
-        return previous
+ModelHolder = Holder[ServedModel]  # the served model, swapped whole on a new champion
 
 
 class ChampionSource:

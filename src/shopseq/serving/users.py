@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 from shopseq.downstream.audiences import build_histories
 from shopseq.io import read_parquet
 from shopseq.serving.fallback import recent_popularity
+from shopseq.serving.holder import Holder
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +65,6 @@ def load_user_histories(validated_dir: str | Path, recent_days: int) -> UserHist
     return UserHistories(histories, fallback, source, datetime.now(UTC))
 
 
-class UsersHolder:
-    """The served user histories; `swap` replaces them whole, `current` never blocks readers."""
+UsersHolder = Holder[UserHistories]  # the served histories, swapped whole on new data
 
-    def __init__(self, users: UserHistories) -> None:
-        self._users = users
-        self._lock = threading.Lock()  # serialises writers only
 
-    @property
-    def current(self) -> UserHistories:
-        return self._users  # one attribute read: readers see the old or the new snapshot, whole
-
-    def swap(self, users: UserHistories) -> UserHistories:
-        """Serve `users` from now on; return the snapshot it replaced."""
-        with self._lock:
-            previous, self._users = self._users, users
-        return previous
