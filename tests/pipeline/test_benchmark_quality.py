@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shopseq.cli import app
-from shopseq.config import load_params
+from shopseq.config import BLENDABLE, load_params
 from shopseq.data.synthetic import generate_shop
 
 from tiny import write_tiny_params
@@ -47,7 +47,13 @@ def synthetic(root):
 def test_quality_json_has_the_contract_keys_and_every_model(synthetic, root):
     assert synthetic["dataset"] == "synthetic"
     assert synthetic["split"]["kind"] == "temporal" and synthetic["split"]["test_targets_evaluated"] > 0
-    assert [row["model"] for row in synthetic["rows"]] == BASELINES + ["gru"]
+    models = [row["model"] for row in synthetic["rows"]]
+    assert models[:6] == BASELINES + ["gru"]
+    # then the trained GRU blended with a neighbourhood baseline, when that won on validation
+    for row in synthetic["rows"][6:]:
+        assert row["model"] == f"gru+{row['blend']['kind']}" and row["blend"]["kind"] in BLENDABLE
+        assert 0.0 < row["blend"]["weight"] < 1.0
+    assert len(models) <= 7
     for row in synthetic["rows"]:
         assert ROW_KEYS <= set(row)
         assert all(0.0 <= row[k] <= 1.0 for k in ("ndcg@10", "hr@10", "mrr@20", "recall@20"))
@@ -76,7 +82,7 @@ def test_canonical_files_of_the_same_shop_give_the_same_baselines_and_a_text_mod
     assert result.exit_code == 0, result.output + repr(result.exception)
     report = json.loads((root / "canonical" / "quality.json").read_text())
     assert report["dataset"] == "canonical:canonical-shop"
-    assert [row["model"] for row in report["rows"]] == BASELINES + ["gru+text"]
+    assert [row["model"] for row in report["rows"]][:6] == BASELINES + ["gru+text"]
     same = {row["model"]: row["ndcg@10"] for row in synthetic["rows"]}
     assert {row["model"]: row["ndcg@10"] for row in report["rows"][:5]} == {m: same[m] for m in BASELINES}
 
