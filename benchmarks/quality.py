@@ -127,7 +127,8 @@ def main() -> None:
 def _hyperparameters(hp: dict | None) -> str:
     if not hp:
         return "hyperparameters not recorded"
-    return ", ".join(f"{k} {hp[k]}" for k in ("hidden", "layers", "dropout", "lr", "batch_size") if k in hp)
+    keys = ("hidden", "layers", "dropout", "lr", "batch_size", "repeat", "patience")
+    return ", ".join(f"{k} {hp[k]}" for k in keys if k in hp)
 
 
 def run_peer(args: argparse.Namespace, out: Path) -> None:
@@ -159,8 +160,12 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
              "Full-ranking metrics on each data set's test targets (the same targets for every row).",
              "`train s` is fitting only (item text is embedded once, before the +text rows); `peak MB` is",
              "the rise of resident memory while the row fitted and scored. `NDCG@10 rare`: targets whose",
-             "item has at most 5 training interactions. Models train with `train.defaults` for a fixed",
-             "number of epochs (no Optuna). Times come from a 2-core CPU shared with other jobs: indicative only.",
+             "item has at most 5 training interactions. Models train with `train.defaults` for up to the",
+             "given epochs, keeping the best validation epoch and stopping after `train.patience` epochs",
+             "without a better one (no Optuna). `<model>+<baseline>` rows are that trained model blended",
+             "with the neighbourhood baseline and weight chosen on validation (`train.blend`); they appear",
+             "when the blend beat the model alone on validation, and their time includes the model's.",
+             "Times come from a 2-core CPU shared with other jobs: indicative only.",
              "Rerun one data set with `python benchmarks/quality.py --only NAME [options]`; this page collects",
              "the latest result of each.", "",
              markdown_table(reports) if reports else "(no data set finished)", ""]
@@ -169,7 +174,7 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
         lines.append(
             f"- {report['dataset']}: {split['kind']} split, {split['train_sequences']} training sequences, "
             f"{split['items']} items, {split['test_targets_evaluated']} test targets "
-            f"({split['rare_targets_evaluated']} rare), {report['epochs']} epochs, "
+            f"({split['rare_targets_evaluated']} rare), up to {report['epochs']} epochs, "
             + ("no item text" if report["embed_seconds"] is None else f"item text embedded in {report['embed_seconds']} s")
             + f", wall {report['wall_seconds']} s; {_hyperparameters(report.get('hyperparameters'))}"
         )
