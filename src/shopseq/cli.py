@@ -266,6 +266,7 @@ def benchmark_quality(
         "popularity,recent_popularity,markov,item_knn,session_knn", help="Baselines, comma-separated."
     ),
     text: str = typer.Option("auto", help="Item text vectors: auto (with and without when items have text), on, off."),
+    profile: bool = typer.Option(False, help="Also train each family with the user profile input (+profile rows)."),
     max_users: Optional[int] = typer.Option(None, help="Sample this many users before splitting (fits 2 cores)."),
     max_targets: Optional[int] = typer.Option(None, help="Test targets scored (default: evaluate.max_targets)."),
     split: Optional[str] = typer.Option(None, help="temporal | leave_last_out (default: sequences.split)."),
@@ -282,6 +283,7 @@ def benchmark_quality(
         families=tuple(f for f in families.split(",") if f),
         baselines=tuple(b for b in baselines.split(",") if b),
         text=text,
+        profile=profile,
         max_users=max_users,
         max_targets=max_targets,
         split=split,

@@ -177,6 +177,7 @@ BLENDABLE = ("markov", "item_knn", "session_knn")  # baselines a trained model c
 class Train:
     model: str = "gru"
     use_text: bool = True
+    use_profile: bool = False  # user profile vector (as of the training cut) as a model input
     epochs: int = 5
     batch_size: int = 64
     max_len: int = 50

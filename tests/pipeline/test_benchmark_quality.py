@@ -92,3 +92,15 @@ def test_an_unknown_family_is_refused_before_any_work(root):
     assert result.exit_code != 0
     assert "unknown model family ['cnn']" in str(result.exception)
     assert not (root / "bad").exists()
+
+
+def test_profile_rows_train_each_family_again_with_profiles_as_of_the_training_cut(root):
+    result = quality(root, "--source", "synthetic", "--out", str(root / "profile"), "--text", "off",
+                     "--baselines", "popularity", "--profile")
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads((root / "profile" / "quality.json").read_text())
+    models = [row["model"].split("+")[0] + ("+profile" if "+profile" in row["model"] else "") for row in report["rows"]]
+    assert models[0] == "popularity" and {"gru", "gru+profile"} <= set(models)
+    assert models.index("gru") < models.index("gru+profile")  # without, then with, on the same split
+    assert {row["n_targets"] for row in report["rows"]} == {report["split"]["test_targets_evaluated"]}
+    assert report["profiles_as_of"] == report["split"]["valid_start"] and "n_events" in report["profile_features"]

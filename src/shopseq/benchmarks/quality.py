@@ -7,9 +7,12 @@ pipeline trial does (no Optuna: the benchmark compares families, not search budg
 `train.blend`, each trained model is also blended with the neighbourhood baseline that helps it
 most on validation (`training.blend`), a row of its own when the blend wins. Every row is scored with the same full-ranking metrics on the identical sample
 of test targets. `train_seconds` is fitting only (embedding the item text once is reported
-separately as `embed_seconds`; a blended row `<model>+<baseline>` counts the model's training
-plus choosing the blend on validation); `peak_mb` is the process's peak resident memory while that row
-fitted and scored, above its level when the row started.
+separately as `embed_seconds`, building the user profiles once as `profile_seconds`; a blended
+row `<model>+<baseline>` counts the model's training plus choosing the blend on validation);
+`peak_mb` is the process's peak resident memory while that row fitted and scored, above its level
+when the row started. With `profile`, each family (and text variant) is trained a second time with
+the user profile input, a `<model>+profile` row: profiles as of the training cut
+(`profiles.inputs`), the same split and targets as the row without.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,7 @@ class QualityOptions:
     families: tuple[str, ...] = MODEL_FAMILIES
     baselines: tuple[str, ...] = BASELINE_ROWS
     text: str = "auto"  # auto: with and without text when the items have text; on; off
+    profile: bool = False  # also train every family (and text variant) with the user profile input
     max_users: int | None = None  # sample this many users (seeded) before splitting
     max_targets: int | None = None  # None: evaluate.max_targets
     split: str | None = None  # None: sequences.split
@@ -111,15 +116,23 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         variants = [True]
     else:
         variants = [False] + ([True] if text_vectors is not None else [])
+    profiles, profile_seconds = None, None
+    if options.families and options.profile:
+        from shopseq.profiles.inputs import build_profile_inputs
+
+        profile_started = time.perf_counter()
+        profiles = build_profile_inputs(events, items, sequences_config, params.profiles)
+        profile_seconds = round(time.perf_counter() - profile_started, 2)
     epochs = options.epochs or params.train.epochs
+    profile_variants = [None] if profiles is None else [None, profiles]  # without, then with the profile input
     for family in options.families:
-        for use_text in variants:
-            name = f"{family}+text" if use_text else family
+        for use_text, user_profiles in product(variants, profile_variants):
+            name = family + ("+text" if use_text else "") + ("+profile" if user_profiles is not None else "")
             vectors = text_vectors if use_text else None
             trained: dict[str, Any] = {}
 
-            def train(family=family, vectors=vectors, trained=trained):
-                trained["model"] = train_model(family, split, vectors, epochs, params)
+            def train(family=family, vectors=vectors, user_profiles=user_profiles, trained=trained):
+                trained["model"] = train_model(family, split, vectors, epochs, params, user_profiles)
                 return trained["model"]
 
             rows.append(measure(name, train, test, rare, ks))
@@ -154,6 +167,10 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
                             "max_len": params.train.max_len, "patience": params.train.patience},
         "max_users": options.max_users,
         "embed_seconds": embed_seconds,
+        "profile_seconds": profile_seconds,
+        "profile_features": None if profiles is None else profiles.final.feature_names,
+        "profiles_as_of": None if profiles is None else profiles.final.as_of,
+        "profile_snapshots": None if profiles is None else [snap.as_of for snap in profiles.snapshots],
         "rows": rows,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
@@ -250,8 +267,10 @@ def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params)
     return fit_baselines([name], split.train["items"].tolist(), split.vocabulary, settings, steps, cut)[name]
 
 
-def train_model(family: str, split, text_vectors, epochs: int, params: Params):
+def train_model(family: str, split, text_vectors, epochs: int, params: Params, profiles=None):
     """Train one family with `train.defaults` for up to `epochs` epochs; return a Recommender.
+
+    `profiles` (`profiles.inputs.ProfileInputs`): train with the user profile input.
 
     Like a pipeline trial: the validation targets are scored after every epoch, the best epoch's
     weights are kept and training stops after `train.patience` epochs without a better NDCG@10.
@@ -259,6 +278,7 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params):
     from dataclasses import replace
 
     from shopseq.sequences.recommender import Recommender
+    from shopseq.training.data import window_profiles
     from shopseq.training.evaluate import sample_targets
     from shopseq.training.fit import make_windows, resolve_device
     from shopseq.training.tune import TrainingData, train_trial
@@ -271,13 +291,16 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params):
         item_ids=item_ids,
         text_vectors=text_vectors,
         sequences=[[str(i) for i in items] for items in split.train["items"]],
+        profiles=None if profiles is None else profiles.final,
+        window_profiles=None if profiles is None else window_profiles(
+            profiles, split.train[s.USER_ID].astype(str).tolist(), params.train.max_len),
     )
     hp = {**params.train.defaults, "model": family}
     train = replace(params.train, epochs=epochs)
     outcome = train_trial(hp, data, train, params.evaluate.ks, params.base.seed, resolve_device(params.base.device), "logs")
     log.info("%s: best validation ndcg@10 %.4f at epoch %d of %d", family, outcome.value,
              max(outcome.history, key=lambda h: h["valid_ndcg@10"])["epoch"], len(outcome.history))
-    recommender = Recommender(outcome.model, item_ids)
+    recommender = Recommender(outcome.model, item_ids, profiles=data.profiles)
     recommender.meta = {"epochs_trained": len(outcome.history), "valid": data.valid, "sequences": data.sequences}
     return recommender
 
@@ -290,13 +313,13 @@ def blend_model(recommender, params: Params):
 
     blend, _ = fit_blend(recommender, recommender.meta["sequences"], recommender.meta["valid"],
                          params.train.blend, BaselineSettings.from_params(params.evaluate))
-    return Recommender(recommender.model, recommender.item_ids, blend=blend)
+    return Recommender(recommender.model, recommender.item_ids, blend=blend, profiles=recommender.profiles)
 
 
 def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[int]) -> dict[str, Any]:
     """Fit/train with `build()`, then score on `test` (and its rare-item subset): one table row."""
     from shopseq.sequences.split import HISTORY
-    from shopseq.training.evaluate import evaluate_scorer
+    from shopseq.training.evaluate import evaluate_scorer, row_profiles
 
     gc.collect()
     with PeakMemory() as memory:
@@ -305,7 +328,9 @@ def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[i
         train_seconds = time.perf_counter() - started
         started = time.perf_counter()
         def score(rows: pd.DataFrame) -> np.ndarray:
-            return scorer.score(rows[HISTORY].tolist())
+            profiles = row_profiles(scorer, rows)  # (rows, P) for a model with the profile input, else None
+            histories = rows[HISTORY].tolist()
+            return scorer.score(histories) if profiles is None else scorer.score(histories, profiles=profiles)
         metrics = evaluate_scorer(score, scorer.item_ids, test, ks)
         eval_seconds = time.perf_counter() - started
         rare_metrics = evaluate_scorer(score, scorer.item_ids, rare, [10]) if len(rare) else None

@@ -9,6 +9,14 @@ position never depends on padding, and the prediction is read at position `lengt
 Input and output item representations are tied: an item's vector is its learned embedding plus a
 projection of its frozen text vector (when text is used), so items with few interactions still
 get a sensible place from their description.
+
+A user profile (when `profile_dim` > 0) is projected to the hidden size and added to the
+encoder's state after the encoder: one vector per sequence (B, P) shifts every position alike
+(prediction), or one per position (B, T, P) in training, where each position gets the profile as
+of its own step (`profiles.inputs`). Position t's state gets only position t's profile, so no
+later step reaches an earlier state, padding never touches it, and the encoder itself stays the
+plain sequence model. The projection has no bias, so the all-zero profile (the average user, as
+the features are standardised; also "no profile" for ad-hoc sequences) leaves the states unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ class ModelConfig:
     max_len: int = 50
     text_dim: int = 0  # 0: no text side information
     repeat: bool = False  # add a learned repeat score to items already in the history
-
+    profile_dim: int = 0  # 0: no user profile input; else the length of each sequence's profile vector
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +83,11 @@ class NextItemModel(nn.Module):
             self.repeat_gate = nn.Linear(h, 1)
             nn.init.zeros_(self.repeat_gate.weight)
             nn.init.zeros_(self.repeat_gate.bias)
+        if config.profile_dim:
+            # Starts at zero: training begins from the plain sequence model and learns how much
+            # the profile should move each user's query.
+            self.profile_projection = nn.Linear(config.profile_dim, h, bias=False)
+            nn.init.zeros_(self.profile_projection.weight)
 
     def item_vectors(self) -> torch.Tensor:
         """Every item's representation, used both as input and as output layer."""
@@ -83,8 +96,16 @@ class NextItemModel(nn.Module):
             vectors = vectors + self.text_projection(self.text_vectors)  # (N+1, H)
         return vectors
 
-    def forward(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """States for every position of right-padded `seq` (B, T) -> (B, T, H)."""
+    def forward(self, seq: torch.Tensor, lengths: torch.Tensor, profile: torch.Tensor | None = None) -> torch.Tensor:
+        """States for every position of right-padded `seq` (B, T) -> (B, T, H).
+
+        `profile` is each sequence's user profile (B, P), or one per position (B, T, P); None (or a
+        model without `profile_dim`) uses none.
+        """
+        return self.add_profile(self.encode(seq), profile)
+
+    def encode(self, seq: torch.Tensor) -> torch.Tensor:
+        """The sequence encoder alone: (B, T) -> (B, T, H)."""
         x = self.dropout(F.embedding(seq, self.item_vectors(), padding_idx=0))  # (B, T, H)
         if self.config.family == "transformer":
             T = seq.shape[1]
@@ -98,18 +119,35 @@ class NextItemModel(nn.Module):
         states, _ = self.encoder(x)  # (B, T, H); right padding never reaches earlier positions
         return states
 
-    def calculate_loss(self, seq: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def add_profile(self, states: torch.Tensor, profile: torch.Tensor | None) -> torch.Tensor:
+        """`states` (B, T, H) shifted by the projected profile: (B, P) alike at every position, (B, T, P) per position."""
+        if not self.config.profile_dim or profile is None:
+            return states
+        B, T, _ = states.shape
+        if profile.shape not in ((B, self.config.profile_dim), (B, T, self.config.profile_dim)):
+            raise ValueError(
+                f"profile must have shape ({B}, {self.config.profile_dim}) or ({B}, {T}, {self.config.profile_dim}); "
+                f"got {tuple(profile.shape)}"
+            )
+        shift = self.profile_projection(profile.to(states.dtype))  # (B, H) or (B, T, H)
+        return states + (shift[:, None, :] if shift.dim() == 2 else shift)  # (B, T, H)
+
+    def calculate_loss(
+        self, seq: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, profile: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Mean cross-entropy over all real positions; `targets` (B, T) holds 0 at padding."""
-        states = self.forward(seq, lengths)  # (B, T, H)
+        states = self.forward(seq, lengths, profile)  # (B, T, H)
         logits = states @ self.item_vectors().T  # (B, T, N+1)
         if self.config.repeat:
             logits = self.add_repeat_scores(logits, states, seq)
         logits[..., 0] = float("-inf")  # never predict padding
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0)
 
-    def full_sort_predict(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def full_sort_predict(
+        self, seq: torch.Tensor, lengths: torch.Tensor, profile: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Scores of every item after each sequence's last real position: (B, T) -> (B, N+1)."""
-        states = self.forward(seq, lengths)  # (B, T, H)
+        states = self.forward(seq, lengths, profile)  # (B, T, H)
         rows = torch.arange(seq.shape[0], device=seq.device)
         last = states[rows, lengths - 1]  # (B, H)
         scores = last @ self.item_vectors().T  # (B, N+1)

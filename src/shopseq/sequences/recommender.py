@@ -1,7 +1,8 @@
 """A trained next-item model together with its item vocabulary, saved as one directory.
 
-The directory (`model.pt`, `config.json`, `items.json`, `meta.json`, and `blend.json` +
-`blend_sequences.json` for a blended model) is what DVC versions as `models/candidate`, what
+The directory (`model.pt`, `config.json`, `items.json`, `meta.json`, `blend.json` +
+`blend_sequences.json` for a blended model, and `profiles.npz`, the user profile vectors as of
+the training cut, for a model with a profile input) is what DVC versions as `models/candidate`, what
 MLflow stores as the registered model's artifacts, and what evaluation, audiences and serving
 load. Callers speak in item ids; indices stay inside.
 """
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from shopseq.io import atomic_dir
+from shopseq.profiles.inputs import PROFILES_FILE, UserProfiles
 from shopseq.sequences.models import ModelConfig, NextItemModel, pad_batch
 
 MODEL_FILES = ("model.pt", "config.json", "items.json", "meta.json")
@@ -82,40 +84,71 @@ def mix_scores(model_scores: np.ndarray, neighbour_scores: np.ndarray, weight: f
 
 
 class Recommender:
-    """Scores every catalogue item as the next step after each history of item ids."""
+    """Scores every catalogue item as the next step after each history of item ids.
+
+    A model with a profile input carries `profiles`, the table it was trained with: callers that
+    know the user behind each history pass `profile_vectors(user_ids)` to `score`; histories
+    without one (ad-hoc sequences) score with the zero profile, the average user.
+    """
 
     def __init__(
-        self, model: NextItemModel, item_ids: list[str], meta: dict | None = None, blend: Blend | None = None
+        self,
+        model: NextItemModel,
+        item_ids: list[str],
+        meta: dict | None = None,
+        blend: Blend | None = None,
+        profiles: UserProfiles | None = None,
     ) -> None:
         self.model = model.eval()
         self.item_ids = list(item_ids)
         self.meta = meta or {}
         self.blend = blend
+        self.profiles = profiles
+        if model.config.profile_dim and profiles is not None and profiles.dim != model.config.profile_dim:
+            raise ValueError(f"profiles have {profiles.dim} features; the model expects {model.config.profile_dim}")
         self._index = {item: i + 1 for i, item in enumerate(self.item_ids)}
 
     def encode(self, history: list[str]) -> list[int]:
         """Item ids -> model indices; items the model never saw are skipped."""
         return [self._index[item] for item in history if item in self._index]
 
-    def score(self, histories: list[list[str]], batch_size: int = 512) -> np.ndarray:
+    def profile_vectors(self, user_ids) -> np.ndarray | None:
+        """(n, P) profile rows for `user_ids` (zeros for unknown users); None for a model without profiles."""
+        if not self.model.config.profile_dim or self.profiles is None:
+            return None
+        return self.profiles.vectors_for(list(user_ids))
+
+    def score(
+        self, histories: list[list[str]], batch_size: int = 512, profiles: np.ndarray | None = None
+    ) -> np.ndarray:
         """(n_histories, n_items) scores, columns in `item_ids` order; higher = more likely next.
 
         Their softmax is the next-item probability: the model's logits, or with a blend the log of
-        the blended probabilities.
+        the blended probabilities. `profiles` (n_histories, P): each history's user profile (see
+        `profile_vectors`); None scores every history with the zero profile.
         """
-        scores = self.model_scores(histories, batch_size)
+        scores = self.model_scores(histories, batch_size, profiles)
         return scores if self.blend is None else self.blend.mix(scores, histories, self.item_ids)
 
     @torch.inference_mode()
-    def model_scores(self, histories: list[list[str]], batch_size: int = 512) -> np.ndarray:
+    def model_scores(
+        self, histories: list[list[str]], batch_size: int = 512, profiles: np.ndarray | None = None
+    ) -> np.ndarray:
         """The neural model's own (n_histories, n_items) logits, without any blend."""
         self.model.eval()
         device = next(self.model.parameters()).device
+        profile_dim = self.model.config.profile_dim
+        if profiles is not None and profile_dim and np.shape(profiles) != (len(histories), profile_dim):
+            raise ValueError(f"profiles must have shape ({len(histories)}, {profile_dim}); got {np.shape(profiles)}")
         out = np.empty((len(histories), len(self.item_ids)), dtype=np.float32)
         for start in range(0, len(histories), batch_size):
             chunk = [self.encode(h) for h in histories[start : start + batch_size]]
             seq, lengths = pad_batch(chunk, self.model.config.max_len)
-            scores = self.model.full_sort_predict(seq.to(device), lengths.to(device))  # (B, N+1)
+            profile = None
+            if profile_dim:  # zeros (the average user) where the caller has no profile
+                rows = np.zeros((len(chunk), profile_dim), np.float32) if profiles is None else profiles[start : start + len(chunk)]
+                profile = torch.as_tensor(np.asarray(rows, dtype=np.float32), device=device)  # (B, P)
+            scores = self.model.full_sort_predict(seq.to(device), lengths.to(device), profile)  # (B, N+1)
             out[start : start + len(chunk)] = scores[:, 1:].float().cpu().numpy()
         return out
 
@@ -131,6 +164,8 @@ def save_recommender(recommender: Recommender, directory: str | Path) -> None:
             facts = {"kind": blend.kind, "weight": blend.weight, "settings": blend.settings}
             (tmp / "blend.json").write_text(json.dumps(facts, indent=2))
             (tmp / "blend_sequences.json").write_text(json.dumps(blend.sequences))
+        if recommender.profiles is not None:
+            recommender.profiles.save(tmp / PROFILES_FILE)
 
 
 def load_recommender(directory: str | Path, device: str = "cpu") -> Recommender:
@@ -151,7 +186,8 @@ def load_recommender(directory: str | Path, device: str = "cpu") -> Recommender:
         facts = json.loads((directory / "blend.json").read_text())
         sequences = json.loads((directory / "blend_sequences.json").read_text())
         blend = Blend(facts["kind"], float(facts["weight"]), sequences, facts.get("settings", {}))
-    return Recommender(model.to(device), items, meta, blend)
+    profiles = UserProfiles.load(directory / PROFILES_FILE) if (directory / PROFILES_FILE).exists() else None
+    return Recommender(model.to(device), items, meta, blend, profiles)
 
 
 def update_meta(directory: str | Path, **facts) -> None:

@@ -109,7 +109,7 @@ def create_app(params: Params) -> FastAPI:
         if body.user_id is not None:
             history = users.histories.get(body.user_id)
             reason = None if history else "unknown user"
-            answer = recommend(served.model, history or [], body.k, users.fallback, reason)
+            answer = recommend(served.model, history or [], body.k, users.fallback, reason, user_id=body.user_id)
         else:
             answer = recommend(served.model, body.items, body.k, users.fallback)
         return RecommendResponse(

@@ -31,4 +31,4 @@ def fold_text_vectors(recommender: Recommender) -> Recommender:
     state = {name: value for name, value in model.state_dict().items() if not name.startswith(TEXT_WEIGHTS)}
     state["item_embedding.weight"] = table
     folded.load_state_dict(state)
-    return Recommender(folded.to(device), recommender.item_ids, recommender.meta, recommender.blend)
+    return Recommender(folded.to(device), recommender.item_ids, recommender.meta, recommender.blend, recommender.profiles)

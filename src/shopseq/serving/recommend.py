@@ -2,6 +2,11 @@
 
 No web framework here: the HTTP service and the tests call `recommend` with a loaded model, the
 users' histories and the fallback ranking.
+
+A model trained with the user profile input (`train.use_profile`) carries its profile table, built
+as of its training cut: a request by user id is scored with that user's row of it (zeros for users
+new since then), an ad-hoc sequence with the zero profile, the average user. Batch scoring,
+audiences and forecasts score histories alone, so with the zero profile too.
 """
 
 from __future__ import annotations
@@ -68,8 +73,9 @@ def recommend(
     k: int,
     fallback: pd.Series,
     fallback_reason: str | None = None,
+    user_id: str | None = None,
 ) -> Recommendations:
-    """Top-`k` next items after `history` (item ids, oldest first).
+    """Top-`k` next items after `history` (item ids, oldest first), of `user_id` when given.
 
     Items the model does not know are ignored and reported. With `fallback_reason` set, or when no
     item of the history is known to the model, the answer is the top of `fallback` (item id ->
@@ -89,7 +95,9 @@ def recommend(
             fallback_reason=fallback_reason,
             unknown_items=unknown,
         )
-    probabilities = next_item_probabilities(model.score([usable]))  # (1, I)
+    profile = user_profile(model, user_id)  # (1, P) or None
+    scores = model.score([usable]) if profile is None else model.score([usable], profiles=profile)  # (1, I)
+    probabilities = next_item_probabilities(scores)  # (1, I)
     best = top_k(probabilities, k)[0]  # (k,)
     return Recommendations(
         item_ids=[model.item_ids[i] for i in best],
@@ -97,3 +105,9 @@ def recommend(
         source=MODEL,
         unknown_items=unknown,
     )
+
+
+def user_profile(model: Scorer, user_id: str | None) -> np.ndarray | None:
+    """(1, P) the profile `model` keeps for `user_id` when it takes a profile input; else None."""
+    lookup = getattr(model, "profile_vectors", None)
+    return None if user_id is None or lookup is None else lookup([user_id])

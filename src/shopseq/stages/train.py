@@ -54,6 +54,8 @@ def run(params: Params) -> None:
             "valid_ndcg@10": result.best_value,
             "train_seconds": round(seconds, 1),
             "use_text": train.use_text,
+            "use_profile": train.use_profile,
+            "profiles_as_of": None if data.profiles is None else data.profiles.as_of,
             "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
         }
         candidate = Path(params.paths.candidate)

@@ -19,7 +19,7 @@ from shopseq.config import BLENDABLE
 from shopseq.sequences.recommender import Blend, Recommender, mix_scores
 from shopseq.sequences.split import HISTORY, TARGET
 from shopseq.training.baselines import BaselineSettings, fit_baselines, vocabulary_of
-from shopseq.training.evaluate import CHUNK
+from shopseq.training.evaluate import CHUNK, row_profiles
 from shopseq.training.metrics import ranking_metrics, target_ranks
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def fit_blend(
         rows = valid.iloc[start : start + CHUNK]
         histories = rows[HISTORY].tolist()
         targets = np.array([columns.get(t, -1) for t in rows[TARGET]])
-        model_scores = recommender.model_scores(histories)  # (chunk, n_items)
+        profiles = row_profiles(recommender, rows)  # (chunk, P) for a model with the profile input
+        model_scores = (recommender.model_scores(histories) if profiles is None
+                        else recommender.model_scores(histories, profiles=profiles))  # (chunk, n_items)
         for kind, baseline in baselines.items():
             neighbour_scores = baseline.score(histories)  # (chunk, n_items)
             for w, weight in enumerate(WEIGHTS):

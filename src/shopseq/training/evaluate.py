@@ -45,8 +45,20 @@ def evaluate_scorer(
 
 
 def evaluate_recommender(recommender: Recommender, targets: pd.DataFrame, ks: list[int]) -> dict:
-    """Full-ranking metrics of a trained model on `targets` (history, target)."""
-    return evaluate_scorer(lambda rows: recommender.score(rows[HISTORY].tolist()), recommender.item_ids, targets, ks)
+    """Full-ranking metrics of a trained model on `targets` (history, target; user_id for a profile model)."""
+    def score(rows: pd.DataFrame) -> np.ndarray:
+        profiles = row_profiles(recommender, rows)  # (rows, P) for a model with the profile input
+        histories = rows[HISTORY].tolist()
+        return recommender.score(histories) if profiles is None else recommender.score(histories, profiles=profiles)
+
+    return evaluate_scorer(score, recommender.item_ids, targets, ks)
+
+
+def row_profiles(recommender: Recommender, rows: pd.DataFrame) -> np.ndarray | None:
+    """The profile of each row's user (`user_id` column) when the model takes one; else None."""
+    if s.USER_ID not in rows or not hasattr(recommender, "profile_vectors"):
+        return None
+    return recommender.profile_vectors(rows[s.USER_ID].astype(str).tolist())
 
 
 def evaluate_popularity(vocabulary: pd.DataFrame, targets: pd.DataFrame, ks: list[int]) -> dict:

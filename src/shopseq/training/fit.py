@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -33,6 +34,22 @@ def make_windows(sequences: list[list[int]], max_len: int) -> list[list[int]]:
     return windows
 
 
+@dataclass(frozen=True)
+class WindowProfiles:
+    """The profile each training window's input positions read: rows of `table` (R, P), row 0 zeros."""
+
+    table: torch.Tensor  # (R, P)
+    rows: list[list[int]]  # per window, one table row per input position (len(window) - 1)
+
+    def batch(self, windows: list[int], length: int) -> torch.Tensor:
+        """(B, length, P) profiles of the windows at `windows`; padding positions get row 0."""
+        index = torch.zeros(len(windows), length, dtype=torch.long)  # (B, T)
+        for b, w in enumerate(windows):
+            rows = self.rows[w][:length]
+            index[b, : len(rows)] = torch.tensor(rows, dtype=torch.long)
+        return self.table[index]  # (B, T, P)
+
+
 def fit(
     model: NextItemModel,
     windows: list[list[int]],
@@ -43,26 +60,32 @@ def fit(
     seed: int,
     on_epoch: Callable[[int, float], None] | None = None,
     progress_mode: str = "auto",
+    profiles: WindowProfiles | None = None,
 ) -> list[float]:
     """Train `model` in place with Adam; return the mean training loss of each epoch.
 
     `on_epoch(epoch, loss)` runs after every epoch (validation, logging, pruning); it may raise
-    StopTraining to end early.
+    StopTraining to end early. `profiles`: the profile of each window's input positions, for a
+    model with a profile input.
     """
+    if profiles is not None and len(profiles.rows) != len(windows):
+        raise ValueError(f"profiles: {len(profiles.rows)} rows for {len(windows)} windows")
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     order = random.Random(seed)
     losses: list[float] = []
     for epoch in range(1, epochs + 1):
         model.train()
-        shuffled = windows[:]
+        shuffled = list(range(len(windows)))
         order.shuffle(shuffled)
         batches = [shuffled[i : i + batch_size] for i in range(0, len(shuffled), batch_size)]
         total, count = 0.0, 0
         for batch in progress(batches, f"epoch {epoch}/{epochs}", mode=progress_mode, unit="batch"):
-            seq, lengths = pad_batch(batch, model.config.max_len + 1)
+            seq, lengths = pad_batch([windows[i] for i in batch], model.config.max_len + 1)
             inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
-            loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device))
+            profile = None if profiles is None else profiles.batch(batch, inputs.shape[1]).to(device)  # (B, T-1, P)
+            loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device),
+                                        profile)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -16,11 +16,12 @@ import pandas as pd
 import torch
 
 from shopseq.config import Train
+from shopseq.profiles.inputs import UserProfiles
 from shopseq.seed import set_seed
 from shopseq.sequences.models import ModelConfig, NextItemModel
 from shopseq.sequences.recommender import Recommender
 from shopseq.training.evaluate import evaluate_recommender
-from shopseq.training.fit import StopTraining, fit
+from shopseq.training.fit import StopTraining, WindowProfiles, fit
 
 log = logging.getLogger(__name__)
 OBJECTIVE = "ndcg@10"
@@ -35,6 +36,8 @@ class TrainingData:
     item_ids: list[str]
     text_vectors: torch.Tensor | None  # (n_items + 1, D), row 0 for padding
     sequences: list[list[str]] = field(default_factory=list)  # training sequences of item ids (for a blend)
+    profiles: UserProfiles | None = None  # user profiles as of the training cut (None: no profile input)
+    window_profiles: WindowProfiles | None = None  # point-in-time profiles of each window's positions
 
 
 @dataclass
@@ -64,7 +67,9 @@ def suggest(trial, train: Train) -> dict:
     return hp
 
 
-def build_model(hp: dict, n_items: int, max_len: int, text_vectors: torch.Tensor | None) -> NextItemModel:
+def build_model(
+    hp: dict, n_items: int, max_len: int, text_vectors: torch.Tensor | None, profile_dim: int = 0
+) -> NextItemModel:
     config = ModelConfig(
         family=hp["model"],
         n_items=n_items,
@@ -75,6 +80,7 @@ def build_model(hp: dict, n_items: int, max_len: int, text_vectors: torch.Tensor
         max_len=max_len,
         text_dim=0 if text_vectors is None else int(text_vectors.shape[1]),
         repeat=bool(hp.get("repeat", False)),
+        profile_dim=profile_dim,
     )
     return NextItemModel(config, text_vectors)
 
@@ -108,8 +114,9 @@ def train_trial(
     raises TrialPruned (StopTraining ends it without marking it pruned).
     """
     set_seed(seed)
-    model = build_model(hp, len(data.item_ids), train.max_len, data.text_vectors).to(device)
-    recommender = Recommender(model, data.item_ids)
+    profile_dim = 0 if data.profiles is None else data.profiles.dim
+    model = build_model(hp, len(data.item_ids), train.max_len, data.text_vectors, profile_dim).to(device)
+    recommender = Recommender(model, data.item_ids, profiles=data.profiles)
     history: list[dict] = []
     state = {"value": float("-inf"), "epoch": 0, "weights": None, "pruned": False}
 
@@ -129,7 +136,7 @@ def train_trial(
             raise StopTraining
 
     fit(model, data.windows, train.epochs, train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
-        seed, on_epoch, progress_mode)
+        seed, on_epoch, progress_mode, data.window_profiles)
     if state["weights"] is not None:
         model.load_state_dict(state["weights"])
     return TrialOutcome(model, state["value"], history, state["pruned"])
@@ -184,7 +191,7 @@ def tune(
     if "model" not in best:
         raise RuntimeError("no Optuna trial finished an epoch; check train.epochs and the data")
     return TuneResult(
-        best=Recommender(best["model"], data.item_ids),
+        best=Recommender(best["model"], data.item_ids, profiles=data.profiles),
         best_params=best["params"],
         best_value=best["value"],
         history=best["history"],

@@ -31,3 +31,18 @@ def test_folded_models_score_exactly_like_the_original(family):
 def test_a_model_without_text_is_returned_as_is():
     recommender = Recommender(NextItemModel(ModelConfig(family="gru", n_items=3, hidden=4)), ITEMS[:3])
     assert fold_text_vectors(recommender) is recommender
+
+
+def test_folding_keeps_the_profile_input_and_its_table():
+    from shopseq.profiles.inputs import UserProfiles
+
+    torch.manual_seed(0)
+    config = ModelConfig(family="gru", n_items=len(ITEMS), hidden=8, max_len=5, text_dim=6, profile_dim=2)
+    model = NextItemModel(config, text_vectors=torch.randn(len(ITEMS) + 1, 6))
+    torch.nn.init.normal_(model.profile_projection.weight)
+    profiles = UserProfiles(["u1"], np.array([[1.5, -2.0]], np.float32), ["a", "b"])
+    original = Recommender(model, ITEMS, profiles=profiles)
+    folded = fold_text_vectors(original)
+    vectors = folded.profile_vectors(["u1"])
+    np.testing.assert_allclose(folded.score([["i1", "i2"]], profiles=vectors),
+                               original.score([["i1", "i2"]], profiles=vectors), rtol=1e-5, atol=1e-6)

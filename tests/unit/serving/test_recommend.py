@@ -65,3 +65,23 @@ def test_a_reason_given_by_the_caller_forces_the_fallback():
     answer = recommend(scorer, [], k=5, fallback=FALLBACK_RANKING, fallback_reason="unknown user")
     assert (answer.source, answer.fallback_reason, answer.item_ids) == (FALLBACK, "unknown user", ["p", "q", "r"])
     assert scorer.seen == []
+
+
+def test_a_request_by_user_id_is_scored_with_that_users_profile():
+    import torch
+
+    from shopseq.profiles.inputs import UserProfiles
+    from shopseq.sequences.models import ModelConfig, NextItemModel
+    from shopseq.sequences.recommender import Recommender
+
+    torch.manual_seed(0)
+    model = NextItemModel(ModelConfig(family="gru", n_items=4, hidden=8, max_len=5, profile_dim=2))
+    torch.nn.init.normal_(model.profile_projection.weight, std=3.0)
+    profiles = UserProfiles(["u1", "u2"], np.array([[2.0, -2.0], [-2.0, 2.0]], np.float32), ["x", "y"])
+    scorer = Recommender(model, ["a", "b", "c", "d"], profiles=profiles)
+    first, second = (recommend(scorer, ["a", "b"], 4, FALLBACK_RANKING, user_id=u) for u in ("u1", "u2"))
+    anonymous = recommend(scorer, ["a", "b"], 4, FALLBACK_RANKING)
+    newcomer = recommend(scorer, ["a", "b"], 4, FALLBACK_RANKING, user_id="not-in-the-table")
+    assert first.source == second.source == MODEL
+    assert first.scores != second.scores  # same items, different users
+    assert newcomer.scores == pytest.approx(anonymous.scores)  # no profile: the zero (average) profile
