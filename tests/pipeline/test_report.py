@@ -25,8 +25,8 @@ from shopseq.report import SECTIONS
 
 SHOPSEQ = Path(sys.executable).with_name("shopseq")
 STAGES = ("ingest", "validate", "embed", "profiles", "sequences", "train", "champion", "evaluate", "gate",
-          "audiences", "forecast")
-RETRAIN = ("train", "champion", "evaluate", "gate", "audiences")
+          "score", "audiences", "forecast")
+RETRAIN = ("train", "champion", "evaluate", "gate", "score", "audiences")
 
 # Appended to a copy of the page: once everything has loaded, write what the browser saw into the DOM.
 PROBE = """<script>
