@@ -59,8 +59,7 @@ def fit_blend(
         histories = rows[HISTORY].tolist()
         targets = np.array([columns.get(t, -1) for t in rows[TARGET]])
         profiles = row_profiles(recommender, rows)  # (chunk, P) for a model with the profile input
-        model_scores = (recommender.model_scores(histories) if profiles is None
-                        else recommender.model_scores(histories, profiles=profiles))  # (chunk, n_items)
+        model_scores = recommender.model_scores(histories, profiles=profiles)  # (chunk, n_items)
         for kind, baseline in baselines.items():
             neighbour_scores = baseline.score(histories)  # (chunk, n_items)
             for w, weight in enumerate(WEIGHTS):

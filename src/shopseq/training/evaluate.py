@@ -48,8 +48,7 @@ def evaluate_recommender(recommender: Recommender, targets: pd.DataFrame, ks: li
     """Full-ranking metrics of a trained model on `targets` (history, target; user_id for a profile model)."""
     def score(rows: pd.DataFrame) -> np.ndarray:
         profiles = row_profiles(recommender, rows)  # (rows, P) for a model with the profile input
-        histories = rows[HISTORY].tolist()
-        return recommender.score(histories) if profiles is None else recommender.score(histories, profiles=profiles)
+        return recommender.score(rows[HISTORY].tolist(), profiles=profiles)
 
     return evaluate_scorer(score, recommender.item_ids, targets, ks)
 

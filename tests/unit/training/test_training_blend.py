@@ -44,7 +44,7 @@ def test_fit_blend_picks_the_baseline_that_knows_the_data():
 def test_fit_blend_keeps_a_model_that_needs_no_help():
     # Targets the baselines never saw follow the histories: only the model (here, made to know) is right.
     class Knows(Recommender):
-        def model_scores(self, histories, batch_size=512):
+        def model_scores(self, histories, batch_size=512, profiles=None):
             scores = np.zeros((len(histories), len(ITEMS)), dtype=np.float32)
             scores[:, ITEMS.index("i0")] = 20.0
             return scores
