@@ -77,7 +77,7 @@ def run_dataset(name: str, data: Path, epochs: int) -> dict:
 
     split = split_sequences(events, replace(params.sequences, **split_overrides))
     trained = time.perf_counter()
-    recommender = train_model("gru", split, None, epochs, params)
+    recommender = train_model("gru", split, None, epochs, params).recommender
     train_seconds = time.perf_counter() - trained
     planned = time.perf_counter()
     result = plan_audiences(recommender, events, items, config, params.profiles, seed=params.base.seed)

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from recbole_peer import MODELS as PEER_MODELS  # noqa: E402  (stdlib only at import: no RecBole needed)
+from recbole_peer import split_digest  # noqa: E402
 from shopseq.benchmarks.quality import markdown_table  # noqa: E402
 
 # name -> (source, path under the data folder or None, extra options: the split that fits its span)
@@ -78,6 +80,7 @@ def main() -> None:
                 run_peer(args, out)
             continue
         out.mkdir(parents=True, exist_ok=True)
+        previous = previous_peer(out)
         for stale in ("quality.json", "quality.md", "skipped.txt"):
             (out / stale).unlink(missing_ok=True)
         command = [shopseq, "--params", str(ROOT / "params.yaml"), "--no-verbose", "benchmark", "quality",
@@ -106,6 +109,8 @@ def main() -> None:
             continue
         if args.peer:
             run_peer(args, out)
+        elif previous is not None:
+            keep_peer(out, previous)
         print(markdown_table([json.loads((out / "quality.json").read_text())]), flush=True)
         print(f"   {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -148,6 +153,35 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
     (out / "quality.md").write_text(markdown_table([json.loads((out / "quality.json").read_text())]))
 
 
+def previous_peer(out: Path) -> tuple[dict, list[dict], str, list[str]] | None:
+    """RecBole's rows from the last run in `out`: its block, rows, split digest and command line."""
+    report_file, split = out / "quality.json", out / "split"
+    if not report_file.exists() or not split.exists():
+        return None
+    report = json.loads(report_file.read_text())
+    rows = [row for row in report["rows"] if row["model"] in PEER_MODELS]
+    if not rows:
+        return None
+    peer = report.get("peer", {})
+    commands = [line for line in (out / "command.txt").read_text().splitlines() if line.startswith("$RECBOLE_PYTHON")]
+    return peer, rows, peer.get("split_sha256") or split_digest(split), commands
+
+
+def keep_peer(out: Path, previous: tuple[dict, list[dict], str, list[str]]) -> None:
+    """Put the previous peer rows back when the rerun wrote the identical split (RecBole takes long)."""
+    peer, rows, digest, commands = previous
+    if split_digest(out / "split") != digest:
+        print("   peer rows dropped: the split changed since RecBole ran; rerun with --peer", flush=True)
+        return
+    report = json.loads((out / "quality.json").read_text())
+    report["rows"] += rows
+    report["peer"] = {**peer, "split_sha256": digest}
+    (out / "quality.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / "quality.md").write_text(markdown_table([report]))
+    (out / "command.txt").write_text("\n".join([*(out / "command.txt").read_text().splitlines(), *commands]) + "\n")
+    print(f"   kept {len(rows)} peer rows: the split is unchanged since RecBole ran", flush=True)
+
+
 def skip(out: Path, reason: str) -> None:
     """Record why a data set has no result (an adapter that cannot read it yet, a timeout)."""
     (out / "skipped.txt").write_text(reason + "\n")
@@ -160,7 +194,10 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
              "Full-ranking metrics on each data set's test targets (the same targets for every row).",
              "`train s` is fitting only (item text is embedded once, before the +text rows); `peak MB` is",
              "the rise of resident memory while the row fitted and scored. `NDCG@10 rare`: targets whose",
-             "item has at most 5 training interactions. Models train with `train.defaults` for up to the",
+             "item has at most 5 training interactions; `NDCG@10 known history`: targets whose history holds",
+             "at least one training item, the only rows RecBole can score (its other rows count as misses",
+             "in the main columns). RecBole rows are kept across reruns while the split is byte-identical.",
+             "Models train with `train.defaults` for up to the",
              "given epochs, keeping the best validation epoch and stopping after `train.patience` epochs",
              "without a better one (no Optuna). `<model>+<baseline>` rows are that trained model blended",
              "with the neighbourhood baseline and weight chosen on validation (`train.blend`); they appear",

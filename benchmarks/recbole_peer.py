@@ -11,12 +11,16 @@ test rows over the full catalogue, and adds `recbole_sasrec` / `recbole_gru4rec`
 Each model trains in its own process, so `peak_mb` (its peak resident memory above the process's
 level before training) is not muddled by the other. Test rows whose whole history is outside the
 training catalogue cannot be fed to RecBole; they count as misses (shopseq's models see an empty
-history there). Every test row gets its own session id, so RecBole masks no "already seen" items.
+history there), and `ndcg@10_known_history` is NDCG@10 on the rows it scored, the subset the
+benchmark also reports for every shopseq row. Every test row gets its own session id, so RecBole
+masks no "already seen" items. `peer.split_sha256` names the split the rows hold for: rerunning
+the benchmark on an unchanged split keeps them.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import shutil
@@ -28,6 +32,7 @@ from pathlib import Path
 
 MODELS = {"recbole_sasrec": "SASRec", "recbole_gru4rec": "GRU4Rec"}
 MAX_LEN = 50
+SPLIT_FILES = ("items.json", "train.jsonl", "valid.jsonl", "test.jsonl")
 
 
 def main() -> None:
@@ -51,7 +56,8 @@ def main() -> None:
         row = json.loads(done.stdout.strip().splitlines()[-1])
         print(json.dumps(row), flush=True)
         report["rows"] = [r for r in report["rows"] if r["model"] != name] + [row]
-    report["peer"] = {"library": "recbole", "version": _version(), "epochs": args.epochs}
+    report["peer"] = {"library": "recbole", "version": _version(), "epochs": args.epochs,
+                      "split_sha256": split_digest(args.out / "split")}
     report_file.write_text(json.dumps(report, indent=2, default=str))
 
 
@@ -101,9 +107,18 @@ def _train_one(out: Path, name: str, epochs: int, work: Path) -> dict:
         "peak_mb": round(max(_rss_mb() - start_rss, 0.0), 1),
         "eval_seconds": round(eval_seconds, 2),
         "ndcg@10_rare": None,
+        "ndcg@10_known_history": round(float(result["ndcg@10"]), 4),  # the rows RecBole could score
         "n_targets": scored + unscorable,
         "unscorable_targets": unscorable,
     }
+
+
+def split_digest(split: Path) -> str:
+    """SHA-256 over the split's files: the peer rows hold for exactly this split (same as the benchmark's)."""
+    digest = hashlib.sha256()
+    for name in SPLIT_FILES:
+        digest.update((split / name).read_bytes())
+    return digest.hexdigest()
 
 
 def write_benchmark_files(split: Path, directory: Path, token: dict[str, str]) -> int:

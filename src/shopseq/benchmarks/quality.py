@@ -78,7 +78,7 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
     import shopseq.sequences.recommender  # noqa: F401  (imports torch before any row's memory is measured)
     import shopseq.training.baselines  # noqa: F401
     from shopseq.data.sources import load_source
-    from shopseq.sequences.split import TARGET, split_sequences
+    from shopseq.sequences.split import split_sequences
     from shopseq.training.evaluate import sample_targets
 
     started = time.perf_counter()
@@ -100,13 +100,14 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         )
     ks = sorted({*params.evaluate.ks, 10, 20})
     counts = dict(zip(split.vocabulary[s.ITEM_ID], split.vocabulary["count"]))
-    rare = test[test[TARGET].map(counts) <= RARE_COUNT]
-    log.info("benchmark quality: %d training sequences, %d items, %d test targets (%d rare)",
-             len(split.train), len(split.vocabulary), len(test), len(rare))
+    subsets = target_subsets(test, counts)
+    rare, known = subsets["rare"], subsets["known_history"]
+    log.info("benchmark quality: %d training sequences, %d items, %d test targets (%d rare, %d with a known history)",
+             len(split.train), len(split.vocabulary), len(test), len(rare), len(known))
 
     rows = []
     for name in options.baselines:
-        rows.append(measure(name, partial(run_baseline, name, split, events, sequences_config, params), test, rare, ks))
+        rows.append(measure(name, partial(run_baseline, name, split, events, sequences_config, params), test, subsets, ks))
 
     text_vectors, embed_seconds = None, None
     wants_text = options.text == "on" or (options.text == "auto" and has_text(items))
@@ -129,16 +130,16 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         for use_text, user_profiles in product(variants, profile_variants):
             name = family + ("+text" if use_text else "") + ("+profile" if user_profiles is not None else "")
             vectors = text_vectors if use_text else None
-            trained: dict[str, Any] = {}
+            trained: list[Trained] = []
 
             def train(family=family, vectors=vectors, user_profiles=user_profiles, trained=trained):
-                trained["model"] = train_model(family, split, vectors, epochs, params, user_profiles)
-                return trained["model"]
+                trained.append(train_model(family, split, vectors, epochs, params, user_profiles))
+                return trained[0].recommender
 
-            rows.append(measure(name, train, test, rare, ks))
-            rows[-1]["epochs_trained"] = trained["model"].meta["epochs_trained"]
+            rows.append(measure(name, train, test, subsets, ks))
+            rows[-1]["epochs_trained"] = trained[0].epochs_trained
             if params.train.blend:
-                blended = measure(name, partial(blend_model, trained["model"], params), test, rare, ks)
+                blended = measure(name, partial(blend_model, trained[0], params), test, subsets, ks)
                 if blended["blend"] is not None:  # None: the model alone was best on validation
                     blended["train_seconds"] = round(blended["train_seconds"] + rows[-1]["train_seconds"], 2)
                     rows.append(blended)
@@ -159,6 +160,7 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
             "test_targets": len(split.test),
             "test_targets_evaluated": len(test),
             "rare_targets_evaluated": len(rare),
+            "known_history_targets_evaluated": len(known),
             "cold_targets": split.cold_targets,
         },
         "validation": validation,
@@ -267,8 +269,17 @@ def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params)
     return fit_baselines([name], split.train["items"].tolist(), split.vocabulary, settings, steps, cut)[name]
 
 
-def train_model(family: str, split, text_vectors, epochs: int, params: Params, profiles=None):
-    """Train one family with `train.defaults` for up to `epochs` epochs; return a Recommender.
+@dataclass(frozen=True)
+class Trained:
+    """A trained model and what choosing its blend needs: the data it saw and how long it trained."""
+
+    recommender: Any  # sequences.recommender.Recommender
+    data: Any  # training.tune.TrainingData: validation targets and training sequences
+    epochs_trained: int
+
+
+def train_model(family: str, split, text_vectors, epochs: int, params: Params, profiles=None) -> Trained:
+    """Train one family with `train.defaults` for up to `epochs` epochs.
 
     `profiles` (`profiles.inputs.ProfileInputs`): train with the user profile input.
 
@@ -300,24 +311,36 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params, p
     outcome = train_trial(hp, data, train, params.evaluate.ks, params.base.seed, resolve_device(params.base.device), "logs")
     log.info("%s: best validation ndcg@10 %.4f at epoch %d of %d", family, outcome.value,
              max(outcome.history, key=lambda h: h["valid_ndcg@10"])["epoch"], len(outcome.history))
-    recommender = Recommender(outcome.model, item_ids, profiles=data.profiles)
-    recommender.meta = {"epochs_trained": len(outcome.history), "valid": data.valid, "sequences": data.sequences}
-    return recommender
+    return Trained(Recommender(outcome.model, item_ids, profiles=data.profiles), data, len(outcome.history))
 
 
-def blend_model(recommender, params: Params):
-    """The trained `recommender` blended with the neighbourhood baseline that helps it most on validation."""
+def blend_model(trained: Trained, params: Params):
+    """The trained model blended with the neighbourhood baseline that helps it most on validation."""
     from shopseq.sequences.recommender import Recommender
     from shopseq.training.baselines import BaselineSettings
     from shopseq.training.blend import fit_blend
 
-    blend, _ = fit_blend(recommender, recommender.meta["sequences"], recommender.meta["valid"],
+    model = trained.recommender
+    blend, _ = fit_blend(model, trained.data.sequences, trained.data.valid,
                          params.train.blend, BaselineSettings.from_params(params.evaluate))
-    return Recommender(recommender.model, recommender.item_ids, blend=blend, profiles=recommender.profiles)
+    return Recommender(model.model, model.item_ids, blend=blend, profiles=model.profiles)
 
 
-def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[int]) -> dict[str, Any]:
-    """Fit/train with `build()`, then score on `test` (and its rare-item subset): one table row."""
+def target_subsets(test: pd.DataFrame, counts: dict[str, int]) -> dict[str, pd.DataFrame]:
+    """The test targets each row also reports NDCG@10 on (`ndcg@10_<name>`).
+
+    `rare`: the target item has at most RARE_COUNT training interactions. `known_history`: at
+    least one history item is in the training catalogue, the rows a library that cannot take an
+    empty history (RecBole) scores at all, so its rows compare with ours on exactly these.
+    """
+    from shopseq.sequences.split import HISTORY, TARGET
+
+    known = test[HISTORY].map(lambda history: any(item in counts for item in history))
+    return {"rare": test[test[TARGET].map(counts) <= RARE_COUNT], "known_history": test[known]}
+
+
+def measure(name: str, build, test: pd.DataFrame, subsets: dict[str, pd.DataFrame], ks: list[int]) -> dict[str, Any]:
+    """Fit/train with `build()`, then score on `test` (and NDCG@10 on each of `subsets`): one table row."""
     from shopseq.sequences.split import HISTORY
     from shopseq.training.evaluate import evaluate_scorer, row_profiles
 
@@ -333,7 +356,10 @@ def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[i
             return scorer.score(histories) if profiles is None else scorer.score(histories, profiles=profiles)
         metrics = evaluate_scorer(score, scorer.item_ids, test, ks)
         eval_seconds = time.perf_counter() - started
-        rare_metrics = evaluate_scorer(score, scorer.item_ids, rare, [10]) if len(rare) else None
+        subset_ndcg = {
+            f"ndcg@10_{subset}": round(evaluate_scorer(score, scorer.item_ids, rows, [10])["ndcg@10"], 4) if len(rows) else None
+            for subset, rows in subsets.items()
+        }
     blend = getattr(scorer, "blend", None)
     row = {
         "model": name if blend is None else f"{name}+{blend.kind}",
@@ -341,7 +367,7 @@ def measure(name: str, build, test: pd.DataFrame, rare: pd.DataFrame, ks: list[i
         "train_seconds": round(train_seconds, 2),
         "peak_mb": round(memory.peak_mb, 1),
         "eval_seconds": round(eval_seconds, 2),
-        "ndcg@10_rare": None if rare_metrics is None else round(rare_metrics["ndcg@10"], 4),
+        **subset_ndcg,
         "coverage@20": round(metrics["coverage@20"], 4),
         "n_targets": metrics["n_targets"],
         "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
@@ -423,15 +449,19 @@ def dataset_name(source: str, path: Path | None) -> str:
 def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
     """One markdown table over every report's rows: dataset, model, the metrics, time and memory."""
     lines = [
-        "| dataset | model | NDCG@10 | HR@10 | MRR@20 | Recall@20 | NDCG@10 rare | train s | peak MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| dataset | model | NDCG@10 | HR@10 | MRR@20 | Recall@20 | NDCG@10 rare | NDCG@10 known history | train s | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for report in reports:
         for row in report["rows"]:
-            rare = "–" if row.get("ndcg@10_rare") is None else f"{row['ndcg@10_rare']:.4f}"
+            subsets = " | ".join(_cell(row.get(f"ndcg@10_{subset}")) for subset in ("rare", "known_history"))
             lines.append(
                 f"| {report['dataset']} | {row['model']} | {row['ndcg@10']:.4f} | {row['hr@10']:.4f} | "
-                f"{row['mrr@20']:.4f} | {row['recall@20']:.4f} | {rare} | "
+                f"{row['mrr@20']:.4f} | {row['recall@20']:.4f} | {subsets} | "
                 f"{row['train_seconds']:.1f} | {row['peak_mb']:.0f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"

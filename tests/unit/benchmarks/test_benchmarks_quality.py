@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from shopseq import schema as s
-from shopseq.benchmarks.quality import PeakMemory, QualityOptions, has_text, markdown_table, sample_users
+from shopseq.benchmarks.quality import PeakMemory, QualityOptions, has_text, markdown_table, sample_users, target_subsets
 
 
 def test_sampling_users_keeps_whole_histories_and_is_repeatable():
@@ -48,6 +48,20 @@ def test_has_text_needs_one_non_empty_title_or_description(titles, expected):
 
 def test_the_markdown_table_has_one_line_per_row_and_a_dash_without_rare_targets():
     row = {"model": "markov", "ndcg@10": 0.41234, "hr@10": 0.6, "mrr@20": 0.35, "recall@20": 0.63,
-           "train_seconds": 0.1, "peak_mb": 12.0, "ndcg@10_rare": None}
+           "train_seconds": 0.1, "peak_mb": 12.0, "ndcg@10_rare": None, "ndcg@10_known_history": 0.5}
     table = markdown_table([{"dataset": "synthetic", "rows": [row]}])
-    assert table.splitlines()[2] == "| synthetic | markov | 0.4123 | 0.6000 | 0.3500 | 0.6300 | – | 0.1 | 12 |"
+    assert table.splitlines()[2] == "| synthetic | markov | 0.4123 | 0.6000 | 0.3500 | 0.6300 | – | 0.5000 | 0.1 | 12 |"
+
+
+def test_target_subsets_pick_rare_targets_and_histories_with_a_training_item():
+    test = pd.DataFrame({
+        "history": [["a"], ["x", "b"], ["x", "y"], []],
+        "target": ["b", "rare", "a", "b"],
+    })
+    counts = {"a": 10, "b": 6, "rare": 5}  # training interactions per catalogue item
+
+    subsets = target_subsets(test, counts)
+
+    assert subsets["rare"].index.tolist() == [1]
+    # row 2's history is all unknown to training, row 3 has none: a peer library cannot score them
+    assert subsets["known_history"].index.tolist() == [0, 1]

@@ -1,0 +1,68 @@
+"""Rerunning the quality benchmark keeps RecBole's rows only while the split they were scored on is unchanged."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+@pytest.fixture
+def script(monkeypatch):
+    """benchmarks/quality.py as a module (it imports its sibling recbole_peer.py, stdlib only)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("quality_script", BENCHMARKS / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(out: Path, rows: list[dict], commands: list[str], test_rows: str = '{"history": ["a"], "target": "b"}\n'):
+    (out / "split").mkdir(parents=True, exist_ok=True)
+    (out / "split" / "items.json").write_text('["a", "b"]')
+    (out / "split" / "train.jsonl").write_text('{"items": ["a", "b"]}\n')
+    (out / "split" / "valid.jsonl").write_text('{"history": ["a"], "target": "b"}\n')
+    (out / "split" / "test.jsonl").write_text(test_rows)
+    (out / "quality.json").write_text(json.dumps({"dataset": "d", "rows": rows}))
+    (out / "command.txt").write_text("\n".join(commands) + "\n")
+
+
+def row(model: str, ndcg: float) -> dict:
+    return {"model": model, "ndcg@10": ndcg, "hr@10": 0.0, "mrr@20": 0.0, "recall@20": 0.0,
+            "train_seconds": 1.0, "peak_mb": 1.0}
+
+
+def test_peer_rows_survive_a_rerun_on_the_identical_split(script, tmp_path):
+    write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)],
+              ["shopseq benchmark quality --source synthetic", "$RECBOLE_PYTHON benchmarks/recbole_peer.py --epochs 6"])
+    previous = script.previous_peer(tmp_path)
+    write_run(tmp_path, [row("markov", 0.31)], ["shopseq benchmark quality --source synthetic"])  # the rerun
+
+    script.keep_peer(tmp_path, previous)
+
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert [(r["model"], r["ndcg@10"]) for r in report["rows"]] == [("markov", 0.31), ("recbole_sasrec", 0.2)]
+    assert report["peer"]["split_sha256"] == script.split_digest(tmp_path / "split")
+    assert (tmp_path / "command.txt").read_text().splitlines()[-1].startswith("$RECBOLE_PYTHON")
+    assert "recbole_sasrec" in (tmp_path / "quality.md").read_text()
+
+
+def test_peer_rows_are_dropped_when_the_rerun_wrote_a_different_split(script, tmp_path, capsys):
+    write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", "$RECBOLE_PYTHON peer"])
+    previous = script.previous_peer(tmp_path)
+    write_run(tmp_path, [row("markov", 0.31)], ["shopseq"], test_rows='{"history": ["b"], "target": "a"}\n')
+
+    script.keep_peer(tmp_path, previous)
+
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert [r["model"] for r in report["rows"]] == ["markov"]
+    assert "split changed" in capsys.readouterr().out
+
+
+def test_a_run_without_peer_rows_has_nothing_to_keep(script, tmp_path):
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
+    assert script.previous_peer(tmp_path) is None
