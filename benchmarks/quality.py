@@ -133,7 +133,10 @@ def _hyperparameters(hp: dict | None) -> str:
     if not hp:
         return "hyperparameters not recorded"
     keys = ("hidden", "layers", "dropout", "lr", "batch_size", "repeat", "patience")
-    return ", ".join(f"{k} {hp[k]}" for k in keys if k in hp)
+    shown = ", ".join(f"{k} {hp[k]}" for k in keys if k in hp)
+    overrides = "; ".join(f"{family}: " + ", ".join(f"{k} {v}" for k, v in values.items())
+                          for family, values in (hp.get("family_defaults") or {}).items())
+    return shown + (f" ({overrides})" if overrides else "")
 
 
 def run_peer(args: argparse.Namespace, out: Path) -> None:

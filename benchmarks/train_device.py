@@ -47,7 +47,7 @@ def main() -> None:
     rows = []
     for family in args.families.split(","):
         set_seed(params.base.seed)
-        hp = {**params.train.defaults, "model": family, "hidden": args.hidden, "layers": 2}
+        hp = {**params.train.defaults_for(family), "model": family, "hidden": args.hidden, "layers": 2}
         model = build_model(hp, len(data.item_ids), params.train.max_len, data.text_vectors).to(device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()

@@ -184,7 +184,7 @@ class Train:
     n_trials: int = 3
     valid_targets: int = 3000
     pruner_warmup_epochs: int = 2
-    patience: int = 3  # stop a trial after this many epochs without a better validation NDCG@10; 0: never
+    patience: int = 5  # stop a trial after this many epochs without a better validation NDCG@10; 0: never
     blend: list[str] = field(default_factory=lambda: ["markov", "item_knn", "session_knn"])
     defaults: dict[str, Any] = field(
         default_factory=lambda: {
@@ -192,12 +192,17 @@ class Train:
             "layers": 1,
             "heads": 2,
             "dropout": 0.2,
-            "lr": 0.005,
+            "lr": 0.01,
             "weight_decay": 0.0,
             "repeat": True,
         }
     )
+    family_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # family -> overrides of `defaults`
     search_space: dict[str, Any] = field(default_factory=dict)
+
+    def defaults_for(self, family: str) -> dict[str, Any]:
+        """`defaults` with the overrides `family_defaults` names for `family`."""
+        return {**self.defaults, **self.family_defaults.get(family, {})}
 
     def __post_init__(self) -> None:
         _one_of("train.model", self.model, MODEL_FAMILIES)
@@ -205,6 +210,13 @@ class Train:
             raise ConfigError(f"train.patience must be >= 0 (0: train every epoch); got {self.patience}")
         for name in self.blend:
             _one_of("train.blend", name, BLENDABLE)
+        for family, overrides in self.family_defaults.items():
+            _one_of("train.family_defaults", family, MODEL_FAMILIES)
+            if unknown := sorted(set(overrides) - set(self.defaults)):
+                raise ConfigError(
+                    f"train.family_defaults.{family}: unknown hyperparameter(s) {unknown}; "
+                    f"known (train.defaults): {', '.join(sorted(self.defaults))}"
+                )
         tunable = set(self.defaults) | {"model"}
         for name, spec in self.search_space.items():
             where = f"train.search_space.{name}"

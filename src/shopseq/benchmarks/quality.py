@@ -2,7 +2,7 @@
 
 The data goes through the pipeline's own steps (source adapter, Great Expectations validation,
 the sequences split), then each baseline is fitted and each model family trained once with
-`train.defaults` for up to a given number of epochs, stopping early on validation NDCG@10 as a
+`train.defaults` (with `train.family_defaults`) for up to a given number of epochs, stopping early on validation NDCG@10 as a
 pipeline trial does (no Optuna: the benchmark compares families, not search budgets); with
 `train.blend`, each trained model is also blended with the neighbourhood baseline that helps it
 most on validation (`training.blend`), a row of its own when the blend wins. Every row is scored with the same full-ranking metrics on the identical sample
@@ -166,7 +166,8 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         "validation": validation,
         "epochs": epochs,
         "hyperparameters": {**params.train.defaults, "batch_size": params.train.batch_size,
-                            "max_len": params.train.max_len, "patience": params.train.patience},
+                            "max_len": params.train.max_len, "patience": params.train.patience,
+                            "family_defaults": params.train.family_defaults},
         "max_users": options.max_users,
         "embed_seconds": embed_seconds,
         "profile_seconds": profile_seconds,
@@ -279,7 +280,7 @@ class Trained:
 
 
 def train_model(family: str, split, text_vectors, epochs: int, params: Params, profiles=None) -> Trained:
-    """Train one family with `train.defaults` for up to `epochs` epochs.
+    """Train one family with its `train.defaults_for` for up to `epochs` epochs.
 
     `profiles` (`profiles.inputs.ProfileInputs`): train with the user profile input.
 
@@ -306,7 +307,7 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params, p
         window_profiles=None if profiles is None else window_profiles(
             profiles, split.train[s.USER_ID].astype(str).tolist(), params.train.max_len),
     )
-    hp = {**params.train.defaults, "model": family}
+    hp = {**params.train.defaults_for(family), "model": family}
     train = replace(params.train, epochs=epochs)
     outcome = train_trial(hp, data, train, params.evaluate.ks, params.base.seed, resolve_device(params.base.device), "logs")
     log.info("%s: best validation ndcg@10 %.4f at epoch %d of %d", family, outcome.value,

@@ -37,7 +37,7 @@ def run(params: Params) -> None:
     started = time.monotonic()
     with mlflow.start_run(run_name=f"train-{train.model}") as run:
         mlflow.set_tags({**facts, "stage": "train", "device": str(device)})
-        mlflow.log_params({f"train.{k}": v for k, v in vars(train).items() if k not in ("defaults", "search_space")})
+        mlflow.log_params({f"train.{k}": v for k, v in vars(train).items() if k not in ("defaults", "family_defaults", "search_space")})
         result = tune(data, train, params.evaluate.ks, params.base.seed, device, params.base.progress)
         result.best.model.cpu()
         blend, curves = fit_blend(result.best, data.sequences, data.valid, train.blend,

@@ -55,16 +55,21 @@ def _metric_key(name: str) -> str:
 
 
 def suggest(trial, train: Train) -> dict:
-    """Hyperparameters for one trial: the search space's suggestions over `train.defaults`."""
-    hp = {"model": train.model, **train.defaults}
+    """Hyperparameters for one trial: the search space's suggestions over the family's defaults.
+
+    The family is `train.model` unless the search space suggests `model`; what the space leaves
+    out comes from `train.defaults` with that family's `train.family_defaults`.
+    """
+    suggested: dict = {}
     for name, spec in train.search_space.items():
         if spec["type"] == "categorical":
-            hp[name] = trial.suggest_categorical(name, spec["choices"])
+            suggested[name] = trial.suggest_categorical(name, spec["choices"])
         elif spec["type"] == "int":
-            hp[name] = trial.suggest_int(name, spec["low"], spec["high"], step=spec.get("step", 1), log=spec.get("log", False))
+            suggested[name] = trial.suggest_int(name, spec["low"], spec["high"], step=spec.get("step", 1), log=spec.get("log", False))
         else:
-            hp[name] = trial.suggest_float(name, spec["low"], spec["high"], step=spec.get("step"), log=spec.get("log", False))
-    return hp
+            suggested[name] = trial.suggest_float(name, spec["low"], spec["high"], step=spec.get("step"), log=spec.get("log", False))
+    family = suggested.get("model", train.model)
+    return {**train.defaults_for(family), "model": family, **suggested}
 
 
 def build_model(

@@ -56,6 +56,10 @@ def test_bad_values_are_rejected():
         from_dict(Train, {"search_space": {"hiden": {"type": "int", "low": 1, "high": 2}}})
     with pytest.raises(ConfigError, match="needs 'low' and 'high'"):
         from_dict(Train, {"search_space": {"hidden": {"type": "int", "low": 1}}})
+    with pytest.raises(ConfigError, match="train.family_defaults"):
+        from_dict(Train, {"family_defaults": {"xgboost": {"lr": 0.1}}})
+    with pytest.raises(ConfigError, match=r"train.family_defaults.gru: unknown hyperparameter\(s\) \['rate'\]"):
+        from_dict(Train, {"family_defaults": {"gru": {"rate": 0.1}}})
 
 
 def test_ints_are_accepted_where_floats_are_expected(tmp_path):

@@ -38,6 +38,25 @@ def test_suggestions_come_from_the_search_space_over_the_defaults():
     assert hp["layers"] == 1 and hp["dropout"] == 0.0  # untouched defaults
 
 
+def test_a_family_default_applies_to_the_family_the_trial_chose_unless_the_space_searches_it():
+    defaults = {"hidden": 8, "layers": 1, "heads": 1, "dropout": 0.2, "lr": 0.01, "weight_decay": 0.0}
+    train = Train(
+        model="gru",
+        defaults=defaults,
+        family_defaults={"transformer": {"lr": 0.005, "dropout": 0.1}},
+        search_space={"model": {"type": "categorical", "choices": ["gru", "transformer"]},
+                      "dropout": {"type": "float", "low": 0.3, "high": 0.4}},
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    chosen = {}
+    for _ in range(12):
+        hp = suggest(study.ask(), train)
+        chosen[hp["model"]] = hp
+    assert chosen["transformer"]["lr"] == 0.005 and chosen["gru"]["lr"] == 0.01
+    assert 0.3 <= chosen["transformer"]["dropout"] <= 0.4  # the search space wins over a family default
+    assert train.defaults_for("lstm") == defaults
+
+
 def test_training_learns_from_the_profile_what_the_history_cannot_tell():
     import torch
 
