@@ -200,9 +200,9 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
              "item has at most 5 training interactions; `NDCG@10 known history`: targets whose history holds",
              "at least one training item, the only rows RecBole can score (its other rows count as misses",
              "in the main columns). RecBole rows are kept across reruns while the split is byte-identical.",
-             "Models train with `train.defaults` for up to the",
-             "given epochs, keeping the best validation epoch and stopping after `train.patience` epochs",
-             "without a better one (no Optuna). `<model>+<baseline>` rows are that trained model blended",
+             "Models train with `train.defaults` (and `train.family_defaults`) for up to the given epochs,",
+             "keeping the best validation epoch and stopping after `train.patience` epochs without a",
+             "better one (no Optuna); each data set's line below says which settings its rows used. `<model>+<baseline>` rows are that trained model blended",
              "with the neighbourhood baseline and weight chosen on validation (`train.blend`); they appear",
              "when the blend beat the model alone on validation, and their time includes the model's.",
              "Times come from a 2-core CPU shared with other jobs: indicative only.",
@@ -217,6 +217,7 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
             f"({split['rare_targets_evaluated']} rare), up to {report['epochs']} epochs, "
             + ("no item text" if report["embed_seconds"] is None else f"item text embedded in {report['embed_seconds']} s")
             + f", wall {report['wall_seconds']} s; {_hyperparameters(report.get('hyperparameters'))}"
+            + (f"; RecBole {report['peer']['epochs']} epochs" if report.get("peer") else "")
         )
     if skipped:
         lines += ["", "Skipped:"] + [f"- {name}: {reason}" for name, reason in skipped.items()]
