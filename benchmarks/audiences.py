@@ -92,6 +92,7 @@ def run_dataset(name: str, data: Path, epochs: int) -> dict:
     }
     if truth is not None:
         report["profiles"] = profile_targets(events, items, truth, params)
+        report["profiles"]["churn"]["with_sequence_state"] = churn_with_sequence_state(events, items, params, epochs)
         report["audiences"]["offline_check"]["oracle_ceiling"] = audience_ceiling(events, items, truth, params, config)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -117,6 +118,62 @@ def profile_targets(events, items, truth, params) -> dict:
         churn["truth_auc"] = None if auc is None else round(auc, 4)
     return {"price_sensitivity_spearman": rho, "users": n,
             "churn": {k: v for k, v in churn.items() if k != "reliability"}}
+
+
+SEQUENCE_STATE_COMPONENTS = 8
+
+
+def churn_with_sequence_state(events, items, params, epochs: int) -> dict:
+    """The churn check again with the next-item model's state of each user as extra features.
+
+    A GRU trained only on events before the churn check's training cut (so no label window leaks
+    into it) encodes each user's history before a cut; its last hidden state, reduced to
+    SEQUENCE_STATE_COMPONENTS principal components fitted at the training cut, joins the
+    behaviour features. Same cuts, labels and classifier as the profiles' churn model, so the
+    AUC difference is what the state adds.
+    """
+    import numpy as np
+    import pandas as pd
+    import torch
+    from sklearn.decomposition import PCA
+
+    from shopseq.benchmarks.quality import train_model
+    from shopseq.profiles.build import behaviour_features
+    from shopseq.profiles.churn import churn_cuts, evaluate_churn
+    from shopseq.profiles.features import end_of_data
+    from shopseq.sequences.models import pad_batch
+    from shopseq.sequences.split import collapse_steps, split_sequences
+
+    end = end_of_data(events)
+    days = params.profiles.churn_days
+    train_cut, _ = churn_cuts(end, days)
+    split = split_sequences(events[events[s.TS] < train_cut], params.sequences)
+    recommender = train_model("gru", split, None, epochs, params).recommender
+    model = recommender.model.eval()
+    steps = collapse_steps(events)
+    reducer: list[PCA] = []
+
+    @torch.inference_mode()
+    def states(as_of: pd.Timestamp) -> pd.DataFrame:
+        histories = steps[steps[s.TS] < as_of].groupby(s.USER_ID)[s.ITEM_ID].agg(lambda items: [str(i) for i in items])
+        chunks = []
+        for start in range(0, len(histories), 512):
+            seq, lengths = pad_batch([recommender.encode(h) for h in histories.iloc[start:start + 512]], model.config.max_len)
+            encoded = model.encode(seq)  # (B, T, H)
+            chunks.append(encoded[torch.arange(len(seq)), (lengths - 1).clamp(min=0)].numpy())  # (B, H)
+        vectors = np.concatenate(chunks)
+        if not reducer:  # fitted once, at the first (training) cut
+            reducer.append(PCA(SEQUENCE_STATE_COMPONENTS, random_state=params.base.seed).fit(vectors))
+        columns = [f"sequence_state_{i}" for i in range(SEQUENCE_STATE_COMPONENTS)]
+        return pd.DataFrame(reducer[0].transform(vectors), index=histories.index.astype(str), columns=columns)
+
+    def build(as_of: pd.Timestamp) -> pd.DataFrame:
+        features = behaviour_features(events, items, as_of, params.profiles)[0]
+        return features.set_axis(features.index.astype(str)).join(states(as_of))
+
+    metrics, _ = evaluate_churn(events, build, end, days, params.base.seed)
+    return {"auc": metrics["model"]["auc"], "brier": metrics["model"]["brier"], "n_test": metrics["n_test"],
+            "components": SEQUENCE_STATE_COMPONENTS, "gru_trained_before": train_cut.isoformat()}
 
 
 def oracle_spearman(events, items, truth, params) -> dict:
@@ -266,6 +323,14 @@ def markdown(reports: list[dict]) -> str:
                 f"(recency rule {rule.get('auc')}), Brier {model.get('brier')} (rule {rule.get('brier')}), "
                 f"AUC vs the generator's churn flag {churn.get('truth_auc')}."
             )]
+            if state := churn.get("with_sequence_state"):
+                lines += ["", (
+                    f"Churn with the next-item model's state ({report['dataset']}): a GRU trained before the "
+                    f"training cut, its last hidden state in {state['components']} principal components added "
+                    f"to the features: AUC {state['auc']}, Brier {state['brier']} (without: {model.get('auc')}, "
+                    f"{model.get('brier')}), so the profiles' churn model "
+                    + ("leaves it out." if state["auc"] <= (model.get("auc") or 0) else "would gain from it.")
+                )]
     return "\n".join(lines) + "\n"
 
 
