@@ -143,7 +143,7 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
     """Add RecBole's rows to `out/quality.json` (its own venv), then redraw `out/quality.md`."""
     epochs = args.peer_epochs or args.epochs or 6
     command = [args.peer, str(ROOT / "benchmarks" / "recbole_peer.py"), "--out", str(out), "--epochs", str(epochs)]
-    shown = shlex.join(["$RECBOLE_PYTHON", *command[1:]]).replace(str(ROOT) + "/", "")
+    shown = "$RECBOLE_PYTHON " + shlex.join(command[1:]).replace(str(ROOT) + "/", "")  # unquoted: a variable to expand
     print(f"   peer: {shown}", flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
     if done.returncode != 0:
@@ -151,7 +151,7 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         (out / "peer_error.txt").write_text(reason + "\n")
         print(f"   peer failed: {reason}", flush=True)
         return
-    ours = [line for line in (out / "command.txt").read_text().splitlines() if not line.startswith("$RECBOLE_PYTHON")]
+    ours = [line for line in (out / "command.txt").read_text().splitlines() if "recbole_peer.py" not in line]
     (out / "command.txt").write_text("\n".join([*ours, shown]) + "\n")
     (out / "quality.md").write_text(markdown_table([json.loads((out / "quality.json").read_text())]))
 
@@ -166,7 +166,7 @@ def previous_peer(out: Path) -> tuple[dict, list[dict], str, list[str]] | None:
     if not rows:
         return None
     peer = report.get("peer", {})
-    commands = [line for line in (out / "command.txt").read_text().splitlines() if line.startswith("$RECBOLE_PYTHON")]
+    commands = [line for line in (out / "command.txt").read_text().splitlines() if "recbole_peer.py" in line]
     return peer, rows, peer.get("split_sha256") or split_digest(split), commands
 
 

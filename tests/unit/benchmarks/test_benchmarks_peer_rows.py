@@ -52,7 +52,7 @@ def test_peer_rows_survive_a_rerun_on_the_identical_split(script, tmp_path):
 
 
 def test_peer_rows_are_dropped_when_the_rerun_wrote_a_different_split(script, tmp_path, capsys):
-    write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", "$RECBOLE_PYTHON peer"])
+    write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", "$RECBOLE_PYTHON benchmarks/recbole_peer.py --epochs 6"])
     previous = script.previous_peer(tmp_path)
     write_run(tmp_path, [row("markov", 0.31)], ["shopseq"], test_rows='{"history": ["b"], "target": "a"}\n')
 
