@@ -159,8 +159,7 @@ def churn_with_sequence_state(events, items, params, epochs: int) -> dict:
         chunks = []
         for start in range(0, len(histories), 512):
             seq, lengths = pad_batch([recommender.encode(h) for h in histories.iloc[start:start + 512]], model.config.max_len)
-            encoded = model.encode(seq)  # (B, T, H)
-            chunks.append(encoded[torch.arange(len(seq)), (lengths - 1).clamp(min=0)].numpy())  # (B, H)
+            chunks.append(model.last_states(seq, lengths).numpy())  # (B, H)
         vectors = np.concatenate(chunks)
         if not reducer:  # fitted once, at the first (training) cut
             reducer.append(PCA(SEQUENCE_STATE_COMPONENTS, random_state=params.base.seed).fit(vectors))

@@ -143,13 +143,18 @@ class NextItemModel(nn.Module):
         logits[..., 0] = float("-inf")  # never predict padding
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0)
 
+    def last_states(
+        self, seq: torch.Tensor, lengths: torch.Tensor, profile: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The state at each sequence's last real position: (B, T) -> (B, H)."""
+        states = self.forward(seq, lengths, profile)  # (B, T, H)
+        return states[torch.arange(seq.shape[0], device=seq.device), lengths - 1]
+
     def full_sort_predict(
         self, seq: torch.Tensor, lengths: torch.Tensor, profile: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Scores of every item after each sequence's last real position: (B, T) -> (B, N+1)."""
-        states = self.forward(seq, lengths, profile)  # (B, T, H)
-        rows = torch.arange(seq.shape[0], device=seq.device)
-        last = states[rows, lengths - 1]  # (B, H)
+        last = self.last_states(seq, lengths, profile)  # (B, H)
         scores = last @ self.item_vectors().T  # (B, N+1)
         if self.config.repeat:
             # The history as seen from the last position only: (B, 1, T) queries over (B, T) items.
