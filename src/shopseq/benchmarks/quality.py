@@ -1,18 +1,19 @@
 """`shopseq benchmark quality`: every baseline and model family on one data set, one split, one target set.
 
-The data goes through the pipeline's own steps (source adapter, Great Expectations validation,
-the sequences split), then each baseline is fitted and each model family trained once with
-`train.defaults` (with `train.family_defaults`) for up to a given number of epochs, stopping early on validation NDCG@10 as a
-pipeline trial does (no Optuna: the benchmark compares families, not search budgets); with
-`train.blend`, each trained model is also blended with the neighbourhood baseline that helps it
-most on validation (`training.blend`), a row of its own when the blend wins. Every row is scored with the same full-ranking metrics on the identical sample
-of test targets. `train_seconds` is fitting only (embedding the item text once is reported
-separately as `embed_seconds`, building the user profiles once as `profile_seconds`; a blended
-row `<model>+<baseline>` counts the model's training plus choosing the blend on validation);
-`peak_mb` is the process's peak resident memory while that row fitted and scored, above its level
-when the row started. With `profile`, each family (and text variant) is trained a second time with
-the user profile input, a `<model>+profile` row: profiles as of the training cut
-(`profiles.inputs`), the same split and targets as the row without.
+The data goes through the pipeline's own steps (source adapter, Great Expectations validation, the
+sequences split), then each baseline is fitted and each model family trained once with
+`train.defaults` (with `train.family_defaults`) for up to a given number of epochs, stopping early
+on validation NDCG@10 as a pipeline trial does (no Optuna: the benchmark compares families, not
+search budgets); with `train.blend`, each trained model is also blended with the neighbourhood
+baseline that helps it most on validation (`training.blend`), a row of its own when the blend wins.
+Every row is scored with the same full-ranking metrics on the identical sample of test targets.
+`train_seconds` is fitting only (embedding the item text once is reported separately as
+`embed_seconds`, building the user profiles once as `profile_seconds`; a blended row
+`<model>+<baseline>` counts the model's training plus choosing the blend on validation); `peak_mb`
+is the process's peak resident memory while that row fitted and scored, above its level when the
+row started. With `profile`, each family (and text variant) is trained a second time with the user
+profile input, a `<model>+profile` row: profiles as of the training cut (`profiles.inputs`), the
+same split and targets as the row without.
 """
 
 from __future__ import annotations
