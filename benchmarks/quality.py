@@ -66,10 +66,14 @@ def main() -> None:
     parser.add_argument("--peer", default=None,
                         help="python of RecBole's own venv: add recbole_sasrec / recbole_gru4rec rows (STACK.md)")
     parser.add_argument("--peer-epochs", type=int, default=None, help="RecBole epochs (default: --epochs or 6)")
+    parser.add_argument("--peer-models", default=",".join(PEER_MODELS),
+                        help="comma-separated RecBole rows to train (SASRec alone halves the time)")
     parser.add_argument("--peer-only", action="store_true", help="add the peer rows to existing results only")
     args = parser.parse_args()
     if args.peer_only and not args.peer:
         parser.error("--peer-only needs --peer (the python of RecBole's venv)")
+    if unknown := set(args.peer_models.split(",")) - set(PEER_MODELS):
+        parser.error(f"--peer-models: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PEER_MODELS)}")
 
     shopseq = str(Path(sys.executable).with_name("shopseq"))
     for name in filter(None, args.only.split(",")):
@@ -143,6 +147,8 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
     """Add RecBole's rows to `out/quality.json` (its own venv), then redraw `out/quality.md`."""
     epochs = args.peer_epochs or args.epochs or 6
     command = [args.peer, str(ROOT / "benchmarks" / "recbole_peer.py"), "--out", str(out), "--epochs", str(epochs)]
+    if args.peer_models != ",".join(PEER_MODELS):
+        command += ["--models", args.peer_models]
     shown = "$RECBOLE_PYTHON " + shlex.join(command[1:]).replace(str(ROOT) + "/", "")  # unquoted: a variable to expand
     print(f"   peer: {shown}", flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)

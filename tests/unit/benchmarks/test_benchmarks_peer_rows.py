@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 from pathlib import Path
@@ -66,3 +67,37 @@ def test_peer_rows_are_dropped_when_the_rerun_wrote_a_different_split(script, tm
 def test_a_run_without_peer_rows_has_nothing_to_keep(script, tmp_path):
     write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
     assert script.previous_peer(tmp_path) is None
+
+
+@pytest.fixture
+def fake_python(tmp_path) -> Path:
+    """RecBole lives in its own venv, absent here: a stand-in "python" records the command it was given."""
+    path = tmp_path / "python"
+    path.write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "argv.txt"}\n')
+    path.chmod(0o755)
+    return path
+
+
+def test_peer_models_choose_which_recbole_rows_train(script, tmp_path, fake_python):
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq benchmark quality --source synthetic"])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=6, timeout=60.0,
+                              peer_models="recbole_sasrec")
+
+    script.run_peer(args, tmp_path)
+
+    argv = (tmp_path / "argv.txt").read_text().split()
+    assert argv[-2:] == ["--models", "recbole_sasrec"]
+    assert argv[argv.index("--epochs") + 1] == "6"
+    assert (tmp_path / "command.txt").read_text().splitlines()[-1].endswith("--models recbole_sasrec")
+
+
+def test_both_peer_models_by_default(script, tmp_path, fake_python):
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=3, epochs=None, timeout=60.0,
+                              peer_models="recbole_sasrec,recbole_gru4rec")
+
+    script.run_peer(args, tmp_path)
+
+    argv = (tmp_path / "argv.txt").read_text().split()
+    assert "--models" not in argv  # recbole_peer.py's own default: every model
+    assert argv[argv.index("--epochs") + 1] == "3"
