@@ -159,9 +159,18 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         (out / "peer_error.txt").write_text(reason + "\n")
         print(f"   peer failed: {reason}", flush=True)
         return
-    ours = [line for line in (out / "command.txt").read_text().splitlines() if "recbole_peer.py" not in line]
-    (out / "command.txt").write_text("\n".join([*ours, shown]) + "\n")
+    # Keep the command of earlier peer rows this run did not replace (SASRec, then GRU4Rec alone).
+    rerun = set(args.peer_models.split(","))
+    kept = [line for line in (out / "command.txt").read_text().splitlines()
+            if "recbole_peer.py" not in line or not _peer_models(line) <= rerun]
+    (out / "command.txt").write_text("\n".join([*kept, shown]) + "\n")
     (out / "quality.md").write_text(markdown_table([json.loads((out / "quality.json").read_text())]))
+
+
+def _peer_models(command: str) -> set[str]:
+    """The RecBole rows a recorded `recbole_peer.py` command line trained (all without --models)."""
+    words = command.split()
+    return set(words[words.index("--models") + 1].split(",")) if "--models" in words else set(PEER_MODELS)
 
 
 def previous_peer(out: Path) -> tuple[dict, list[dict], str, list[str]] | None:

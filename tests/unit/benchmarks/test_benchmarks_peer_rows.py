@@ -101,3 +101,22 @@ def test_both_peer_models_by_default(script, tmp_path, fake_python):
     argv = (tmp_path / "argv.txt").read_text().split()
     assert "--models" not in argv  # recbole_peer.py's own default: every model
     assert argv[argv.index("--epochs") + 1] == "3"
+
+
+def test_a_peer_run_for_one_model_keeps_the_other_models_command(script, tmp_path, fake_python):
+    sasrec = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --epochs 6 --models recbole_sasrec"
+    write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", sasrec])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=6, epochs=None, timeout=60.0,
+                              peer_models="recbole_gru4rec")
+
+    script.run_peer(args, tmp_path)
+
+    commands = (tmp_path / "command.txt").read_text().splitlines()
+    assert commands[:2] == ["shopseq", sasrec]
+    assert commands[2].endswith("--models recbole_gru4rec")
+
+    args.peer_models = "recbole_sasrec,recbole_gru4rec"  # a run of both replaces both lines
+    script.run_peer(args, tmp_path)
+
+    commands = (tmp_path / "command.txt").read_text().splitlines()
+    assert len(commands) == 2 and "--models" not in commands[1]
