@@ -75,8 +75,14 @@ def run_stage(stage: str = typer.Argument(..., help=f"One of: {', '.join(STAGES)
     """Run one pipeline stage outside Airflow (the dvc.yaml cmds call exactly this)."""
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r}", hint=f"choose one of: {', '.join(STAGES)}")
+    params = _params()
+    if stage == "train" and params.train.processes > 1 and "WORLD_SIZE" not in os.environ:
+        from shopseq.training.distributed import run_under_torchrun
+
+        run_under_torchrun(params.train.processes, ["--params", _state["params"], "run", "train"])
+        return
     module = importlib.import_module(f"shopseq.stages.{stage}")
-    module.run(_params())
+    module.run(params)
 
 
 @app.command("check-data")
@@ -99,9 +105,16 @@ def check_data(
 def demo(
     project: Path = typer.Option(Path("."), help="The shopseq project to run in (holds params.yaml, dags/)."),
     serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
+    cluster: bool = typer.Option(
+        False,
+        "--cluster",
+        help="Run it on a cluster brought up here and torn down after: PostgreSQL, Redis, an MLflow server, "
+        "Airflow on Celery with two workers (reports/cluster_demo_summary.json).",
+    ),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
     from shopseq.airflow_local import AirflowError
+    from shopseq.cluster.services import ServiceError
     from shopseq.demo import format_summary, run_demo
     from shopseq.demo import serve as serve_airflow
 
@@ -109,9 +122,16 @@ def demo(
         if serve:
             serve_airflow(project)
             return
-        summary = run_demo(project)
+        if cluster:
+            from shopseq.cluster.demo import run_cluster_demo
+
+            summary = run_cluster_demo(project)
+        else:
+            summary = run_demo(project)
+    except ServiceError as error:
+        raise UserError(str(error), hint="the cluster needs PostgreSQL and Redis (see docs/cluster.md)") from error
     except AirflowError as error:
-        raise UserError(str(error), hint="the Airflow log is airflow/standalone.log") from error
+        raise UserError(str(error), hint="the Airflow logs are in airflow/ (standalone.log, scheduler.log, ...)") from error
     typer.echo(format_summary(summary))
     failed = [dag for dag, state in summary["dag_runs"].items() if state != "success"]
     if failed:

@@ -199,6 +199,8 @@ class Train:
     )
     family_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # family -> overrides of `defaults`
     search_space: dict[str, Any] = field(default_factory=dict)
+    processes: int = 1  # data-parallel training processes; > 1 runs the stage under torchrun
+    study_storage: str | None = None  # Optuna RDB URL shared by workers (SHOPSEQ_OPTUNA_STORAGE wins); None: in memory
 
     def defaults_for(self, family: str) -> dict[str, Any]:
         """`defaults` with the overrides `family_defaults` names for `family`."""
@@ -206,6 +208,8 @@ class Train:
 
     def __post_init__(self) -> None:
         _one_of("train.model", self.model, MODEL_FAMILIES)
+        if self.processes < 1:
+            raise ConfigError(f"train.processes must be >= 1 (1: no torchrun); got {self.processes}")
         if self.patience < 0:
             raise ConfigError(f"train.patience must be >= 0 (0: train every epoch); got {self.patience}")
         for name in self.blend:

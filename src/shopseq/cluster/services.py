@@ -42,6 +42,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_port_block(size: int, attempts: int = 50) -> int:
+    """A loopback port P with P .. P+size-1 all free now (an API port and its log servers)."""
+    for _ in range(attempts):
+        port = free_port()
+        if port + size < 65536 and not any(listening(port + offset) for offset in range(size)):
+            return port
+    raise ServiceError(f"found no {size} consecutive free loopback ports")
+
+
 def listening(port: int, host: str = "127.0.0.1") -> bool:
     """Whether something accepts TCP connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from shopseq.progress import progress
+from shopseq.training import distributed
 from shopseq.sequences.models import NextItemModel, pad_batch
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def fit(
     if profiles is not None and len(profiles.rows) != len(windows):
         raise ValueError(f"profiles: {len(profiles.rows)} rows for {len(windows)} windows")
     device = next(model.parameters()).device
+    distributed.broadcast_parameters(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     order = random.Random(seed)
     losses: list[float] = []
@@ -81,17 +83,21 @@ def fit(
         batches = [shuffled[i : i + batch_size] for i in range(0, len(shuffled), batch_size)]
         total, count = 0.0, 0
         for batch in progress(batches, f"epoch {epoch}/{epochs}", mode=progress_mode, unit="batch"):
-            seq, lengths = pad_batch([windows[i] for i in batch], model.config.max_len + 1)
-            inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
-            profile = None if profiles is None else profiles.batch(batch, inputs.shape[1]).to(device)  # (B, T-1, P)
-            loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device),
-                                        profile)
+            mine = distributed.shard(batch)  # the whole batch, or this process's share under torchrun
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if mine:
+                seq, lengths = pad_batch([windows[i] for i in mine], model.config.max_len + 1)
+                inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
+                profile = None if profiles is None else profiles.batch(mine, inputs.shape[1]).to(device)  # (B, T-1, P)
+                loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device),
+                                            targets.to(device), profile)
+                loss.backward()
+                total += loss.item() * len(mine)
+                count += len(mine)
+            distributed.share_gradients(model, len(mine) / len(batch))
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
+        total, count = distributed.sum_across(total, device), distributed.sum_across(count, device)
         losses.append(total / max(count, 1))
         log.info("epoch %d/%d: train loss %.4f", epoch, epochs, losses[-1])
         if on_epoch is not None:
