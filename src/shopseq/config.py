@@ -173,6 +173,10 @@ MODEL_FAMILIES = ("gru", "lstm", "transformer")
 BLENDABLE = ("markov", "item_knn", "session_knn")  # baselines a trained model can be blended with
 
 
+STUDY_STORAGE_ENV = "SHOPSEQ_OPTUNA_STORAGE"
+"""Environment variable naming the Optuna study's RDB storage; wins over train.study_storage."""
+
+
 @dataclass(frozen=True)
 class Train:
     model: str = "gru"

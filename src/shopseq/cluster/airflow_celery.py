@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shopseq.airflow_local import LocalAirflow
+from shopseq.config import STUDY_STORAGE_ENV
 from shopseq.cluster.worker_name import WORKER_NAME_ENV
 
 CELERY_EXECUTOR = "CeleryExecutor"
 
 
-def celery_settings(metadata_db: str, broker: str, mlflow_uri: str) -> dict[str, str]:
+def celery_settings(metadata_db: str, broker: str, mlflow_uri: str, optuna_storage: str) -> dict[str, str]:
     """The environment that switches the project from embedded to cluster (compose sets the same)."""
     return {
         "AIRFLOW__CORE__EXECUTOR": CELERY_EXECUTOR,
@@ -32,6 +33,8 @@ def celery_settings(metadata_db: str, broker: str, mlflow_uri: str) -> dict[str,
         "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "shopseq.cluster.worker_name.worker_hostname",
         "MLFLOW_TRACKING_URI": mlflow_uri,
+        # Trials of the same data and params share one Optuna study, whichever worker runs them.
+        STUDY_STORAGE_ENV: optuna_storage,
     }
 
 
@@ -42,11 +45,12 @@ class ClusterAirflow(LocalAirflow):
     metadata_db: str = ""
     broker: str = ""
     mlflow_uri: str = ""
+    optuna_storage: str = ""
     workers: tuple[str, ...] = ("worker-1", "worker-2")
 
     def env(self) -> dict[str, str]:
         env = super().env()
-        env.update(celery_settings(self.metadata_db, self.broker, self.mlflow_uri))
+        env.update(celery_settings(self.metadata_db, self.broker, self.mlflow_uri, self.optuna_storage))
         env["AIRFLOW__CORE__PARALLELISM"] = str(2 * len(self.workers))
         return env
 

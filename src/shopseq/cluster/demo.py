@@ -47,6 +47,7 @@ class Cluster:
             metadata_db=self.postgres.url("airflow"),
             broker=self.redis.url,
             mlflow_uri=self.mlflow.url,
+            optuna_storage=self.postgres.url("optuna"),
             workers=workers,
         )
 

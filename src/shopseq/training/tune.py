@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
-from shopseq.config import Train
+from shopseq.config import STUDY_STORAGE_ENV, Train
 from shopseq.profiles.inputs import UserProfiles
 from shopseq.seed import set_seed
 from shopseq.sequences.models import ModelConfig, NextItemModel
@@ -27,7 +27,6 @@ from shopseq.training.fit import StopTraining, WindowProfiles, fit
 
 log = logging.getLogger(__name__)
 OBJECTIVE = "ndcg@10"
-STUDY_STORAGE_ENV = "SHOPSEQ_OPTUNA_STORAGE"
 
 
 @dataclass
