@@ -106,3 +106,34 @@ def test_register_while_the_server_is_down_fails_clearly_and_its_retry_adds_one_
         f"name = '{name}' and tags.candidate_run = '{run_id}'"
     )
     assert [v.version for v in versions] == [first]
+
+
+def test_postgres_restarted_under_the_server_registers_after_it_and_moves_no_alias_during_it(
+    project: Path, mlflow_server: MlflowServer, postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    # MLflow's client retries a failing server for minutes by default; one retry shows the same
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+
+    from shopseq.registry import CHAMPION, promote, register_candidate
+
+    params = load_params(ROOT / "params.yaml")
+    name = params.registry.model_name
+    client = mlflow.MlflowClient(mlflow_server.url)
+    before = client.get_model_version_by_alias(name, CHAMPION).version  # from the first test
+    run_id = _log_candidate(params, project)
+    postgres.stop()
+    try:
+        with pytest.raises(MlflowException) as refused:  # the server answers, its store does not
+            register_candidate(params)
+        print("register while PostgreSQL is down:", str(refused.value)[:300])
+    finally:
+        postgres.start()
+    assert client.get_model_version_by_alias(name, CHAMPION).version == before
+    version = register_candidate(params)  # the retry, once PostgreSQL is back
+    promote(params, approved_by="cluster-test", version=version)
+    versions = client.search_model_versions(f"name = '{name}' and tags.candidate_run = '{run_id}'")
+    assert [v.version for v in versions] == [version]
+    assert client.get_model_version_by_alias(name, CHAMPION).version == version != before

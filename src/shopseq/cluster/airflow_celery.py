@@ -47,11 +47,13 @@ class ClusterAirflow(LocalAirflow):
     mlflow_uri: str = ""
     optuna_storage: str = ""
     workers: tuple[str, ...] = ("worker-1", "worker-2")
+    overrides: tuple[tuple[str, str], ...] = ()  # more environment, e.g. a shorter heartbeat timeout
 
     def env(self) -> dict[str, str]:
         env = super().env()
         env.update(celery_settings(self.metadata_db, self.broker, self.mlflow_uri, self.optuna_storage))
         env["AIRFLOW__CORE__PARALLELISM"] = str(2 * len(self.workers))
+        env.update(dict(self.overrides))
         return env
 
     def components(self) -> dict[str, list[str]]:
