@@ -59,6 +59,9 @@ def test_two_data_parallel_processes_train_like_one(shop: Path) -> None:
 
     single, _ = train_with(shop, 1)
     parallel, log = train_with(shop, 2)
+    for one, two in zip(single, parallel):  # shown with -s: the figures docs/cluster.md quotes
+        print(f"epoch {one['epoch']}: train loss {one['train_loss']:.5f} vs {two['train_loss']:.5f}, "
+              f"valid ndcg@10 {one['valid_ndcg@10']:.4f} vs {two['valid_ndcg@10']:.4f} (1 vs 2 processes)")
     assert "2 data-parallel processes" in log and "rank 1 of 2 (gloo backend)" in log
     assert [h["epoch"] for h in parallel] == [h["epoch"] for h in single] == [1, 2, 3]
     for one, two in zip(single, parallel):
