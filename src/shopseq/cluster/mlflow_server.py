@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shopseq.cluster.services import ServiceError, free_port, wait_for
+from shopseq.cluster.services import free_port, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -93,5 +93,3 @@ class MlflowServer:
             stop_process_group(self.process)
             self.process = None
 
-
-__all__ = ["MlflowServer", "ServiceError", "server_command"]
