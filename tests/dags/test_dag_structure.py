@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from shopseq import orchestration as orch
+from shopseq.ops import orchestration as orch
 from shopseq.config import load_params
 
 ROOT = Path(__file__).resolve().parents[2]

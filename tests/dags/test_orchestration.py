@@ -1,4 +1,4 @@
-"""What the DAG tasks do (shopseq.orchestration), checked without Airflow running."""
+"""What the DAG tasks do (shopseq.ops.orchestration), checked without Airflow running."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shopseq import orchestration as orch
+from shopseq.ops import orchestration as orch
 from shopseq.config import load_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +135,6 @@ def test_a_failed_gate_is_reported_with_its_reasons(project: Path, caplog: pytes
     (project / "reports" / "gate.json").write_text(
         json.dumps({"passed": False, "reasons": ["fail: ndcg@10 0.01 vs floor 0.02"]})
     )
-    with caplog.at_level("WARNING", logger="shopseq.orchestration"):
+    with caplog.at_level("WARNING", logger="shopseq.ops.orchestration"):
         assert orch.report_gate_failure(project) == ["fail: ndcg@10 0.01 vs floor 0.02"]
     assert "champion unchanged: fail: ndcg@10 0.01 vs floor 0.02" in caplog.text

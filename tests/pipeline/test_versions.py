@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shopseq import versions
+from shopseq.ops import versions
 from shopseq.config import load_params
 from tiny import copy_project, write_tiny_params
 

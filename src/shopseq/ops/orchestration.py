@@ -378,7 +378,7 @@ def needs_training(project: Path, force: bool = False) -> bool:
     and DVC would rerun none of the stages after `validate` (code, params and outputs are as
     that run left them). `force` trains anyway.
     """
-    from shopseq import versions
+    from shopseq.ops import versions
 
     params = load_project_params(project)
     name = versions.current_name(project, params)
@@ -401,7 +401,7 @@ def needs_training(project: Path, force: bool = False) -> bool:
 
 def record_data_version(project: Path) -> str:
     """Snapshot the workspace's data as a data version (git tag by the bot, data pushed); its name."""
-    from shopseq import versions
+    from shopseq.ops import versions
 
     params = load_project_params(project)
     return versions.snapshot(project, params).name
@@ -411,6 +411,6 @@ def rollback_data(project: Path, data_version: str, by: str, reason: str = "") -
     """Restore `data_version` and its champion (retraining only when none was registered)."""
     params = load_project_params(project)
     with _in_project(project):
-        from shopseq.rollback import rollback_to
+        from shopseq.ops.rollback import rollback_to
 
         return rollback_to(project, params, data_version, by=by, reason=reason)
