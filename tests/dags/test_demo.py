@@ -16,7 +16,7 @@ from tiny_project import ROOT, make_tiny_project
 
 from shopseq.ops.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
 from shopseq.ops.demo import build_summary, format_summary
-from shopseq.ops.orchestration import Reports
+from shopseq.ops.pipeline import Reports
 
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from shopseq.ops.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
 from shopseq.io import write_json
-from shopseq.ops.orchestration import HEADLINE_METRICS, Reports, load_project_params
+from shopseq.ops.orchestration import HEADLINE_METRICS, load_project_params
+from shopseq.ops.pipeline import Reports
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from shopseq.ops import versions
+from shopseq.ops.pipeline import gate_passed, run_dvc_stage
 from shopseq.config import Params
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ def rollback_to(project: str | Path, params: Params, data_version: str, by: str,
 
 def _rollback(project: Path, params: Params, data_version: str, by: str, reason: str) -> dict:
     from shopseq import registry
-    from shopseq.ops.orchestration import gate_passed, run_dvc_stage
 
     target = versions.find(project, data_version).name
     try:
