@@ -113,17 +113,17 @@ def demo(
     ),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
-    from shopseq.airflow_local import AirflowError
-    from shopseq.cluster.services import ServiceError
-    from shopseq.demo import format_summary, run_demo
-    from shopseq.demo import serve as serve_airflow
+    from shopseq.ops.airflow_local import AirflowError
+    from shopseq.ops.cluster.services import ServiceError
+    from shopseq.ops.demo import format_summary, run_demo
+    from shopseq.ops.demo import serve as serve_airflow
 
     try:
         if serve:
             serve_airflow(project)
             return
         if cluster:
-            from shopseq.cluster.demo import run_cluster_demo
+            from shopseq.ops.cluster.demo import run_cluster_demo
 
             summary = run_cluster_demo(project)
         else:
@@ -222,7 +222,7 @@ def versions_command(
     """List the data versions: date, row counts, the model versions trained on each and their gate results."""
     import json
 
-    from shopseq import versions
+    from shopseq.ops import versions
     from shopseq.registry import versions_for_data
 
     params = _params()
@@ -269,7 +269,7 @@ def rollback_command(
     """Restore a data version byte for byte and make its model champion (retrain only if none was registered)."""
     import json
 
-    from shopseq.rollback import rollback_to
+    from shopseq.ops.rollback import rollback_to
 
     audit = rollback_to(Path.cwd(), _params(), data_version, by=by, reason=reason)
     typer.echo(json.dumps(audit, indent=2))

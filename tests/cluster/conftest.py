@@ -1,6 +1,6 @@
 """The cluster's services for tests: PostgreSQL, Redis and an MLflow server on free loopback ports.
 
-Each is started by the project's own code (shopseq.cluster), installed from Debian's packages
+Each is started by the project's own code (shopseq.ops.cluster), installed from Debian's packages
 first when missing and running as root, and stopped by its PID when the session ends. Where
 they can be neither found nor installed, the tests that need them skip and say why.
 """
@@ -12,8 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from shopseq.cluster.mlflow_server import MlflowServer
-from shopseq.cluster.services import Postgres, Redis, ServiceError, ensure_installed
+from shopseq.ops.cluster.mlflow_server import MlflowServer
+from shopseq.ops.cluster.services import Postgres, Redis, ServiceError, ensure_installed
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dags"))
 from tiny_project import make_tiny_project  # noqa: E402  (tests/dags holds the tiny project)
 
-from shopseq.cluster.services import listening  # noqa: E402
+from shopseq.ops.cluster.services import listening  # noqa: E402
 
 
 def _processes_with(needle: bytes) -> list[int]:

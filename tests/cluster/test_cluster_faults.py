@@ -20,10 +20,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dags"))
 from tiny_project import make_tiny_project, set_params  # noqa: E402
 
-from shopseq.cluster.airflow_celery import ClusterAirflow  # noqa: E402
-from shopseq.cluster.mlflow_server import MlflowServer  # noqa: E402
-from shopseq.cluster.services import Postgres, Redis, free_port_block  # noqa: E402
-from shopseq.demo import RETRAIN, DemoSettings, RunWatcher, approve, trigger, wait_for_decision_point, wait_for_run  # noqa: E402
+from shopseq.ops.cluster.airflow_celery import ClusterAirflow  # noqa: E402
+from shopseq.ops.cluster.mlflow_server import MlflowServer  # noqa: E402
+from shopseq.ops.cluster.services import Postgres, Redis, free_port_block  # noqa: E402
+from shopseq.ops.demo import RETRAIN, DemoSettings, RunWatcher, approve, trigger, wait_for_decision_point, wait_for_run  # noqa: E402
 from shopseq.io import read_json  # noqa: E402
 
 MODEL = "fault-test-next-item"

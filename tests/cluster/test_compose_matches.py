@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from shopseq.cluster.airflow_celery import ClusterAirflow, celery_settings
-from shopseq.cluster.mlflow_server import server_command
+from shopseq.ops.cluster.airflow_celery import ClusterAirflow, celery_settings
+from shopseq.ops.cluster.mlflow_server import server_command
 
 COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker" / "compose.yaml").read_text())
 TESTED = celery_settings(

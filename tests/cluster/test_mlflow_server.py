@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shopseq.cluster.mlflow_server import MlflowServer
-from shopseq.cluster.services import Postgres
+from shopseq.ops.cluster.mlflow_server import MlflowServer
+from shopseq.ops.cluster.services import Postgres
 from shopseq.config import Params, load_params
 from shopseq.tracking import TrackingUnavailable
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from shopseq.cluster.services import DATABASES, Postgres, Redis, listening
+from shopseq.ops.cluster.services import DATABASES, Postgres, Redis, listening
 
 
 def test_postgres_has_one_database_per_consumer_and_survives_a_restart(postgres: Postgres) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shopseq.cluster.airflow_celery import ClusterAirflow
-from shopseq.cluster.worker_name import worker_hostname
+from shopseq.ops.cluster.airflow_celery import ClusterAirflow
+from shopseq.ops.cluster.worker_name import worker_hostname
 
 
 def test_a_worker_records_its_own_name_else_the_machines(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shopseq.cluster.services import free_port, wait_for
+from shopseq.ops.cluster.services import free_port, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class MlflowServer:
 
     def stop(self) -> None:
         """Stop the server's whole process group (gunicorn/uvicorn workers included)."""
-        from shopseq.airflow_local import stop_process_group
+        from shopseq.ops.airflow_local import stop_process_group
 
         if self.process is not None:
             stop_process_group(self.process)

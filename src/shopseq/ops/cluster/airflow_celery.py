@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shopseq.airflow_local import LocalAirflow
+from shopseq.ops.airflow_local import LocalAirflow
 from shopseq.config import STUDY_STORAGE_ENV
-from shopseq.cluster.worker_name import WORKER_NAME_ENV
+from shopseq.ops.cluster.worker_name import WORKER_NAME_ENV
 
 CELERY_EXECUTOR = "CeleryExecutor"
 
@@ -31,7 +31,7 @@ def celery_settings(metadata_db: str, broker: str, mlflow_uri: str, optuna_stora
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
         "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
         "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "shopseq.cluster.worker_name.worker_hostname",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "shopseq.ops.cluster.worker_name.worker_hostname",
         "MLFLOW_TRACKING_URI": mlflow_uri,
         # Trials of the same data and params share one Optuna study, whichever worker runs them.
         STUDY_STORAGE_ENV: optuna_storage,

@@ -2,7 +2,7 @@
 
 PostgreSQL (Airflow's metadata, MLflow's store), Redis (Celery's broker), an MLflow server and
 Airflow on the CeleryExecutor with two workers start on free loopback ports; the demo's own
-steps then run unchanged (`shopseq.demo.run_demo`), and everything started is stopped by PID,
+steps then run unchanged (`shopseq.ops.demo.run_demo`), and everything started is stopped by PID,
 whatever ends the run. `reports/cluster_demo_summary.json` holds every key of
 demo_summary.json plus where the tasks ran.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from shopseq.cluster.airflow_celery import CELERY_EXECUTOR, ClusterAirflow
-from shopseq.cluster.mlflow_server import MlflowServer
-from shopseq.cluster.services import Postgres, Redis, free_port_block
-from shopseq.demo import DemoSettings, run_demo
+from shopseq.ops.cluster.airflow_celery import CELERY_EXECUTOR, ClusterAirflow
+from shopseq.ops.cluster.mlflow_server import MlflowServer
+from shopseq.ops.cluster.services import Postgres, Redis, free_port_block
+from shopseq.ops.demo import DemoSettings, run_demo
 from shopseq.io import write_json
 
 log = logging.getLogger(__name__)
