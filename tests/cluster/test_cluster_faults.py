@@ -4,7 +4,8 @@ Airflow on the CeleryExecutor with two workers, PostgreSQL, Redis and the MLflow
 for real. When the worker running `train` dies with its whole process group, the task's
 heartbeat stops, the scheduler fails that try, and the retry runs on the other worker; the run
 then reaches the approval and is promoted with exactly one registered version, and the
-candidate on disk is the retry's (stage outputs are swapped in atomically).
+candidate on disk is the retry's (stage outputs are swapped in atomically). The whole process
+tree of the worker dies, as with a lost machine.
 """
 
 from __future__ import annotations
@@ -30,18 +31,32 @@ MODEL = "fault-test-next-item"
 HEARTBEAT_TIMEOUT_S = 60  # how long a silent task counts as running (Airflow's default: 300 s)
 
 
-def _worker_group(home: Path, name: str) -> int:
-    """The process group of Celery worker `name` of the Airflow whose AIRFLOW_HOME is `home`."""
+def _worker_tree(home: Path, name: str) -> list[int]:
+    """Every live process of Celery worker `name` (of the Airflow at `home`) and all it started.
+
+    The worker's own process group is not enough: Airflow's supervisor puts each task in a
+    process group of its own, which would outlive a killed group and finish the stage as an
+    orphan. A dead machine takes the whole tree with it; so does this.
+    """
     wanted = {f"AIRFLOW_HOME={home}".encode(), f"SHOPSEQ_WORKER_NAME={name}".encode()}
+    parents: dict[int, int] = {}
+    roots = []
     for pid_dir in Path("/proc").glob("[0-9]*"):
         try:
+            stat = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
             environ = set((pid_dir / "environ").read_bytes().split(b"\0"))
-            command = (pid_dir / "cmdline").read_bytes()
-        except OSError:
+            leader = os.getpgid(int(pid_dir.name)) == int(pid_dir.name)
+        except (OSError, IndexError):
             continue
-        if wanted <= environ and b"celery" in command and b"worker" in command:
-            return os.getpgid(int(pid_dir.name))
-    raise AssertionError(f"no process of worker {name} found")
+        pid = int(pid_dir.name)
+        parents[pid] = int(stat[1])
+        if wanted <= environ and leader:  # the worker (started with setsid) and its tasks' groups
+            roots.append(pid)
+    assert roots, f"no process of worker {name} found"
+    tree = set(roots)
+    while grown := {pid for pid, parent in parents.items() if parent in tree and pid not in tree}:
+        tree |= grown
+    return sorted(tree)
 
 
 @pytest.mark.slow
@@ -87,7 +102,9 @@ def test_worker_killed_during_train_is_retried_on_the_other_worker(
             time.sleep(1)
         time.sleep(3)  # well inside the stage: data loaded, the Optuna trial training
         victim = train["hostname"]
-        os.killpg(_worker_group(airflow.home, victim), signal.SIGKILL)
+        killed_at = time.time()
+        for pid in _worker_tree(airflow.home, victim):
+            os.kill(pid, signal.SIGKILL)
 
         assert wait_for_decision_point(watcher, 1200) == "approval"
         approve(api, watcher, airflow.scheduler_log, offset, settings)
@@ -105,7 +122,8 @@ def test_worker_killed_during_train_is_retried_on_the_other_worker(
     assert client.get_model_version_by_alias(MODEL, "champion").version == versions[0].version
     meta = read_json(project / "models" / "candidate" / "meta.json")
     assert versions[0].tags["candidate_run"] == meta["mlflow_run_id"]
-    assert client.get_run(meta["mlflow_run_id"]).info.status == "FINISHED"
+    retry_run = client.get_run(meta["mlflow_run_id"]).info
+    assert retry_run.status == "FINISHED" and retry_run.start_time / 1000 > killed_at  # trained again, after the kill
     # nothing lost before the fault: every ingested row was accepted or quarantined
     validation = read_json(project / "reports" / "validation" / "summary.json")
     assert validation["rows_in"] == validation["rows_accepted"] + validation["rows_quarantined"]
