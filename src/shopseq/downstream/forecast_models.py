@@ -157,7 +157,6 @@ def gbm_mean(
     if scaled:
         level = recent_level(history, season)  # (N,)
         return level[:, None] * gbm_mean(history / level[:, None], dates, horizon, season, settings, static)
-    import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import (
         ExpandingMean,
@@ -170,20 +169,7 @@ def gbm_mean(
     static = dict(static or {})
     for name, column in static.items():
         frame[name] = np.repeat(np.asarray(column, dtype=np.float64), history.shape[1])
-    regressor = lgb.LGBMRegressor(
-        objective="tweedie",
-        n_estimators=settings.trees,
-        learning_rate=settings.learning_rate,
-        num_leaves=15,
-        min_child_samples=20,
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        n_jobs=settings.threads,
-        random_state=settings.seed,
-        deterministic=True,
-        verbose=-1,
-    )
+    regressor = tweedie_regressor(settings, num_leaves=15, subsample=0.8, colsample_bytree=0.8)
     forecaster = MLForecast(
         models={"model": regressor},
         freq="D",
@@ -251,13 +237,14 @@ def exp_smoothing(history: np.ndarray, dates: pd.DatetimeIndex, horizon: int) ->
     return np.clip(wide(out, "ses", ids), 0.0, None)  # (N, H)
 
 
-def fit_dispersion(actual: np.ndarray, mean: np.ndarray) -> float:
-    """Negative binomial phi by moments: sum((y - mu)^2 - mu) / sum(mu^2), at least 0."""
-    actual, mean = np.asarray(actual, dtype=float), np.asarray(mean, dtype=float)
-    denominator = float((mean**2).sum())
-    if denominator <= 0:
-        return 0.0
-    return max(0.0, float((((actual - mean) ** 2) - mean).sum() / denominator))
+def tweedie_regressor(settings: GbmSettings, **overrides: Any) -> Any:
+    """A LightGBM regressor with a Tweedie objective, row subsampling every tree and `settings`' trees,
+    step, threads and seed (deterministic); `overrides` set the rest (leaves, sampling shares)."""
+    import lightgbm as lgb
+
+    options = dict(objective="tweedie", min_child_samples=20, subsample_freq=1, deterministic=True, verbose=-1)
+    options.update(n_estimators=settings.trees, learning_rate=settings.learning_rate, n_jobs=settings.threads)
+    return lgb.LGBMRegressor(**options, random_state=settings.seed, **overrides)
 
 
 def tweedie_gbm(
@@ -270,33 +257,18 @@ def tweedie_gbm(
     recursive. The winners' 2,047 leaves and minimum of 4,095 rows per leaf fit 30 million rows;
     here 63 leaves and 20 rows. Partial windows count (`min_samples=1`) so short histories train.
     """
-    import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean
 
     ids = [str(i) for i in range(history.shape[0])]
-    regressor = lgb.LGBMRegressor(
-        objective="tweedie",
-        tweedie_variance_power=1.1,
-        n_estimators=settings.trees,
-        learning_rate=settings.learning_rate,
-        num_leaves=63,
-        min_child_samples=20,
-        subsample=0.5,
-        subsample_freq=1,
-        colsample_bytree=0.5,
-        max_bin=100,
-        n_jobs=settings.threads,
-        random_state=settings.seed,
-        deterministic=True,
-        verbose=-1,
+    regressor = tweedie_regressor(
+        settings, tweedie_variance_power=1.1, num_leaves=63, subsample=0.5, colsample_bytree=0.5, max_bin=100
     )
-    windows = [RollingMean(w, min_samples=1) for w in (7, 14, 28, 56)]
     forecaster = MLForecast(
         models={"tweedie_gbm": regressor},
         freq="D",
         lags=[1, 2, 3, 4, 5, 6, 7, 14, 21, 28],
-        lag_transforms={1: windows, 7: [RollingMean(w, min_samples=1) for w in (7, 14, 28, 56)]},
+        lag_transforms={lag: [RollingMean(w, min_samples=1) for w in (7, 14, 28, 56)] for lag in (1, 7)},
         date_features=["dayofweek", "day"],
     )
     with warnings.catch_warnings():
