@@ -44,6 +44,7 @@ from shopseq.lineage import git_commit
 log = logging.getLogger(__name__)
 
 SERIES_COLUMNS = ("id", "date", "value")
+CODE_PATHS = (":/src", ":/benchmarks/forecast.py", ":/params.yaml")  # what `-dirty` in `reproduce.git_commit` is about
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def run_forecast_benchmark(series: Path, out: Path, config: Forecast, options: F
         "targets": targets(rows, interval_coverage(folds, config.interval), config.interval),
         "reproduce": {
             "command": rerun_command(series, out, options),
-            "git_commit": git_commit(Path(__file__).parent),
+            "git_commit": git_commit(Path(__file__).parent, CODE_PATHS),
             "params": {"forecast": dataclasses.asdict(config)},
             "seed": seed,
         },
