@@ -166,11 +166,12 @@ def summary_table(out: Path, names: list[str]) -> str:
             continue
         report = json.loads(path.read_text())
         rows = {row["method"]: row for row in report["rows"]}
-        wapes = " / ".join(_num(rows[m]["wape"]) for m in ("model", "seasonal_naive", "global_gbm", "tweedie_gbm", "exp_smoothing", "zero"))
+        methods = ("model", "seasonal_naive", "global_gbm", "tweedie_gbm", "exp_smoothing", "zero")
+        wapes = " / ".join(_num(rows.get(m, {}).get("wape")) for m in methods)  # a file from before a method existed: n/a
         cells = [f"{name}", KINDS[name], wapes]
         for key in ("rmsse", "wape_total"):
-            best = min((r for m, r in rows.items() if m != "model" and r[key] is not None), key=lambda r: r[key])
-            cells.append(f"{_num(rows['model'][key])} / {_num(best[key])} ({best['method']})")
+            best = min((r for m, r in rows.items() if m != "model" and r.get(key) is not None), key=lambda r: r[key])
+            cells.append(f"{_num(rows['model'].get(key))} / {_num(best[key])} ({best['method']})")
         cells.append(_num(report["interval_coverage"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
