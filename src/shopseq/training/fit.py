@@ -1,4 +1,4 @@
-"""The training loop for one set of hyperparameters: windows of item sequences, full-softmax CE."""
+"""The training loop for one set of hyperparameters: windows of item sequences, full or sampled softmax CE."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from shopseq.progress import progress
 from shopseq.sequences.models import NextItemModel, pad_batch
+from shopseq.sequences.sampled_loss import NegativeSampler
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,13 @@ def fit(
     on_epoch: Callable[[int, float], None] | None = None,
     progress_mode: str = "auto",
     profiles: WindowProfiles | None = None,
+    sampler: NegativeSampler | None = None,
 ) -> list[float]:
     """Train `model` in place with Adam; return the mean training loss of each epoch.
 
     `on_epoch(epoch, loss)` runs after every epoch (validation, logging, pruning); it may raise
     StopTraining to end early. `profiles`: the profile of each window's input positions, for a
-    model with a profile input.
+    model with a profile input. `sampler`: train with the sampled softmax (None: full softmax).
     """
     if profiles is not None and len(profiles.rows) != len(windows):
         raise ValueError(f"profiles: {len(profiles.rows)} rows for {len(windows)} windows")
@@ -85,7 +88,7 @@ def fit(
             inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
             profile = None if profiles is None else profiles.batch(batch, inputs.shape[1]).to(device)  # (B, T-1, P)
             loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device),
-                                        profile)
+                                        profile, sampler)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -101,6 +104,14 @@ def fit(
                 log.info("stopped after epoch %d", epoch)
                 break
     return losses
+
+
+def negative_sampler(windows: list[list[int]], n_items: int, negatives: int, sampling: str, in_batch: bool,
+                     seed: int) -> NegativeSampler:
+    """The sampled loss's sampler, with item popularity counted over the training windows' targets."""
+    targets = [item for window in windows for item in window[1:]]
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_items + 1)  # (N+1,)
+    return NegativeSampler(counts, negatives, sampling, in_batch, seed)
 
 
 def resolve_device(name: str) -> torch.device:
