@@ -9,8 +9,10 @@ recent_popularity`.
 The pieces every model-scoring path shares live here too, so that the batch scores, the audiences'
 point-in-time scoring and the forecast's expected purchases read a history and turn scores into
 probabilities the same way: `model_histories` (each user's history as the model reads it),
-`probability_batches` (softmax over the catalogue, a chunk of users at a time) and `target_mass`
-(probability that the next item falls in each of a set of item groups).
+`summary_batches` (top-K, softmax normaliser and group mass, a chunk of users at a time, the
+catalogue scanned in slices), `probability_batches` (every item's probability, for the few
+consumers that need them all) and `target_mass` (probability that the next item falls in each of
+a set of item groups).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from shopseq.serving.recommend import (
     Scorer,
     next_item_probabilities,
     readable_history,
-    top_k,
 )
+from shopseq.sequences.streaming import CHUNK_CELLS, CatalogueSummary, chunk_size, item_chunks, summarise
 
 SOURCE, PROPENSITY = "source", "propensity"
 MANIFEST = "manifest.json"  # what the scores were computed from: model, users, last event
@@ -70,11 +72,30 @@ def probability_batches(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Next-item probabilities of `histories`, `batch_size` at a time: yields (first index, (B, I)).
 
-    With `desc`, the batches show as a progress bar (or log lines under Airflow).
+    For consumers that need every item's probability; the batch shrinks for large catalogues so
+    that (B x catalogue) stays bounded. With `desc`, the batches show as a progress bar (or log
+    lines under Airflow).
     """
+    batch_size = max(1, min(batch_size, 4 * CHUNK_CELLS // max(len(model.item_ids), 1)))
     chunks = range(0, len(histories), batch_size)
     for start in progress(chunks, desc=desc, unit="batch", mode=mode) if desc else chunks:
         yield start, next_item_probabilities(model.score(list(histories[start : start + batch_size])))  # (B, I)
+
+
+def summary_batches(
+    model: Scorer, histories: Sequence[list[str]], batch_size: int, k: int, groups: np.ndarray | None = None,
+    desc: str | None = None, mode: str = "auto",
+) -> Iterator[tuple[int, CatalogueSummary]]:
+    """Top-`k` items, softmax normaliser and group mass of `histories`, `batch_size` at a time.
+
+    The catalogue is scanned in slices (`shopseq.sequences.streaming`), so memory is bounded by
+    (batch x slice) whatever the catalogue size. Yields (first index, summary of the batch).
+    """
+    chunks = range(0, len(histories), batch_size)
+    for start in progress(chunks, desc=desc, unit="batch", mode=mode) if desc else chunks:
+        batch = list(histories[start : start + batch_size])
+        scores = item_chunks(model, batch, chunk_size(len(batch)))
+        yield start, summarise(scores, len(batch), min(k, len(model.item_ids)), groups)
 
 
 def target_mass(
@@ -85,7 +106,7 @@ def target_mass(
 
     `onehot[i, t]` is 1 where the model's item i belongs to target t.
     """
-    parts = [probabilities @ onehot for _, probabilities in probability_batches(model, histories, batch_size, desc, mode)]
+    parts = [summary.mass for _, summary in summary_batches(model, histories, batch_size, 1, onehot, desc, mode)]
     return np.concatenate(parts) if parts else np.zeros((0, onehot.shape[1]))  # (U, T)
 
 
@@ -107,12 +128,11 @@ def score_users(
     onehot = _onehot(item_categories(items, model.item_ids), categories)  # (I, C)
     item_ids = np.asarray(model.item_ids, dtype=object)
     recommendation_parts, propensity_parts = [], []
-    for start, probabilities in probability_batches(model, list(usable), batch_size, "score: users", mode):  # (B, I)
-        users = model_users[start : start + len(probabilities)]
-        best = top_k(probabilities, k)  # (B, k)
-        chosen = np.take_along_axis(probabilities, best, axis=1)  # (B, k)
-        recommendation_parts.append(_long_recommendations(users, item_ids[best], chosen, MODEL))
-        propensity_parts.append(_long_propensity(users, categories, probabilities @ onehot, MODEL))  # (B, C)
+    for start, summary in summary_batches(model, list(usable), batch_size, k, onehot, "score: users", mode):
+        users = model_users[start : start + len(summary.mass)]
+        best = summary.top_columns  # (B, k)
+        recommendation_parts.append(_long_recommendations(users, item_ids[best], summary.top_probabilities(), MODEL))
+        propensity_parts.append(_long_propensity(users, categories, summary.mass, MODEL))  # (B, C)
 
     if fallback_users:
         log.info("%d users have no item the model knows: they get recent popularity", len(fallback_users))
