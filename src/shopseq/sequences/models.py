@@ -223,7 +223,10 @@ class NextItemModel(nn.Module):
         One slice of `full_sort_predict`'s row (index 0, padding, is not masked here): scoring
         the catalogue slice by slice bounds memory by (B x slice) for any catalogue size.
         """
-        scores = last @ self.item_vectors(torch.arange(start, stop, device=last.device)).T  # (B, C)
+        vectors = self.item_embedding.weight[start:stop]  # (C, H), a view: no copy of the catalogue slice
+        if self.config.text_dim:
+            vectors = vectors + self.text_projection(self.text_vectors[start:stop])  # (C, H)
+        scores = last @ vectors.T  # (B, C)
         if self.config.repeat:
             # The history as seen from the last position only: (B, 1, T) queries over (B, T) items.
             at_last = (lengths - 1)[:, None]  # (B, 1)

@@ -123,6 +123,11 @@ class Recommender:
             raise ValueError(f"profiles have {profiles.dim} features; the model expects {model.config.profile_dim}")
         self._index = {item: i + 1 for i, item in enumerate(self.item_ids)}
 
+    @property
+    def item_index(self) -> dict[str, int]:
+        """Item id -> model index (1..N), built once: membership tests without a per-request catalogue scan."""
+        return self._index
+
     def encode(self, history: list[str]) -> list[int]:
         """Item ids -> model indices; items the model never saw are skipped."""
         return [self._index[item] for item in history if item in self._index]

@@ -97,7 +97,7 @@ def summarise(
         scores = np.asarray(scores, dtype=np.float32)  # (U, C)
         stop = start + scores.shape[1]
         n_columns = max(n_columns, stop)
-        keys = _top_keys(np.concatenate([keys, _keys(scores, start)], axis=1), k)  # (U, <=k)
+        keys = _top_keys(np.concatenate([keys, _chunk_top_keys(scores, start, k)], axis=1), k)  # (U, <=k)
         new_peak = np.maximum(peak, scores.max(axis=1, initial=-np.inf))  # (U,)
         safe = np.where(np.isfinite(new_peak), new_peak, 0.0)  # rows with no finite score yet
         rescale = np.exp(np.where(np.isfinite(peak), peak - safe, -np.inf))  # (U,)
@@ -132,6 +132,26 @@ def _keys(scores: np.ndarray, start: int) -> np.ndarray:
     ordered = np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))  # (U, C) monotone in score
     columns = np.arange(start, start + scores.shape[1], dtype=np.uint64)
     return (ordered.astype(np.uint64) << np.uint64(32)) | (_LOW - columns)[None, :]
+
+
+def _chunk_top_keys(scores: np.ndarray, start: int, k: int) -> np.ndarray:
+    """Keys of each row's `k` best columns of one slice: (U, C) -> (U, min(k, C)).
+
+    Only scores at or above the row's k-th largest (found with a partition of the floats) are
+    turned into keys, so a slice costs one partition, not a key per cell; ties at the threshold
+    are all kept and the keys settle them.
+    """
+    n_rows, width = scores.shape
+    if width <= k:
+        return _keys(scores, start)
+    kth = np.partition(scores, width - k, axis=1)[:, width - k]  # (U,) k-th largest of each row
+    rows, columns = np.nonzero(scores >= kth[:, None])  # at least k per row, row-major
+    keys = _keys(scores[rows, columns][None, :], 0)[0] & ~_LOW | (_LOW - (columns + start).astype(np.uint64))
+    order = np.lexsort((keys, rows))  # by row, then key ascending
+    keys = keys[order]
+    ends = np.cumsum(np.bincount(rows, minlength=n_rows))  # (U,) one past each row's last entry
+    last_k = ends[:, None] - k + np.arange(k)[None, :]  # (U, k) positions of each row's k largest keys
+    return keys[last_k]
 
 
 def _top_keys(keys: np.ndarray, k: int) -> np.ndarray:

@@ -32,6 +32,7 @@ from shopseq.serving.recommend import (
     FALLBACK,
     MODEL,
     Scorer,
+    known_items,
     next_item_probabilities,
     readable_history,
 )
@@ -62,7 +63,7 @@ def model_histories(model: Scorer, events: pd.DataFrame) -> pd.Series:
         A Series indexed by user id (sorted) of item-id lists; users with no item the model knows
         are left out (the model has nothing to go on for them).
     """
-    known = set(model.item_ids)
+    known = known_items(model)
     readable = build_histories(events).map(lambda history: readable_history(history, known))
     return readable[readable.map(len) > 0]
 

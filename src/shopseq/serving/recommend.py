@@ -11,7 +11,7 @@ audiences and forecasts score histories alone, so with the zero profile too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,7 +52,16 @@ def next_item_probabilities(scores: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)  # (U, I)
 
 
-def readable_history(history: Sequence[str], known: set[str]) -> list[str]:
+def known_items(model: Scorer) -> Collection[str]:
+    """The item ids `model` knows, for membership tests: its own index when it keeps one.
+
+    Building a set of the catalogue per request would cost a pass over millions of ids.
+    """
+    index = getattr(model, "item_index", None)
+    return index if index is not None else set(model.item_ids)
+
+
+def readable_history(history: Sequence[str], known: Collection[str]) -> list[str]:
     """The history as the model reads it: the items it knows, consecutive repeats collapsed.
 
     Training sequences never hold the same item twice in a row (`shopseq.sequences.split`), and
@@ -86,7 +95,7 @@ def recommend(
     item of the history is known to the model, the answer is the top of `fallback` (item id ->
     recent-popularity share, most popular first) with that reason.
     """
-    known = set(model.item_ids)
+    known = known_items(model)
     usable = readable_history(history, known)
     unknown = list(dict.fromkeys(item for item in history if item not in known))
     if fallback_reason is None and not usable:
