@@ -96,3 +96,29 @@ def test_the_sampled_loss_trains_a_model_that_ranks_the_next_item_first():
     seq, lengths = pad_batch([[10, 11], [20, 21, 22]], max_len=6)
     best = model.eval().full_sort_predict(seq, lengths).argmax(dim=1)
     assert best.tolist() == [12, 23]
+
+
+def test_a_sampled_step_updates_only_the_item_rows_it_touched():
+    from shopseq.training.fit import fit, negative_sampler
+
+    torch.manual_seed(0)
+    model = NextItemModel(ModelConfig(family="gru", n_items=1000, hidden=8, dropout=0.0, max_len=4, repeat=True))
+    before = model.item_embedding.weight.detach().clone()
+    windows = [[1, 2, 3, 4], [5, 6, 7, 8]]
+    sampler = negative_sampler(windows, 1000, negatives=5, sampling="uniform", in_batch=True, seed=0)
+    fit(model, windows, epochs=1, batch_size=2, lr=0.1, weight_decay=0.0, seed=0, sampler=sampler, progress_mode="off")
+    changed = set((model.item_embedding.weight.detach() != before).any(dim=1).nonzero().flatten().tolist())
+    assert {1, 2, 3, 5, 6, 7, 4, 8} <= changed  # inputs and targets of the batch
+    assert len(changed) <= 8 + 5  # ... plus at most the 5 drawn negatives: the other rows are untouched
+
+
+def test_clipping_scales_sparse_and_dense_gradients_together():
+    from shopseq.training.fit import clip_gradients
+
+    dense = torch.nn.Parameter(torch.zeros(2))
+    dense.grad = torch.tensor([3.0, 0.0])
+    sparse = torch.nn.Parameter(torch.zeros(5, 1))
+    sparse.grad = torch.sparse_coo_tensor([[1, 1]], torch.tensor([[2.0], [2.0]]), (5, 1), check_invariants=True)  # row 1 twice: 4.0
+    assert clip_gradients([dense, sparse], 1.0) == pytest.approx(5.0)
+    assert dense.grad.tolist() == pytest.approx([0.6, 0.0], rel=1e-5)
+    assert sparse.grad.to_dense()[1].item() == pytest.approx(0.8, rel=1e-5)
