@@ -208,7 +208,7 @@ def serve_phase(options: CatalogueBenchOptions, n_items: int, model_dir: Path | 
 
     from shopseq.sequences.models import ModelConfig, NextItemModel
     from shopseq.sequences.recommender import Recommender, load_recommender
-    from shopseq.serving.batch import summary_batches
+    from shopseq.sequences.scoring import summary_batches
     from shopseq.serving.recommend import recommend
 
     if model_dir is not None:

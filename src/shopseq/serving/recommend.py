@@ -11,26 +11,16 @@ audiences and forecasts score histories alone, so with the zero profile too.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from shopseq.sequences.scoring import Scorer, known_items, next_item_probabilities, readable_history
 from shopseq.sequences.streaming import chunk_size, item_chunks, summarise
 
 MODEL, FALLBACK = "model", "recent_popularity"  # where a recommendation list came from
-
-
-class Scorer(Protocol):
-    """What serving needs from a next-item model (see `shopseq.sequences.recommender`)."""
-
-    item_ids: list[str]
-
-    def score(self, histories: list[list[str]]) -> np.ndarray:
-        """Next-item scores of shape (n_histories, n_items); higher = more likely next."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -42,34 +32,6 @@ class Recommendations:
     source: str  # MODEL or FALLBACK
     fallback_reason: str | None = None
     unknown_items: list[str] = field(default_factory=list)  # history items the model does not know
-
-
-def next_item_probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the catalogue: (U, I) scores -> (U, I) probabilities, rows sum to 1."""
-    scores = np.asarray(scores, dtype=np.float64)
-    shifted = scores - scores.max(axis=1, keepdims=True)  # (U, I) stable softmax
-    weights = np.exp(shifted)  # (U, I)
-    return weights / weights.sum(axis=1, keepdims=True)  # (U, I)
-
-
-def known_items(model: Scorer) -> Collection[str]:
-    """The item ids `model` knows, for membership tests: its own index when it keeps one.
-
-    Building a set of the catalogue per request would cost a pass over millions of ids.
-    """
-    index = getattr(model, "item_index", None)
-    return index if index is not None else set(model.item_ids)
-
-
-def readable_history(history: Sequence[str], known: Collection[str]) -> list[str]:
-    """The history as the model reads it: the items it knows, consecutive repeats collapsed.
-
-    Training sequences never hold the same item twice in a row (`shopseq.sequences.split`), and
-    dropping an unknown item between two equal ones would create such a pair. One definition for
-    the online service, the batch scores and every point-in-time scoring (`shopseq.serving.batch`).
-    """
-    usable = [item for item in history if item in known]
-    return [item for i, item in enumerate(usable) if i == 0 or item != usable[i - 1]]
 
 
 def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+from shopseq.sequences.baselines import Baseline
 from shopseq.sequences.recommender import Recommender
 from shopseq.sequences.split import HISTORY, TARGET
 from shopseq.sequences.streaming import CHUNK_CELLS, chunk_size, dense_chunks, item_chunks, summarise
@@ -74,6 +75,11 @@ def evaluate_recommender(recommender: Recommender, targets: pd.DataFrame, ks: li
         return item_chunks(recommender, rows[HISTORY].tolist(), chunk_size(len(rows)), profiles)
 
     return evaluate_chunks(score_chunks, recommender.item_ids, targets, ks)
+
+
+def evaluate_baseline(baseline: Baseline, targets: pd.DataFrame, ks: list[int]) -> dict:
+    """Full-ranking metrics of a baseline on `targets` (history, target), like any model."""
+    return evaluate_scorer(lambda rows: baseline.score(rows[HISTORY].tolist()), baseline.item_ids, targets, ks)
 
 
 def row_profiles(recommender: Recommender, rows: pd.DataFrame) -> np.ndarray | None:
