@@ -107,11 +107,17 @@ def active() -> bool:
 
 
 def shard(batch: list[int]) -> list[int]:
-    """This process's share of one batch: every WORLD_SIZE-th window from its rank on."""
+    """This process's share of one batch: every WORLD_SIZE-th window from its rank on.
+
+    Empty for every process when the batch has fewer windows than there are processes, so all
+    of them skip it alike (each step's collectives need every process).
+    """
     if not active():
         return batch
     import torch.distributed as dist
 
+    if len(batch) < dist.get_world_size():
+        return []
     return batch[dist.get_rank() :: dist.get_world_size()]
 
 
@@ -138,8 +144,11 @@ def share_gradients(model: torch.nn.Module, share: float) -> None:
     for parameter in model.parameters():
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)  # every rank must join every all-reduce
-        parameter.grad.mul_(share)
-        dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+        sparse = parameter.grad.is_sparse  # the sampled loss's item table (train.loss: sampled)
+        grad = parameter.grad.to_dense() if sparse else parameter.grad
+        grad.mul_(share)
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        parameter.grad = grad.to_sparse() if sparse else grad
 
 
 def from_primary(value: T) -> T:
