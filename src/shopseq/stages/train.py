@@ -31,7 +31,7 @@ def run(params: Params) -> None:
     configure_mlflow(params.base)
     facts = {
         "git_commit": lineage.git_commit(),
-        "data_version": lineage.data_version(params),
+        "data_version": lineage.data_version(params.paths.reports),
         "params_hash": lineage.params_hash(params),
     }
     started = time.monotonic()
