@@ -88,7 +88,8 @@ def check_data(
     """Ingest and validate one data set on its own; exit 1 on a table-level failure."""
     from shopseq.validation.check import check_data as run_check
 
-    summary = run_check(source=source, path=path, out=out, params=_params())
+    params = _params()
+    summary = run_check(source, path, out, params.ingest, params.validate, params.base.seed)
     typer.echo(f"wrote {out / 'summary.json'}")
     if not summary["passed"]:
         first = next((e for t in summary["tables"].values() for e in t["errors"]), "validation failed")
