@@ -94,7 +94,8 @@ def check_data(
     """Ingest and validate one data set on its own; exit 1 on a table-level failure."""
     from shopseq.validation.check import check_data as run_check
 
-    summary = run_check(source=source, path=path, out=out, params=_params())
+    params = _params()
+    summary = run_check(source, path, out, params.ingest, params.validate, params.base.seed)
     typer.echo(f"wrote {out / 'summary.json'}")
     if not summary["passed"]:
         first = next((e for t in summary["tables"].values() for e in t["errors"]), "validation failed")
@@ -160,7 +161,8 @@ def registry_register() -> None:
     """Register the gated candidate as a new model version with alias `challenger`."""
     from shopseq.registry import register_candidate
 
-    version = register_candidate(_params())
+    params = _params()
+    version = register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports)
     typer.echo(f"registered version {version} as challenger")
 
 
@@ -173,7 +175,8 @@ def registry_promote(
     """Move alias `champion` to a version, recording who approved it, when and why."""
     from shopseq.registry import promote
 
-    promoted = promote(_params(), version=version, approved_by=approved_by, reason=reason)
+    params = _params()
+    promoted = promote(params.base, params.registry, version=version, approved_by=approved_by, reason=reason)
     typer.echo(f"version {promoted} is now champion")
 
 
@@ -186,7 +189,8 @@ def registry_reject(
     """Record a rejection on a version; the champion does not move."""
     from shopseq.registry import reject
 
-    reject(_params(), version=version, rejected_by=rejected_by, reason=reason)
+    params = _params()
+    reject(params.base, params.registry, version=version, rejected_by=rejected_by, reason=reason)
     typer.echo(f"version {version} rejected")
 
 
@@ -198,7 +202,8 @@ def registry_rollback(
     """Point `champion` back at the version the current champion replaced."""
     from shopseq.registry import rollback_champion
 
-    version = rollback_champion(_params(), by=by, reason=reason)
+    params = _params()
+    version = rollback_champion(params.base, params.registry, by=by, reason=reason)
     typer.echo(f"version {version} is champion again")
 
 
@@ -209,7 +214,8 @@ def registry_show() -> None:
 
     from shopseq.registry import describe
 
-    typer.echo(json.dumps(describe(_params()), indent=2, default=str))
+    params = _params()
+    typer.echo(json.dumps(describe(params.base, params.registry), indent=2, default=str))
 
 
 @app.command("versions")
@@ -229,7 +235,7 @@ def versions_command(
     if record:
         recorded = versions.snapshot(Path.cwd(), params)
         typer.echo(f"recorded data version {recorded.name} (tag {recorded.tag})")
-    by_data = versions_for_data(params)
+    by_data = versions_for_data(params.base, params.registry)
     rows = [
         {
             "data_version": version.name,

@@ -69,9 +69,7 @@ class Synthetic:
     review_rate: float = 0.35
 
     def __post_init__(self) -> None:
-        for name in ("n_users", "n_items", "n_categories", "days", "related_items"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"ingest.synthetic.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "ingest.synthetic", ("n_users", "n_items", "n_categories", "days", "related_items"))
         if self.n_items < 2 * self.n_categories:
             raise ConfigError("ingest.synthetic.n_items must be at least twice n_categories")
         for name in ("follow_related", "churn_rate", "review_rate"):
@@ -144,15 +142,10 @@ class Profiles:
     churn_days: int = 14
 
     def __post_init__(self) -> None:
-        if self.churn_days < 1:
-            raise ConfigError(f"profiles.churn_days must be >= 1, got {self.churn_days}")
-        if self.text_half_life_days <= 0:
-            raise ConfigError(f"profiles.text_half_life_days must be > 0, got {self.text_half_life_days}")
-        for name in ("pca_components", "max_categories"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"profiles.{name} must be >= 0, got {getattr(self, name)}")
-        if self.session_gap_minutes <= 0:
-            raise ConfigError(f"profiles.session_gap_minutes must be > 0, got {self.session_gap_minutes}")
+        _require_min(self, "profiles", ("churn_days",))
+        _require_min(self, "profiles", ("text_half_life_days",), low=0, strict=True)
+        _require_min(self, "profiles", ("pca_components", "max_categories"), low=0)
+        _require_min(self, "profiles", ("session_gap_minutes",), low=0, strict=True)
 
 
 @dataclass(frozen=True)
@@ -227,9 +220,7 @@ class Train:
             raise ConfigError(f"train.processes must be >= 1 (1: no torchrun); got {self.processes}")
         _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.negative_sampling", self.negative_sampling, NEGATIVE_SAMPLINGS)
-        for name in ("sampled_loss_above", "negatives"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        _require_min(self, "train", ("sampled_loss_above", "negatives"), low=0)
         if self.negatives == 0 and not self.in_batch_negatives:
             raise ConfigError("train.negatives is 0 and train.in_batch_negatives is false: the sampled loss "
                               "would have no negatives; set negatives >= 1 or in_batch_negatives: true")
@@ -276,9 +267,7 @@ class Evaluate:
     def __post_init__(self) -> None:
         if unknown := [name for name in self.baselines if name not in BASELINES]:
             raise ConfigError(f"evaluate.baselines: unknown {unknown}; choose from {', '.join(BASELINES)}")
-        for name in ("recent_days", "knn_neighbours", "knn_history", "knn_sessions"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"evaluate.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "evaluate", ("recent_days", "knn_neighbours", "knn_history", "knn_sessions"))
 
 
 @dataclass(frozen=True)
@@ -319,8 +308,8 @@ class Campaign:
             raise ConfigError(f"{where}.items: the list is empty")
         if self.size is None and self.min_score is None:
             raise ConfigError(f"{where}: give a size, a min_score or both")
-        if self.size is not None and self.size < 1:
-            raise ConfigError(f"{where}.size must be >= 1, got {self.size}")
+        if self.size is not None:
+            _require_min(self, where, ("size",))
 
 
 @dataclass(frozen=True)
@@ -331,9 +320,7 @@ class Lookalikes:
     neighbours: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("seed_top", "size", "neighbours"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"audiences.lookalikes.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "audiences.lookalikes", ("seed_top", "size", "neighbours"))
 
 
 @dataclass(frozen=True)
@@ -350,11 +337,9 @@ class Audiences:
     lookalikes: Lookalikes = field(default_factory=Lookalikes)
 
     def __post_init__(self) -> None:
-        for name in ("top_users", "batch_size", "recent_days", "holdout_days", "max_categories", "train_windows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"audiences.{name} must be >= 1, got {getattr(self, name)}")
-        if self.half_life_days <= 0:
-            raise ConfigError(f"audiences.half_life_days must be > 0, got {self.half_life_days}")
+        names = ("top_users", "batch_size", "recent_days", "holdout_days", "max_categories", "train_windows")
+        _require_min(self, "audiences", names)
+        _require_min(self, "audiences", ("half_life_days",), low=0, strict=True)
         _one_of("audiences.outcome", self.outcome, AUDIENCE_OUTCOMES)
         names = [c.name for c in self.campaigns]
         if duplicated := sorted({n for n in names if names.count(n) > 1}):
@@ -368,9 +353,7 @@ class Score:
     recent_days: int = 7
 
     def __post_init__(self) -> None:
-        for name in ("k", "batch_size", "recent_days"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"score.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "score", ("k", "batch_size", "recent_days"))
 
 
 @dataclass(frozen=True)
@@ -388,11 +371,8 @@ class Serve:
             raise ConfigError(f"serve.threads must be >= 0 (0: torch's default), got {self.threads}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"serve.port must be in 1..65535, got {self.port}")
-        for name in ("max_k", "max_items", "recent_days"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"serve.{name} must be >= 1, got {getattr(self, name)}")
-        if self.poll_seconds <= 0:
-            raise ConfigError(f"serve.poll_seconds must be > 0, got {self.poll_seconds}")
+        _require_min(self, "serve", ("max_k", "max_items", "recent_days"))
+        _require_min(self, "serve", ("poll_seconds",), low=0, strict=True)
 
 
 @dataclass(frozen=True)
@@ -410,9 +390,8 @@ class Forecast:
     dispersion_windows: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("horizon", "season", "backtest_origins", "trees", "threads", "report_items", "dispersion_windows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"forecast.{name} must be >= 1, got {getattr(self, name)}")
+        names = ("horizon", "season", "backtest_origins", "trees", "threads", "report_items", "dispersion_windows")
+        _require_min(self, "forecast", names)
         for name in ("interval", "service_level", "learning_rate"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ConfigError(f"forecast.{name} must be in (0, 1), got {getattr(self, name)}")
@@ -508,6 +487,17 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
     if not isinstance(value, kind):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
+
+
+def _require_min(section: Any, where: str, names: tuple[str, ...], low: int = 1, strict: bool = False) -> None:
+    """Reject the first of `names` in `section` below `low` (or at it, if `strict`), naming the key.
+
+    One wording for every lower bound in params.yaml: `<where>.<name> must be >= 1, got 0`.
+    """
+    for name in names:
+        value = getattr(section, name)
+        if value <= low if strict else value < low:
+            raise ConfigError(f"{where}.{name} must be {'>' if strict else '>='} {low}, got {value}")
 
 
 def _one_of(where: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -261,8 +261,9 @@ def current_champion(project: Path) -> str | None:
 
     from shopseq.registry import describe
 
+    params = load_project_params(project)
     with chdir(project):
-        champion = describe(load_project_params(project)).get("champion")
+        champion = describe(params.base, params.registry).get("champion")
     return str(champion["version"]) if champion else None
 
 

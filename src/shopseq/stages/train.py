@@ -32,7 +32,7 @@ def run(params: Params) -> None:
     data = load_training_data(params)
     facts = {
         "git_commit": lineage.git_commit(),
-        "data_version": lineage.data_version(params),
+        "data_version": lineage.data_version(params.paths.reports),
         "params_hash": lineage.params_hash(params),
     }
     study_name = f"train-{facts['data_version']}-{facts['params_hash']}"

@@ -73,6 +73,25 @@ def test_missing_file_says_what_to_do(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"ingest": {"synthetic": {"days": 0}}}, "ingest.synthetic.days must be >= 1, got 0"),
+        ({"profiles": {"text_half_life_days": 0}}, "profiles.text_half_life_days must be > 0, got 0.0"),
+        ({"profiles": {"pca_components": -1}}, "profiles.pca_components must be >= 0, got -1"),
+        ({"audiences": {"lookalikes": {"size": 0}}}, "audiences.lookalikes.size must be >= 1, got 0"),
+        ({"audiences": {"campaigns": [{"name": "c", "objective": "retention", "category": "x", "size": 0}]}},
+         "audiences.campaigns['c'].size must be >= 1, got 0"),
+        ({"serve": {"poll_seconds": -2.5}}, "serve.poll_seconds must be > 0, got -2.5"),
+        ({"forecast": {"trees": 0}}, "forecast.trees must be >= 1, got 0"),
+    ],
+)
+def test_a_value_below_its_bound_is_rejected_with_key_bound_and_value(raw, message):
+    with pytest.raises(ConfigError) as error:
+        from_dict(Params, raw)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
     ("raw", "named"),
     [
         ({"loss": "softmax"}, "train.loss"),
