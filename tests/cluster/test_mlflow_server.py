@@ -64,12 +64,12 @@ def test_runs_and_models_go_through_the_server_only(
 ) -> None:
     import mlflow
 
-    from shopseq.registry import CHAMPION, promote, register_candidate
+    from shopseq.registry import CHAMPION, promote
 
     params = load_params(ROOT / "params.yaml")
     run_id = _log_candidate(params, project)
-    version = register_candidate(params)
-    promote(params, approved_by="cluster-test", version=version, reason="test")
+    version = _register(params)
+    promote(params.base, params.registry, approved_by="cluster-test", version=version, reason="test")
 
     client = mlflow.MlflowClient(mlflow_server.url)
     champion = client.get_model_version_by_alias(params.registry.model_name, CHAMPION)
@@ -88,7 +88,6 @@ def test_register_while_the_server_is_down_fails_clearly_and_its_retry_adds_one_
 ) -> None:
     import mlflow
 
-    from shopseq.registry import register_candidate
 
     params = load_params(ROOT / "params.yaml")
     run_id = _log_candidate(params, project)
@@ -96,11 +95,11 @@ def test_register_while_the_server_is_down_fails_clearly_and_its_retry_adds_one_
     mlflow_server.stop()
     try:
         with pytest.raises(TrackingUnavailable, match=f"MLflow tracking server {mlflow_server.url} is unreachable"):
-            register_candidate(params)
+            _register(params)
     finally:
         mlflow_server.start()
-    first = register_candidate(params)  # Airflow's retry
-    second = register_candidate(params)  # and one more: a retry after a lost answer
+    first = _register(params)  # Airflow's retry
+    second = _register(params)  # and one more: a retry after a lost answer
     assert first == second
     versions = mlflow.MlflowClient(mlflow_server.url).search_model_versions(
         f"name = '{name}' and tags.candidate_run = '{run_id}'"
@@ -117,7 +116,7 @@ def test_postgres_restarted_under_the_server_registers_after_it_and_moves_no_ali
     # MLflow's client retries a failing server for minutes by default; one retry shows the same
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 
-    from shopseq.registry import CHAMPION, promote, register_candidate
+    from shopseq.registry import CHAMPION, promote
 
     params = load_params(ROOT / "params.yaml")
     name = params.registry.model_name
@@ -127,13 +126,20 @@ def test_postgres_restarted_under_the_server_registers_after_it_and_moves_no_ali
     postgres.stop()
     try:
         with pytest.raises(MlflowException) as refused:  # the server answers, its store does not
-            register_candidate(params)
+            _register(params)
         print("register while PostgreSQL is down:", str(refused.value)[:300])
     finally:
         postgres.start()
     assert client.get_model_version_by_alias(name, CHAMPION).version == before
-    version = register_candidate(params)  # the retry, once PostgreSQL is back
-    promote(params, approved_by="cluster-test", version=version)
+    version = _register(params)  # the retry, once PostgreSQL is back
+    promote(params.base, params.registry, approved_by="cluster-test", version=version)
     versions = client.search_model_versions(f"name = '{name}' and tags.candidate_run = '{run_id}'")
     assert [v.version for v in versions] == [version]
     assert client.get_model_version_by_alias(name, CHAMPION).version == version != before
+
+
+def _register(params):
+    """`register_candidate` as the DAG's register task calls it."""
+    from shopseq.registry import register_candidate
+
+    return register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports)
