@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shopseq import schema as s
@@ -85,7 +86,7 @@ def build_sequence_files(events: Path, out: Path, config: Sequences, base: Base)
     shutil.rmtree(work, ignore_errors=True)
     try:
         steps = map_users(bucket_steps, events, work / "steps", STEPS_SCHEMA, base, "sequences: collapse steps")
-        end = _last_step(steps, base, work)
+        end = _last_step(steps)
         valid_start, test_start = time_cuts(end, config)
         parts_fn = partial(bucket_parts, config=config, valid_start=valid_start, test_start=test_start)
         parts = map_users(parts_fn, steps, work / "parts", PARTS_SCHEMA, base, "sequences: split users", bucketed=True)
@@ -106,13 +107,16 @@ def build_sequence_files(events: Path, out: Path, config: Sequences, base: Base)
     }
 
 
-def _last_step(steps: Path, base: Base, work: Path) -> pd.Timestamp:
-    con = connect(base.engine_memory, work / "spill")
-    try:
-        (end,) = con.execute(f"SELECT max({s.TS}) FROM read_parquet(?)", [str(steps / "*.parquet")]).fetchone()
-    finally:
-        con.close()
-    return pd.Timestamp(end).tz_convert("UTC") if pd.Timestamp(end).tzinfo else pd.Timestamp(end, tz="UTC")
+def _last_step(steps: Path) -> pd.Timestamp:
+    """The latest step time over every part, to the nanosecond (one part's `ts` in memory at a time).
+
+    The embedded engine stores `ts` as a timestamp, Spark as nanosecond longs: both read as int64.
+    """
+    latest = max(
+        pc.max(pq.read_table(part, columns=[s.TS]).column(s.TS).cast(pa.int64())).as_py() or 0
+        for part in sorted(steps.glob("*.parquet"))
+    )
+    return pd.Timestamp(latest, unit="ns", tz="UTC")
 
 
 def _queries() -> dict[str, str]:
