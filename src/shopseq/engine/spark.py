@@ -30,6 +30,9 @@ def spark_session(master: str):
     from pyspark.sql import SparkSession
 
     python_path = os.pathsep.join(p for p in sys.path if p)  # executors import shopseq like the driver
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()  # getOrCreate would hand back a session on another master
     return (
         SparkSession.builder.master(master)
         .appName("shopseq")
