@@ -20,12 +20,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shopseq.config import from_dict, Params
+from shopseq.config import Params, Synthetic, from_dict
 from shopseq.data.synthetic import generate_shop
-from shopseq.config import Synthetic
 from shopseq.io import read_json, write_parquet
 from shopseq.sequences.scale import FILES
-from shopseq.sequences.split import HISTORY, ITEMS
+
+from split_files import read_split_file
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="no java on PATH: the Spark cluster test needs Java 17")
 
@@ -106,14 +106,6 @@ def _run_sequences(root: Path, events: pd.DataFrame, base: dict) -> dict:
     return read_json(root / "reports" / "sequences" / "metrics.json")
 
 
-def _read(path: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
-    for column in (ITEMS, HISTORY):
-        if column in frame:
-            frame[column] = frame[column].map(list)
-    return frame
-
-
 def test_sequences_on_a_spark_cluster_equal_the_embedded_engine(spark_cluster, tmp_path):
     events = generate_shop(Synthetic(n_users=400, n_items=150, days=35), 5).events
     spark = _run_sequences(tmp_path / "spark", events, {"engine": "spark", "spark_master": spark_cluster, "bucket_events": 4000})
@@ -123,6 +115,6 @@ def test_sequences_on_a_spark_cluster_equal_the_embedded_engine(spark_cluster, t
     assert spark["valid_targets"] > 0 and spark["train_users"] > 0
     for name in FILES:
         pd.testing.assert_frame_equal(
-            _read(tmp_path / "embedded" / "sequences" / f"{name}.parquet"),
-            _read(tmp_path / "spark" / "sequences" / f"{name}.parquet"),
+            read_split_file(tmp_path / "embedded" / "sequences" / f"{name}.parquet"),
+            read_split_file(tmp_path / "spark" / "sequences" / f"{name}.parquet"),
         )

@@ -18,9 +18,10 @@ from shopseq.data.sources import read_source
 from shopseq.data.synthetic import generate_shop
 from shopseq.io import write_parquet
 from shopseq.sequences.scale import FILES, build_sequence_files
-from shopseq.sequences.split import HISTORY, ITEMS, Split, split_sequences
+from shopseq.sequences.split import Split, split_sequences
 
 from shared_samples import sample
+from split_files import read_split_file
 
 
 def _in_memory_split(events: pd.DataFrame, config: Sequences, out: Path) -> Split:
@@ -30,21 +31,13 @@ def _in_memory_split(events: pd.DataFrame, config: Sequences, out: Path) -> Spli
     return split
 
 
-def _read(path: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
-    for column in (ITEMS, HISTORY):
-        if column in frame:
-            frame[column] = frame[column].map(list)
-    return frame
-
-
 def _assert_same_split(events: pd.DataFrame, config: Sequences, tmp_path: Path, bucket_events: int) -> dict:
     events_file = tmp_path / "events.parquet"
     write_parquet(events, events_file)
     split = _in_memory_split(events, config, tmp_path / "memory")
     metrics = build_sequence_files(events_file, tmp_path / "engine", config, Base(bucket_events=bucket_events))
     for name in FILES:
-        pd.testing.assert_frame_equal(_read(tmp_path / "memory" / f"{name}.parquet"), _read(tmp_path / "engine" / f"{name}.parquet"))
+        pd.testing.assert_frame_equal(read_split_file(tmp_path / "memory" / f"{name}.parquet"), read_split_file(tmp_path / "engine" / f"{name}.parquet"))
     assert metrics["cold_targets"] == split.cold_targets
     assert (metrics["valid_start"], metrics["test_start"]) == (split.valid_start, split.test_start)
     return metrics
