@@ -70,3 +70,22 @@ def test_ints_are_accepted_where_floats_are_expected(tmp_path):
 def test_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError, match="project root"):
         load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ({"engine": "polars"}, "base.engine must be one of embedded, spark"),
+        ({"engine": "spark", "spark_master": "yarn"}, "base.spark_master must be spark://HOST:PORT or local"),
+        ({"engine_memory": "lots"}, "base.engine_memory must be a size"),
+        ({"bucket_events": 0}, "base.bucket_events must be >= 1"),
+    ],
+)
+def test_engine_settings_are_checked(base, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(Params, {"base": base})
+
+
+def test_a_spark_cluster_master_is_accepted():
+    params = from_dict(Params, {"base": {"engine": "spark", "spark_master": "spark://spark-master.internal:7077", "engine_memory": "512MB"}})
+    assert (params.base.engine, params.base.spark_master) == ("spark", "spark://spark-master.internal:7077")
