@@ -23,6 +23,7 @@ from shopseq.engine import ROW, UserFunction, apply_user_function, from_arrow, t
 log = logging.getLogger(__name__)
 
 BUCKET = "_bucket"
+SPARK_GROUP_SHARE = 10  # Spark groups per embedded bucket (see map_users_spark)
 
 
 def spark_session(master: str):
@@ -65,7 +66,11 @@ def map_users_spark(fn: UserFunction, source: Path, out: Path, schema: pa.Schema
     from shopseq.engine.embedded import count_rows
 
     spark = spark_session(base.spark_master)
-    buckets = max(1, math.ceil(count_rows(source) / base.bucket_events))
+    # A group travels between the JVM and Python as one Arrow batch held in the JVM's direct
+    # memory (1 GB by default), and a function's output can be many times its input (the
+    # sequences' histories): Spark groups are a tenth of an embedded bucket. Measured: 2M-event
+    # groups of the sequences split overflowed it at 10M Taobao events.
+    buckets = max(1, math.ceil(count_rows(source) * SPARK_GROUP_SHARE / base.bucket_events))
     frame = spark.read.parquet(str(source))
     if ROW not in frame.columns:  # the row's position in its file: the source order inside a bucket
         frame = frame.select("*", F.col("_metadata.row_index").alias(ROW))
