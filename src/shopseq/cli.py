@@ -101,9 +101,9 @@ def demo(
     serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
-    from shopseq.airflow_local import AirflowError
-    from shopseq.demo import format_summary, run_demo
-    from shopseq.demo import serve as serve_airflow
+    from shopseq.ops.airflow_local import AirflowError
+    from shopseq.ops.demo import format_summary, run_demo
+    from shopseq.ops.demo import serve as serve_airflow
 
     try:
         if serve:
@@ -202,7 +202,7 @@ def versions_command(
     """List the data versions: date, row counts, the model versions trained on each and their gate results."""
     import json
 
-    from shopseq import versions
+    from shopseq.ops import versions
     from shopseq.registry import versions_for_data
 
     params = _params()
@@ -249,7 +249,7 @@ def rollback_command(
     """Restore a data version byte for byte and make its model champion (retrain only if none was registered)."""
     import json
 
-    from shopseq.rollback import rollback_to
+    from shopseq.ops.rollback import rollback_to
 
     audit = rollback_to(Path.cwd(), _params(), data_version, by=by, reason=reason)
     typer.echo(json.dumps(audit, indent=2))
@@ -373,6 +373,32 @@ def benchmark_serve(
     report = run_serve_benchmark(out, _params(), options, params_file=Path(_state["params"]))
     typer.echo(markdown_table(report), nl=False)
     typer.echo(f"wrote {out / 'serve.json'} and {out / 'serve.md'}")
+
+
+@benchmark_app.command("catalogue")
+def benchmark_catalogue(
+    sizes: str = typer.Option("50000,200000,1000000,4000000", help="Catalogue sizes (items), comma-separated."),
+    loss: str = typer.Option("full,sampled", help="Losses to train with: full, sampled (comma-separated)."),
+    out: Path = typer.Option(..., help="Directory for catalogue.json and catalogue.md."),
+    steps: int = typer.Option(3, help="Timed training steps per row (after as many warm-up steps)."),
+    memory_limit_mb: int = typer.Option(12000, help="Data-size limit of each measuring process; above it: out_of_memory."),
+    serve_seconds: float = typer.Option(10.0, help="Seconds of open-loop serving load per size."),
+    score_users: int = typer.Option(1000, help="Histories batch-scored per size."),
+) -> None:
+    """Training step time, peak memory, scoring and serving cost as the catalogue grows (synthetic data)."""
+    from shopseq.benchmarks.catalogue import CatalogueBenchOptions, markdown_table, run_catalogue_benchmark
+
+    try:
+        options = CatalogueBenchOptions(
+            sizes=tuple(int(size) for size in sizes.split(",") if size.strip()),
+            losses=tuple(name.strip() for name in loss.split(",") if name.strip()),
+            steps=steps, memory_limit_mb=memory_limit_mb, serve_seconds=serve_seconds, score_users=score_users,
+        )
+    except ValueError as error:
+        raise UserError(f"benchmark catalogue: {error}", hint="e.g. --sizes 50000,1000000 --loss full,sampled") from error
+    report = run_catalogue_benchmark(out, options)
+    typer.echo(markdown_table(report), nl=False)
+    typer.echo(f"wrote {out / 'catalogue.json'} and {out / 'catalogue.md'}")
 
 
 @benchmark_app.command("forecast")

@@ -13,22 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from shopseq.sequences.scoring import Scorer, known_items, next_item_probabilities, readable_history
+from shopseq.sequences.streaming import chunk_size, item_chunks, summarise
+
 MODEL, FALLBACK = "model", "recent_popularity"  # where a recommendation list came from
-
-
-class Scorer(Protocol):
-    """What serving needs from a next-item model (see `shopseq.sequences.recommender`)."""
-
-    item_ids: list[str]
-
-    def score(self, histories: list[list[str]]) -> np.ndarray:
-        """Next-item scores of shape (n_histories, n_items); higher = more likely next."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -42,27 +34,11 @@ class Recommendations:
     unknown_items: list[str] = field(default_factory=list)  # history items the model does not know
 
 
-def next_item_probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the catalogue: (U, I) scores -> (U, I) probabilities, rows sum to 1."""
-    scores = np.asarray(scores, dtype=np.float64)
-    shifted = scores - scores.max(axis=1, keepdims=True)  # (U, I) stable softmax
-    weights = np.exp(shifted)  # (U, I)
-    return weights / weights.sum(axis=1, keepdims=True)  # (U, I)
-
-
-def readable_history(history: Sequence[str], known: set[str]) -> list[str]:
-    """The history as the model reads it: the items it knows, consecutive repeats collapsed.
-
-    Training sequences never hold the same item twice in a row (`shopseq.sequences.split`), and
-    dropping an unknown item between two equal ones would create such a pair. One definition for
-    the online service, the batch scores and every point-in-time scoring (`shopseq.serving.batch`).
-    """
-    usable = [item for item in history if item in known]
-    return [item for i, item in enumerate(usable) if i == 0 or item != usable[i - 1]]
-
-
 def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:
-    """(U, I) -> (U, min(k, I)) column indices, most probable first; ties go to the lower index."""
+    """(U, I) -> (U, min(k, I)) column indices, most probable first; ties go to the lower index.
+
+    Sorts whole rows: fine for a few rows; over a catalogue use `streaming.summarise` (same order).
+    """
     k = min(k, probabilities.shape[1])
     return np.argsort(-probabilities, axis=1, kind="stable")[:, :k]  # (U, k)
 
@@ -81,7 +57,7 @@ def recommend(
     item of the history is known to the model, the answer is the top of `fallback` (item id ->
     recent-popularity share, most popular first) with that reason.
     """
-    known = set(model.item_ids)
+    known = known_items(model)
     usable = readable_history(history, known)
     unknown = list(dict.fromkeys(item for item in history if item not in known))
     if fallback_reason is None and not usable:
@@ -96,12 +72,12 @@ def recommend(
             unknown_items=unknown,
         )
     profile = user_profile(model, user_id)  # (1, P) or None
-    scores = model.score([usable]) if profile is None else model.score([usable], profiles=profile)  # (1, I)
-    probabilities = next_item_probabilities(scores)  # (1, I)
-    best = top_k(probabilities, k)[0]  # (k,)
+    # The catalogue in slices with a running top-K: memory and sort cost stay small for any catalogue.
+    scores = item_chunks(model, [usable], chunk_size(1), profile)
+    summary = summarise(scores, 1, min(k, len(model.item_ids)))
     return Recommendations(
-        item_ids=[model.item_ids[i] for i in best],
-        scores=[float(probabilities[0, i]) for i in best],
+        item_ids=[model.item_ids[i] for i in summary.top_columns[0]],
+        scores=[float(p) for p in summary.top_probabilities()[0]],
         source=MODEL,
         unknown_items=unknown,
     )
