@@ -321,6 +321,32 @@ def benchmark_quality(
     typer.echo(f"wrote {out / 'quality.json'} and {out / 'quality.md'}")
 
 
+@benchmark_app.command("volume")
+def benchmark_volume(
+    source: str = typer.Option(..., help="Source format of SAMPLE (taobao, rees46)."),
+    path: Path = typer.Option(..., help="The real sample to grow (its published layout; .gz read transparently)."),
+    events: str = typer.Option("1000000,10000000", help="Sizes to grow the sample to, comma-separated."),
+    engine: str = typer.Option("embedded", help="base.engine for the run: embedded | spark."),
+    out: Path = typer.Option(..., help="Directory for volume.json (and the grown data under work/)."),
+    stages: str = typer.Option("ingest,validate,sequences", help="Stages to run, in order, comma-separated."),
+    src: Optional[Path] = typer.Option(None, help="Run the stages with the shopseq package in this src/ (older code, side by side)."),
+    keep_data: bool = typer.Option(False, help="Keep each size's grown data and outputs under OUT/work/."),
+) -> None:
+    """Grow a real sample to each size in its published layout and time each stage on it."""
+    from shopseq.benchmarks.volume import run_volume
+
+    try:
+        sizes = [int(size.replace("_", "")) for size in events.split(",") if size]
+    except ValueError as error:
+        raise UserError(f"--events {events!r} is not a comma-separated list of whole numbers", hint="e.g. 1000000,10000000") from error
+    result = run_volume(
+        source, path, sizes, engine, out, Path(_state["params"]), tuple(s for s in stages.split(",") if s), src, keep_data
+    )
+    for row in result["rows"]:
+        typer.echo(f"{row['events']:>12,} {row['engine']:<9} {row['stage']:<10} {row['seconds']:>8.1f} s {row['peak_mb']:>9,.0f} MB")
+    typer.echo(f"wrote {out / 'volume.json'}")
+
+
 @benchmark_app.command("embed")
 def benchmark_embed(
     texts: Path = typer.Option(..., help="One text per line, or .jsonl with a 'text' field."),

@@ -8,6 +8,7 @@ silently ignored. Functions receive their own section, never the whole file.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from typing import Any
 import yaml
 
 PARAMS_FILE = "params.yaml"
+
+
+ENGINES = ("embedded", "spark")
 
 
 class ConfigError(ValueError):
@@ -31,10 +35,23 @@ class Base:
     mlflow_uri: str = "sqlite:///mlflow/mlflow.db"
     mlflow_artifacts: str = "mlflow/artifacts"
     experiment: str = "shopseq"
+    engine: str = "embedded"  # where the heavy per-user work runs: embedded (DuckDB buckets) | spark
+    spark_master: str = "local[2]"  # with engine spark: spark://host:7077, or local[N] in this process
+    engine_memory: str = "4GB"  # embedded engine: DuckDB's memory_limit (it spills to disk beyond)
+    bucket_events: int = 2_000_000  # events per user bucket: what one bucket holds in pandas at once
 
     def __post_init__(self) -> None:
         _one_of("base.device", self.device, ("auto", "cpu", "cuda"))
         _one_of("base.progress", self.progress, ("auto", "bars", "logs"))
+        _one_of("base.engine", self.engine, ENGINES)
+        if self.engine == "spark" and not self.spark_master.startswith(("spark://", "local")):
+            raise ConfigError(
+                f"base.spark_master must be spark://HOST:PORT or local[N] for engine spark, got {self.spark_master!r}"
+            )
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", self.engine_memory):
+            raise ConfigError(f"base.engine_memory must be a size such as 4GB or 512MB, got {self.engine_memory!r}")
+        if self.bucket_events < 1:
+            raise ConfigError(f"base.bucket_events must be >= 1, got {self.bucket_events}")
 
 
 @dataclass(frozen=True)
