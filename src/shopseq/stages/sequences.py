@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
-    from shopseq.sequences.split import split_sequences
+    from shopseq.sequences.split import leaky_split, split_sequences
 
     events = read_parquet(Path(params.paths.validated) / "events.parquet")
     split = split_sequences(events, params.sequences)
@@ -31,6 +31,7 @@ def run(params: Params) -> None:
         "items": len(split.vocabulary),
         "valid_start": split.valid_start,
         "test_start": split.test_start,
+        "leaky_split": leaky_split(params.sequences),
     }
     write_json(Path(params.paths.reports) / "sequences" / "metrics.json", metrics)
     log.info("sequences: %s", metrics)
