@@ -26,8 +26,18 @@ def evaluate_scorer(
     score: Callable[[pd.DataFrame], np.ndarray], item_ids: list[str], targets: pd.DataFrame, ks: list[int]
 ) -> dict:
     """Metrics for `score(rows) -> (len(rows), len(item_ids))`, applied to `targets` in chunks."""
+    return metrics_of_ranks(*scorer_ranks(score, item_ids, targets, max(ks)), ks, len(item_ids))
+
+
+def scorer_ranks(
+    score: Callable[[pd.DataFrame], np.ndarray], item_ids: list[str], targets: pd.DataFrame, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) 0-based rank of each target's item and (n, k) top-k item columns, scored in chunks.
+
+    Per-target ranks are what a paired comparison of two models on the same targets needs
+    (`training.bootstrap`).
+    """
     index = {item: i for i, item in enumerate(item_ids)}
-    k = max(ks)
     ranks, tops = [], []
     for start in range(0, len(targets), CHUNK):
         rows = targets.iloc[start : start + CHUNK]
@@ -38,9 +48,14 @@ def evaluate_scorer(
         tops.append(np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k].copy())
     if not ranks:
         raise ValueError("no evaluation targets: the evaluation period holds no known items")
-    metrics = ranking_metrics(np.concatenate(ranks), ks)
-    metrics[f"coverage@{k}"] = coverage(np.concatenate(tops), len(item_ids))
-    metrics["n_targets"] = int(len(targets))
+    return np.concatenate(ranks), np.concatenate(tops)
+
+
+def metrics_of_ranks(ranks: np.ndarray, tops: np.ndarray, ks: list[int], n_items: int) -> dict:
+    """Ranking metrics at every K of `ks`, coverage of the top-max(ks) lists and the target count."""
+    metrics = ranking_metrics(ranks, ks)
+    metrics[f"coverage@{max(ks)}"] = coverage(tops[:, : max(ks)], n_items)
+    metrics["n_targets"] = int(len(ranks))
     return metrics
 
 
