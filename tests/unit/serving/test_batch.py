@@ -10,7 +10,7 @@ from shopseq import schema as s
 from shopseq.downstream.audiences import build_histories, category_mass, item_categories
 from shopseq.serving.batch import score_users
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (a hard dependency: never skipped)
 
 from shopseq.sequences.models import ModelConfig, NextItemModel  # noqa: E402
 from shopseq.sequences.recommender import Recommender  # noqa: E402
