@@ -102,3 +102,25 @@ def test_a_review_before_the_training_cut_reaches_training(project):
     after = inputs(project, [*BASE_REVIEWS, dated(5)])
     assert after["train_text"] != before["train_text"] and after["test_text"] != before["test_text"]
     assert after["windows"] == before["windows"]
+
+
+def audience_check_profiles(root, reviews) -> bytes:
+    """The audiences stage's offline-check profiles (as of its holdout start), as bytes."""
+    from shopseq.stages import audiences, embed
+
+    write_shop(root, reviews)
+    params = load_params()
+    embed.run(params)
+    events = pd.read_parquet("data/validated/events.parquet")
+    items = pd.read_parquet("data/validated/items.parquet")
+    frame = audiences._cutoff_profiles(params, events, items)
+    return frame.to_json().encode()
+
+
+def test_a_review_after_the_audience_holdout_start_changes_no_offline_check_profile(project):
+    holdout_start = START + pd.Timedelta(days=DAYS - load_params().audiences.holdout_days)
+    before = audience_check_profiles(project, BASE_REVIEWS)
+    after = audience_check_profiles(project, [*BASE_REVIEWS, dated((holdout_start - START).days + 1)])
+    assert after == before
+    earlier = audience_check_profiles(project, [*BASE_REVIEWS, dated(5)])
+    assert earlier != before  # the control: a review before the cut does reach the profiles
