@@ -181,13 +181,14 @@ def _peer_models(command: str) -> set[str]:
 def previous_peer(out: Path) -> tuple[dict, list[dict], str, list[str]] | None:
     """RecBole's rows from the last run in `out`: its block, rows, split digest and command line."""
     report_file, split = out / "quality.json", out / "split"
-    if not report_file.exists() or not split.exists():
+    if not report_file.exists():
         return None
     report = json.loads(report_file.read_text())
     rows = [row for row in report["rows"] if row["model"] in PEER_MODELS]
-    if not rows:
-        return None
     peer = report.get("peer", {})
+    # The recorded digest is enough: split/ is not committed, so a fresh clone has only the digest.
+    if not rows or not (peer.get("split_sha256") or split.exists()):
+        return None
     commands = [line for line in (out / "command.txt").read_text().splitlines() if "recbole_peer.py" in line]
     return peer, rows, peer.get("split_sha256") or split_digest(split), commands
 
