@@ -14,9 +14,9 @@ import pytest
 
 from tiny_project import ROOT, make_tiny_project
 
-from shopseq.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
-from shopseq.demo import build_summary, format_summary
-from shopseq.orchestration import Reports
+from shopseq.ops.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
+from shopseq.ops.demo import build_summary, format_summary
+from shopseq.ops.pipeline import Reports
 
 SHOPSEQ = str(Path(sys.executable).parent / "shopseq")
 
@@ -260,7 +260,7 @@ def _a_user(project: Path) -> str:
 
 def test_waiting_reports_what_is_running(caplog: pytest.LogCaptureFixture) -> None:
     answers = iter([None, None, "done"])
-    with caplog.at_level("INFO", logger="shopseq.airflow_local"):
+    with caplog.at_level("INFO", logger="shopseq.ops.airflow_local"):
         result = wait_until(
             lambda: next(answers), timeout_s=60, what="the run", poll_s=0, report_s=0, detail=lambda: "running: train"
         )
@@ -269,7 +269,7 @@ def test_waiting_reports_what_is_running(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_the_demo_answers_only_once_the_scheduler_saw_the_task_park(tmp_path: Path) -> None:
-    from shopseq.demo import scheduler_saw_park
+    from shopseq.ops.demo import scheduler_saw_park
 
     run = "manual__2026-07-01T00:00:00+00:00"
     line = (

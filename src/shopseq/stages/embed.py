@@ -37,7 +37,7 @@ def run(params: Params) -> None:
         save_item_vectors,
         save_review_vectors,
     )
-    from shopseq.embeddings.precision import settle_precision
+    from shopseq.embeddings.precision_check import settle_precision
     from shopseq.embeddings.vectors import (
         ITEM_TEXT_FILE,
         ITEMS_FILE,

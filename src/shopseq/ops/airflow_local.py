@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from shopseq.orchestration import DVC_POOL, OFFLINE_ENV, PROJECT_ENV
+from shopseq.ops.orchestration import DVC_POOL, PROJECT_ENV
+from shopseq.ops.pipeline import OFFLINE_ENV
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """`shopseq demo`: the main job through Airflow, end to end, the way an operator would run it.
 
-Starts a local Airflow for the project (`shopseq.airflow_local`), triggers `shopseq_retrain`,
+Starts a local Airflow for the project (`shopseq.ops.airflow_local`), triggers `shopseq_retrain`,
 follows its tasks, answers the approval request through the REST API as a named user (and
 says so), waits for the promotion and for the asset-triggered `shopseq_audiences` and
 `shopseq_forecast` runs, stops Airflow, and writes `reports/demo_summary.json`.
@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shopseq.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
+from shopseq.ops.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
 from shopseq.io import write_json
-from shopseq.orchestration import HEADLINE_METRICS, Reports, load_project_params
+from shopseq.ops.orchestration import HEADLINE_METRICS, load_project_params
+from shopseq.ops.pipeline import Reports
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ def serve(project: Path, settings: DemoSettings | None = None) -> None:
 
     For looking at the demo's runs, logs and approval history in the Airflow UI afterwards.
     """
-    from shopseq.airflow_local import answers
+    from shopseq.ops.airflow_local import answers
 
     settings = settings or DemoSettings.from_env()
     airflow = LocalAirflow(project=project.resolve(), port=settings.port, user=settings.user)
