@@ -75,8 +75,14 @@ def run_stage(stage: str = typer.Argument(..., help=f"One of: {', '.join(STAGES)
     """Run one pipeline stage outside Airflow (the dvc.yaml cmds call exactly this)."""
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r}", hint=f"choose one of: {', '.join(STAGES)}")
+    params = _params()
+    if stage == "train" and params.train.processes > 1 and "WORLD_SIZE" not in os.environ:
+        from shopseq.training.distributed import run_under_torchrun
+
+        run_under_torchrun(params.train.processes, ["--params", _state["params"], "run", "train"])
+        return
     module = importlib.import_module(f"shopseq.stages.{stage}")
-    module.run(_params())
+    module.run(params)
 
 
 @app.command("check-data")
@@ -99,9 +105,16 @@ def check_data(
 def demo(
     project: Path = typer.Option(Path("."), help="The shopseq project to run in (holds params.yaml, dags/)."),
     serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
+    cluster: bool = typer.Option(
+        False,
+        "--cluster",
+        help="Run it on a cluster brought up here and torn down after: PostgreSQL, Redis, an MLflow server, "
+        "Airflow on Celery with two workers (reports/cluster_demo_summary.json).",
+    ),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
     from shopseq.ops.airflow_local import AirflowError
+    from shopseq.ops.cluster.services import ServiceError
     from shopseq.ops.demo import format_summary, run_demo
     from shopseq.ops.demo import serve as serve_airflow
 
@@ -109,9 +122,16 @@ def demo(
         if serve:
             serve_airflow(project)
             return
-        summary = run_demo(project)
+        if cluster:
+            from shopseq.ops.cluster.demo import run_cluster_demo
+
+            summary = run_cluster_demo(project)
+        else:
+            summary = run_demo(project)
+    except ServiceError as error:
+        raise UserError(str(error), hint="the cluster needs PostgreSQL and Redis (see docs/cluster.md)") from error
     except AirflowError as error:
-        raise UserError(str(error), hint="the Airflow log is airflow/standalone.log") from error
+        raise UserError(str(error), hint="the Airflow logs are in airflow/ (standalone.log, scheduler.log, ...)") from error
     typer.echo(format_summary(summary))
     failed = [dag for dag, state in summary["dag_runs"].items() if state != "success"]
     if failed:
@@ -349,6 +369,32 @@ def benchmark_serve(
     report = run_serve_benchmark(out, _params(), options, params_file=Path(_state["params"]))
     typer.echo(markdown_table(report), nl=False)
     typer.echo(f"wrote {out / 'serve.json'} and {out / 'serve.md'}")
+
+
+@benchmark_app.command("catalogue")
+def benchmark_catalogue(
+    sizes: str = typer.Option("50000,200000,1000000,4000000", help="Catalogue sizes (items), comma-separated."),
+    loss: str = typer.Option("full,sampled", help="Losses to train with: full, sampled (comma-separated)."),
+    out: Path = typer.Option(..., help="Directory for catalogue.json and catalogue.md."),
+    steps: int = typer.Option(3, help="Timed training steps per row (after as many warm-up steps)."),
+    memory_limit_mb: int = typer.Option(12000, help="Data-size limit of each measuring process; above it: out_of_memory."),
+    serve_seconds: float = typer.Option(10.0, help="Seconds of open-loop serving load per size."),
+    score_users: int = typer.Option(1000, help="Histories batch-scored per size."),
+) -> None:
+    """Training step time, peak memory, scoring and serving cost as the catalogue grows (synthetic data)."""
+    from shopseq.benchmarks.catalogue import CatalogueBenchOptions, markdown_table, run_catalogue_benchmark
+
+    try:
+        options = CatalogueBenchOptions(
+            sizes=tuple(int(size) for size in sizes.split(",") if size.strip()),
+            losses=tuple(name.strip() for name in loss.split(",") if name.strip()),
+            steps=steps, memory_limit_mb=memory_limit_mb, serve_seconds=serve_seconds, score_users=score_users,
+        )
+    except ValueError as error:
+        raise UserError(f"benchmark catalogue: {error}", hint="e.g. --sizes 50000,1000000 --loss full,sampled") from error
+    report = run_catalogue_benchmark(out, options)
+    typer.echo(markdown_table(report), nl=False)
+    typer.echo(f"wrote {out / 'catalogue.json'} and {out / 'catalogue.md'}")
 
 
 @benchmark_app.command("forecast")

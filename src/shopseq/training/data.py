@@ -82,17 +82,18 @@ def load_text_vectors(params: Params, item_ids: list[str], cut: pd.Timestamp | N
     if not directory.exists():
         raise FileNotFoundError(f"{directory} not found: run the embed stage, or set train.use_text: false")
     stored = load_item_vectors_as_of(directory, cut, params.embed.review_weight)
-    return vocabulary_rows(stored.ids.tolist(), stored.vectors, item_ids)
+    return vocabulary_rows(stored.ids, stored.vectors, item_ids)
 
 
-def vocabulary_rows(ids: list[str], vectors: np.ndarray, item_ids: list[str]) -> torch.Tensor:
+def vocabulary_rows(ids: np.ndarray, vectors: np.ndarray, item_ids: list[str]) -> torch.Tensor:
     """(len(item_ids) + 1, D) rows of `vectors` (one per id of `ids`) in `item_ids` order; row 0 and unknown ids zero."""
-    position = {item: i for i, item in enumerate(ids)}
+    vectors = np.asarray(vectors, dtype=np.float32)
+    position = pd.Series(np.arange(len(vectors)), index=np.asarray(ids).astype(str))
+    position = position[~position.index.duplicated(keep="last")]  # a repeated id: its last vector
+    sources = position.reindex(pd.Index(item_ids, dtype=str)).fillna(-1).to_numpy(dtype=np.int64)  # (N,), -1: no text
     out = np.zeros((len(item_ids) + 1, vectors.shape[1]), dtype=np.float32)
-    found = [(row + 1, position[item]) for row, item in enumerate(item_ids) if item in position]
-    if found:
-        rows, sources = map(list, zip(*found))
-        out[rows] = vectors[sources]
+    found = np.flatnonzero(sources >= 0)
+    out[found + 1] = vectors[sources[found]]
     if missing := len(item_ids) - len(found):
         log.warning("%d of %d items have no text vector; they use a zero vector", missing, len(item_ids))
     return torch.from_numpy(out)
