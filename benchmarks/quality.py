@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from recbole_peer import MODELS as PEER_MODELS  # noqa: E402  (stdlib only at import: no RecBole needed)
 from recbole_peer import split_digest  # noqa: E402
-from shopseq.benchmarks.quality import markdown_table  # noqa: E402
+from shopseq.benchmarks.quality import BASELINE_ROWS, markdown_table  # noqa: E402
+from shopseq.benchmarks.quality_choice import add_choice_and_comparisons  # noqa: E402
 
 # name -> (source, path under the data folder or None, extra options: the split that fits its span)
 DATASETS: dict[str, tuple[str, str | None, list[str]]] = {
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--max-users", type=int, default=None)
     parser.add_argument("--max-targets", type=int, default=None)
     parser.add_argument("--text", default="auto")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per neural row (mean and spread)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per data set")
     parser.add_argument("--peer", default=None,
                         help="python of RecBole's own venv: add recbole_sasrec / recbole_gru4rec rows (STACK.md)")
@@ -84,6 +86,7 @@ def main() -> None:
         if args.peer_only:
             if (out / "quality.json").exists() and (out / "split").exists():
                 run_peer(args, out)
+                refresh_comparisons(out)
             continue
         out.mkdir(parents=True, exist_ok=True)
         previous = previous_peer(out)
@@ -93,7 +96,8 @@ def main() -> None:
                    "--source", source, "--out", str(out), "--families", args.families, "--text", args.text, *extra]
         if relative is not None:
             command += ["--path", str(args.data / relative)]
-        for option, value in (("--epochs", args.epochs), ("--max-users", args.max_users), ("--max-targets", args.max_targets)):
+        for option, value in (("--epochs", args.epochs), ("--max-users", args.max_users), ("--max-targets", args.max_targets),
+                              ("--seeds", args.seeds)):
             if value is not None:
                 command += [option, str(value)]
         shown = shlex.join(["shopseq", *command[1:]]).replace(str(ROOT) + "/", "").replace(str(args.data), "$DATA")
@@ -117,6 +121,7 @@ def main() -> None:
             run_peer(args, out)
         elif previous is not None:
             keep_peer(out, previous)
+        refresh_comparisons(out)
         print(markdown_table([json.loads((out / "quality.json").read_text())]), flush=True)
         print(f"   {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -177,13 +182,14 @@ def _peer_models(command: str) -> set[str]:
 def previous_peer(out: Path) -> tuple[dict, list[dict], str, list[str]] | None:
     """RecBole's rows from the last run in `out`: its block, rows, split digest and command line."""
     report_file, split = out / "quality.json", out / "split"
-    if not report_file.exists() or not split.exists():
+    if not report_file.exists():
         return None
     report = json.loads(report_file.read_text())
     rows = [row for row in report["rows"] if row["model"] in PEER_MODELS]
-    if not rows:
-        return None
     peer = report.get("peer", {})
+    # The recorded digest is enough: split/ is not committed, so a fresh clone has only the digest.
+    if not rows or not (peer.get("split_sha256") or split.exists()):
+        return None
     commands = [line for line in (out / "command.txt").read_text().splitlines() if "recbole_peer.py" in line]
     return peer, rows, peer.get("split_sha256") or split_digest(split), commands
 
@@ -201,6 +207,17 @@ def keep_peer(out: Path, previous: tuple[dict, list[dict], str, list[str]]) -> N
     (out / "quality.md").write_text(markdown_table([report]))
     (out / "command.txt").write_text("\n".join([*(out / "command.txt").read_text().splitlines(), *commands]) + "\n")
     print(f"   kept {len(rows)} peer rows: the split is unchanged since RecBole ran", flush=True)
+
+
+def refresh_comparisons(out: Path) -> None:
+    """Recompute the shopseq row and the comparisons once peer rows (and their per-target values) are in."""
+    report_file = out / "quality.json"
+    report = json.loads(report_file.read_text())
+    if "seeds" not in report:  # written before the validation-chosen row existed: nothing to compare per target
+        return
+    add_choice_and_comparisons(report, out, BASELINE_ROWS, report["seeds"][0])
+    report_file.write_text(json.dumps(report, indent=2, default=str))
+    (out / "quality.md").write_text(markdown_table([report]))
 
 
 def skip(out: Path, reason: str) -> None:
@@ -224,6 +241,14 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
              "`<model>+<baseline>` rows are that trained model blended with the neighbourhood baseline and",
              "weight chosen on validation (`train.blend`); they appear when the blend beat the model alone",
              "on validation, and their time includes the model's.",
+             "**shopseq** is the row the pipeline would deploy: the trained row (family, item text, blend) with",
+             "the best validation NDCG@10 (`valid NDCG@10`); test figures take no part in that choice. A",
+             "trained row is the mean over its training seeds (`± std`, sample standard deviation). The",
+             "second table is a paired bootstrap over the same test targets (2,000 resamples): shopseq minus",
+             "the best simple baseline on validation, and minus each peer row with per-target values;",
+             "`beats` only where the 95% interval excludes zero. `leaky split` marks leave-last-out data",
+             "sets: training holds other users' events from after a held-out target, as in published",
+             "protocols, so those figures are not what a model deployed at a date would score.",
              "Times come from a 2-core CPU shared with other jobs: indicative only.",
              "Rerun one data set with `python benchmarks/quality.py --only NAME [options]`; this page collects",
              "the latest result of each.", "",
@@ -237,6 +262,8 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
             + ("no item text" if report["embed_seconds"] is None else f"item text embedded in {report['embed_seconds']} s")
             + f", wall {report['wall_seconds']} s; {_hyperparameters(report.get('hyperparameters'))}"
             + (f"; RecBole {report['peer']['epochs']} epochs" if report.get("peer") else "")
+            + (f"; seeds {report['seeds']}" if report.get("seeds") else "; one seed (results from before seeds were recorded)")
+            + ("; **leaky split**" if report.get("leaky_split", report["split"]["kind"] == "leave_last_out") else "")
         )
     if skipped:
         lines += ["", "Skipped:"] + [f"- {name}: {reason}" for name, reason in skipped.items()]

@@ -298,6 +298,7 @@ def benchmark_quality(
     split: Optional[str] = typer.Option(None, help="temporal | leave_last_out (default: sequences.split)."),
     valid_days: Optional[int] = typer.Option(None, help="Temporal split: validation days (default: sequences.valid_days)."),
     test_days: Optional[int] = typer.Option(None, help="Temporal split: test days (default: sequences.test_days)."),
+    seeds: int = typer.Option(1, min=1, help="Train each model with this many seeds (base.seed, +1, ...): mean and spread."),
 ) -> None:
     """Baselines and model families on one data set, one split, the same test targets."""
     from shopseq.benchmarks.quality import QualityOptions, markdown_table, run_quality
@@ -315,6 +316,7 @@ def benchmark_quality(
         split=split,
         valid_days=valid_days,
         test_days=test_days,
+        seeds=seeds,
     )
     report = run_quality(source, path, out, _params(), options)
     typer.echo(markdown_table([report]), nl=False)

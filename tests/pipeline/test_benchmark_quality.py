@@ -39,7 +39,7 @@ def quality(root, *args: str):
 
 @pytest.fixture(scope="module")
 def synthetic(root):
-    result = quality(root, "--source", "synthetic", "--out", str(root / "synthetic"), "--text", "off")
+    result = quality(root, "--source", "synthetic", "--out", str(root / "synthetic"), "--text", "off", "--seeds", "2")
     assert result.exit_code == 0, result.output + repr(result.exception)
     return json.loads((root / "synthetic" / "quality.json").read_text())
 
@@ -48,12 +48,12 @@ def test_quality_json_has_the_contract_keys_and_every_model(synthetic, root):
     assert synthetic["dataset"] == "synthetic"
     assert synthetic["split"]["kind"] == "temporal" and synthetic["split"]["test_targets_evaluated"] > 0
     models = [row["model"] for row in synthetic["rows"]]
-    assert models[:6] == BASELINES + ["gru"]
+    assert models[:6] == BASELINES + ["gru"] and models[-1] == "shopseq"
     # then the trained GRU blended with a neighbourhood baseline, when that won on validation
-    for row in synthetic["rows"][6:]:
+    for row in synthetic["rows"][6:-1]:
         assert row["model"] == f"gru+{row['blend']['kind']}" and row["blend"]["kind"] in BLENDABLE
         assert 0.0 < row["blend"]["weight"] < 1.0
-    assert len(models) <= 7
+    assert len(models) <= 8
     for row in synthetic["rows"]:
         assert ROW_KEYS <= set(row)
         assert all(0.0 <= row[k] <= 1.0 for k in ("ndcg@10", "hr@10", "mrr@20", "recall@20"))
@@ -64,6 +64,33 @@ def test_quality_json_has_the_contract_keys_and_every_model(synthetic, root):
     assert sum(1 for _ in open(split / "train.jsonl")) == synthetic["split"]["train_sequences"]
     table = (root / "synthetic" / "quality.md").read_text()
     assert all(f"| synthetic | {model} |" in table for model in BASELINES + ["gru"])
+
+
+def test_every_row_has_its_validation_score_and_trained_rows_their_seeds(synthetic):
+    assert synthetic["leaky_split"] is False and synthetic["seeds"] == [7, 8]
+    for row in synthetic["rows"]:
+        assert 0.0 <= row["valid_ndcg@10"] <= 1.0
+    for row in (r for r in synthetic["rows"] if r["model"].startswith("gru")):
+        assert row["seeds"] == [7, 8] and len(row["ndcg@10_per_seed"]) == 2
+        assert row["ndcg@10"] == pytest.approx(sum(row["ndcg@10_per_seed"]) / 2, abs=1e-4)
+        assert row["ndcg@10_std"] == pytest.approx(abs(row["ndcg@10_per_seed"][0] - row["ndcg@10_per_seed"][1]) / 2**0.5,
+                                                   abs=1e-4)
+
+
+def test_the_shopseq_row_is_the_trained_row_best_on_validation_and_is_compared_with_a_bootstrap(synthetic, root):
+    rows = {row["model"]: row for row in synthetic["rows"]}
+    trained = {name: row for name, row in rows.items() if name.startswith("gru")}
+    best = max(trained.values(), key=lambda row: row["valid_ndcg@10"])
+    shopseq = rows["shopseq"]
+    assert shopseq["chosen"]["row"] == best["model"] and shopseq["ndcg@10"] == best["ndcg@10"]
+    assert shopseq["chosen"]["family"] == "gru" and shopseq["chosen"]["hyperparameters"]["lr"] > 0
+    baseline = max((rows[b] for b in BASELINES), key=lambda row: row["valid_ndcg@10"])
+    [comparison] = synthetic["comparisons"]  # no peer rows here: only the best baseline on validation
+    assert (comparison["a"], comparison["b"], comparison["metric"]) == ("shopseq", baseline["model"], "ndcg@10")
+    assert comparison["diff"] == pytest.approx(shopseq["ndcg@10"] - baseline["ndcg@10"], abs=2e-4)
+    assert comparison["ci95_low"] <= comparison["diff"] <= comparison["ci95_high"]
+    per_target = json.loads((root / "synthetic" / "per_target" / f"{best['model']}.json").read_text())
+    assert len(per_target["values"]) == synthetic["split"]["test_targets_evaluated"]
 
 
 def test_the_synthetic_shops_item_to_item_structure_is_found_by_markov(synthetic):

@@ -121,7 +121,7 @@ def test_onnx_backend_with_float16_output_gives_the_torch_vectors_at_half_the_si
     assert (metrics["backend"], metrics["dtype"], metrics["n_encoded"]) == ("onnx", "float16", 7)
     with np.load("data/embeddings/reviews.npz", allow_pickle=False) as raw:
         assert raw["vectors"].dtype == np.float16
-    assert sorted(os.listdir("data/embeddings")) == ["items.npz", "reviews.npz"]  # no scratch file left
+    assert sorted(os.listdir("data/embeddings")) == ["items.npz", "items_text.npz", "reviews.npz"]  # no scratch file left
     onnx_items = load_item_vectors("data/embeddings/items.npz")
     onnx_reviews = load_review_vectors("data/embeddings/reviews.npz")
 

@@ -96,6 +96,10 @@ def test_evaluation_compares_candidate_and_popularity_on_the_same_targets(in_pro
         assert {"hr@10", "ndcg@10", "mrr@10", "recall@20", "coverage@20"} <= set(metrics[model])
     gate = read_json("reports/gate.json")
     assert gate["passed"] and gate["reasons"]
+    # the default temporal split: every output says it is not leaky
+    assert metrics["leaky_split"] is False and gate["leaky_split"] is False
+    assert read_json("reports/train/metrics.json")["leaky_split"] is False
+    assert read_json("reports/sequences/metrics.json")["leaky_split"] is False
 
 
 def test_evaluation_reports_every_baseline_on_the_same_targets(in_project):

@@ -14,6 +14,12 @@ is the process's peak resident memory while that row fitted and scored, above it
 row started. With `profile`, each family (and text variant) is trained a second time with the user
 profile input, a `<model>+profile` row: profiles as of the training cut (`profiles.inputs`), the
 same split and targets as the row without.
+
+Every row also carries its validation NDCG@10 (`valid_ndcg@10`, on the validation targets the
+models stop early on). With `seeds` > 1 each trained row is the mean over that many training
+seeds, with `seeds` and `ndcg@10_std`. The `shopseq` row, the validation-chosen row, and the
+paired-bootstrap `comparisons` are explained in `benchmarks.quality_choice`; `leaky_split` says
+whether the split lets later events into training (leave-last-out).
 """
 
 from __future__ import annotations
@@ -59,8 +65,11 @@ class QualityOptions:
     split: str | None = None  # None: sequences.split
     valid_days: int | None = None
     test_days: int | None = None
+    seeds: int = 1  # training seeds per trained row: base.seed, base.seed + 1, ...
 
     def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1; got {self.seeds}")
         if unknown := [f for f in self.families if f not in MODEL_FAMILIES]:
             raise ValueError(f"unknown model family {unknown}; choose from {', '.join(MODEL_FAMILIES)}")
         if unknown := [b for b in self.baselines if b not in BASELINE_ROWS]:
@@ -78,8 +87,9 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
     """
     import shopseq.sequences.baselines  # noqa: F401
     import shopseq.sequences.recommender  # noqa: F401  (imports torch before any row's memory is measured)
+    from shopseq.benchmarks.quality_choice import add_choice_and_comparisons, write_per_target
     from shopseq.data.sources import load_source
-    from shopseq.sequences.split import split_sequences
+    from shopseq.sequences.split import leaky_split, split_sequences
     from shopseq.training.evaluate import sample_targets
 
     started = time.perf_counter()
@@ -106,9 +116,13 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
     log.info("benchmark quality: %d training sequences, %d items, %d test targets (%d rare, %d with a known history)",
              len(split.train), len(split.vocabulary), len(test), len(rare), len(known))
 
-    rows = []
+    valid = sample_targets(split.valid, params.train.valid_targets, params.base.seed)  # what models stop early on
+    rows, per_target = [], {}
     for name in options.baselines:
-        rows.append(measure(name, partial(run_baseline, name, split, events, sequences_config, params), test, subsets, ks))
+        row, values = measure(name, partial(run_baseline, name, split, events, sequences_config, params),
+                              test, subsets, ks, valid)
+        rows.append(row)
+        per_target[name] = values
 
     text_vectors, embed_seconds = None, None
     wants_text = options.text == "on" or (options.text == "auto" and has_text(items))
@@ -127,24 +141,18 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         profile_seconds = round(time.perf_counter() - profile_started, 2)
     epochs = options.epochs or params.train.epochs
     profile_variants = [None] if profiles is None else [None, profiles]  # without, then with the profile input
+    seeds = [params.base.seed + i for i in range(options.seeds)]
     for family in options.families:
         for use_text, user_profiles in product(variants, profile_variants):
             name = family + ("+text" if use_text else "") + ("+profile" if user_profiles is not None else "")
-            vectors = text_vectors if use_text else None
-            trained: list[Trained] = []
-
-            def train(family=family, vectors=vectors, user_profiles=user_profiles, trained=trained):
-                trained.append(train_model(family, split, vectors, epochs, params, user_profiles))
-                return trained[0].recommender
-
-            rows.append(measure(name, train, test, subsets, ks))
-            rows[-1]["epochs_trained"] = trained[0].epochs_trained
-            if params.train.blend:
-                blended = measure(name, partial(blend_model, trained[0], params), test, subsets, ks)
-                if blended["blend"] is not None:  # None: the model alone was best on validation
-                    blended["train_seconds"] = round(blended["train_seconds"] + rows[-1]["train_seconds"], 2)
-                    rows.append(blended)
-
+            facts = {"family": family, "text": use_text, "profile": user_profiles is not None,
+                     "hyperparameters": {**params.train.defaults_for(family), "epochs": epochs,
+                                         "patience": params.train.patience}}
+            trained_rows = train_seeds(name, family, split, text_vectors if use_text else None, user_profiles,
+                                       epochs, params, seeds, (test, subsets, ks, valid))
+            for row, values in trained_rows:
+                rows.append({**row, **facts})
+                per_target[row["model"]] = values
     report = {
         "dataset": dataset,
         "source": source,
@@ -176,10 +184,15 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         "profiles_as_of": None if profiles is None else profiles.final.as_of,
         "profile_snapshots": None if profiles is None else [snap.as_of for snap in profiles.snapshots],
         "rows": rows,
+        "seeds": seeds,
+        "leaky_split": leaky_split(sequences_config),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(out)
     export_split(split, sample_targets(split.valid, len(test), params.base.seed), test, out / "split")
+    for name, values in per_target.items():
+        write_per_target(out, name, values)
+    add_choice_and_comparisons(report, out, BASELINE_ROWS, params.base.seed)
     write_json(out / "quality.json", report)
     (out / "quality.md").write_text(markdown_table([report]))
     return report
@@ -280,10 +293,48 @@ class Trained:
     epochs_trained: int
 
 
-def train_model(family: str, split, text_vectors, epochs: int, params: Params, profiles=None) -> Trained:
+def train_seeds(name: str, family: str, split, text_vectors, profiles, epochs: int, params: Params,
+                seeds: list[int], scoring: tuple) -> list[tuple[dict, np.ndarray]]:
+    """Train one family variant once per seed; its row (mean over seeds) and, when a blend won, the blended row.
+
+    `scoring`: (test, subsets, ks, valid) as `measure` takes them. A seed whose blend lost to the
+    model alone on validation contributes the model alone to the blended row: that is what the
+    pipeline would deploy for it.
+    """
+    from shopseq.benchmarks.quality_choice import blend_name, summarize_seeds
+
+    plain, blended = [], []
+    for seed in seeds:
+        trained: list[Trained] = []
+
+        def train(seed=seed, trained=trained):
+            trained.append(train_model(family, split, text_vectors, epochs, params, profiles, seed))
+            return trained[0].recommender
+
+        row, values = measure(name, train, *scoring)
+        row["epochs_trained"] = trained[0].epochs_trained
+        plain.append((row, values))
+        if params.train.blend:
+            mixed, mixed_values = measure(name, partial(blend_model, trained[0], params), *scoring)
+            mixed["train_seconds"] = round(mixed["train_seconds"] + row["train_seconds"], 2)
+            blended.append((mixed, mixed_values) if mixed["blend"] is not None else None)
+    out = [summarize_seeds(name, plain, seeds)]
+    if any(blended):
+        blends = [None if b is None else b[0]["blend"] for b in blended]
+        kept = [b if b is not None else p for b, p in zip(blended, plain)]
+        row, values = summarize_seeds(blend_name(name, blends), kept, seeds)
+        row["blend"] = next(b for b in blends if b is not None and row["model"].endswith("+" + b["kind"]))
+        row["blends"] = blends
+        out.append((row, values))
+    return out
+
+
+def train_model(family: str, split, text_vectors, epochs: int, params: Params, profiles=None,
+                seed: int | None = None) -> Trained:
     """Train one family with its `train.defaults_for` for up to `epochs` epochs.
 
-    `profiles` (`profiles.inputs.ProfileInputs`): train with the user profile input.
+    `profiles` (`profiles.inputs.ProfileInputs`): train with the user profile input. `seed`: the
+    training seed (default `base.seed`); the validation targets are the same for every seed.
 
     Like a pipeline trial: the validation targets are scored after every epoch, the best epoch's
     weights are kept and training stops after `train.patience` epochs without a better NDCG@10.
@@ -310,7 +361,8 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params, p
     )
     hp = {**params.train.defaults_for(family), "model": family}
     train = replace(params.train, epochs=epochs)
-    outcome = train_trial(hp, data, train, params.evaluate.ks, params.base.seed, resolve_device(params.base.device), "logs")
+    seed = params.base.seed if seed is None else seed
+    outcome = train_trial(hp, data, train, params.evaluate.ks, seed, resolve_device(params.base.device), "logs")
     log.info("%s: best validation ndcg@10 %.4f at epoch %d of %d", family, outcome.value,
              max(outcome.history, key=lambda h: h["valid_ndcg@10"])["epoch"], len(outcome.history))
     return Trained(Recommender(outcome.model, item_ids, profiles=data.profiles), data, len(outcome.history))
@@ -341,10 +393,16 @@ def target_subsets(test: pd.DataFrame, counts: dict[str, int]) -> dict[str, pd.D
     return {"rare": test[test[TARGET].map(counts) <= RARE_COUNT], "known_history": test[known]}
 
 
-def measure(name: str, build, test: pd.DataFrame, subsets: dict[str, pd.DataFrame], ks: list[int]) -> dict[str, Any]:
-    """Fit/train with `build()`, then score on `test` (and NDCG@10 on each of `subsets`): one table row."""
+def measure(
+    name: str, build, test: pd.DataFrame, subsets: dict[str, pd.DataFrame], ks: list[int], valid: pd.DataFrame
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit/train with `build()`, then score on `test` (and NDCG@10 on each of `subsets` and on `valid`).
+
+    Returns one table row and the (len(test),) NDCG@10 of each test target, for paired comparisons.
+    """
     from shopseq.sequences.split import HISTORY
-    from shopseq.training.evaluate import evaluate_scorer, row_profiles
+    from shopseq.training.bootstrap import ndcg_per_target
+    from shopseq.training.evaluate import evaluate_scorer, metrics_of_ranks, row_profiles, scorer_ranks
 
     gc.collect()
     with PeakMemory() as memory:
@@ -356,16 +414,19 @@ def measure(name: str, build, test: pd.DataFrame, subsets: dict[str, pd.DataFram
             profiles = row_profiles(scorer, rows)  # (rows, P) for a model with the profile input, else None
             histories = rows[HISTORY].tolist()
             return scorer.score(histories) if profiles is None else scorer.score(histories, profiles=profiles)
-        metrics = evaluate_scorer(score, scorer.item_ids, test, ks)
+        ranks, tops = scorer_ranks(score, scorer.item_ids, test, max(ks))
+        metrics = metrics_of_ranks(ranks, tops, ks, len(scorer.item_ids))
         eval_seconds = time.perf_counter() - started
         subset_ndcg = {
             f"ndcg@10_{subset}": round(evaluate_scorer(score, scorer.item_ids, rows, [10])["ndcg@10"], 4) if len(rows) else None
             for subset, rows in subsets.items()
         }
+        valid_ndcg = round(evaluate_scorer(score, scorer.item_ids, valid, [10])["ndcg@10"], 4) if len(valid) else None
     blend = getattr(scorer, "blend", None)
     row = {
         "model": name if blend is None else f"{name}+{blend.kind}",
         **{key: round(metrics[key], 4) for key in COLUMNS},
+        "valid_ndcg@10": valid_ndcg,
         "train_seconds": round(train_seconds, 2),
         "peak_mb": round(memory.peak_mb, 1),
         "eval_seconds": round(eval_seconds, 2),
@@ -375,7 +436,7 @@ def measure(name: str, build, test: pd.DataFrame, subsets: dict[str, pd.DataFram
         "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
     }
     log.info("%s: %s", name, row)
-    return row
+    return row, ndcg_per_target(ranks, 10)
 
 
 class PeakMemory:
@@ -449,19 +510,39 @@ def dataset_name(source: str, path: Path | None) -> str:
 
 
 def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
-    """One markdown table over every report's rows: dataset, model, the metrics, time and memory."""
+    """One markdown table over every report's rows: dataset, model, the metrics, time and memory.
+
+    NDCG@10 shows `mean ± std` over the training seeds for a row trained with more than one;
+    the `shopseq` row (chosen on validation) is in bold.
+    """
     lines = [
-        "| dataset | model | NDCG@10 | HR@10 | MRR@20 | Recall@20 | NDCG@10 rare | NDCG@10 known history | train s | peak MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| dataset | model | NDCG@10 | valid NDCG@10 | HR@10 | MRR@20 | Recall@20 | NDCG@10 rare | NDCG@10 known history | train s | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for report in reports:
         for row in report["rows"]:
             subsets = " | ".join(_cell(row.get(f"ndcg@10_{subset}")) for subset in ("rare", "known_history"))
+            ndcg = f"{row['ndcg@10']:.4f}"
+            if len(row.get("seeds") or []) > 1:
+                ndcg += f" ± {row['ndcg@10_std']:.4f}"
+            model = f"**shopseq** ({row['chosen']['row']})" if row["model"] == "shopseq" else row["model"]
             lines.append(
-                f"| {report['dataset']} | {row['model']} | {row['ndcg@10']:.4f} | {row['hr@10']:.4f} | "
+                f"| {report['dataset']} | {model} | {ndcg} | {_cell(row.get('valid_ndcg@10'))} | {row['hr@10']:.4f} | "
                 f"{row['mrr@20']:.4f} | {row['recall@20']:.4f} | {subsets} | "
                 f"{row['train_seconds']:.1f} | {row['peak_mb']:.0f} |"
             )
+    return "\n".join(lines) + "\n" + comparisons_table(reports)
+
+
+def comparisons_table(reports: Sequence[dict[str, Any]]) -> str:
+    """The paired-bootstrap comparisons of every report as a markdown table ('' when there are none)."""
+    rows = [(report["dataset"], c) for report in reports for c in report.get("comparisons") or []]
+    if not rows:
+        return ""
+    lines = ["", "| dataset | a | b | metric | a - b | 95% interval | reading |", "|---|---|---|---|---:|---|---|"]
+    for dataset, c in rows:
+        lines.append(f"| {dataset} | {c['a']} | {c['b']} | {c['metric']} | {c['diff']:+.4f} | "
+                     f"[{c['ci95_low']:+.4f}, {c['ci95_high']:+.4f}] | {c.get('verdict', '')} |")
     return "\n".join(lines) + "\n"
 
 

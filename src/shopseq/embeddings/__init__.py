@@ -21,7 +21,9 @@ from shopseq.embeddings.model import (
 from shopseq.embeddings.text import (
     fuse_item_vectors,
     item_texts,
+    item_vectors_as_of,
     l2_normalize,
+    load_item_vectors_as_of,
     review_texts,
 )
 from shopseq.embeddings.vectors import (
@@ -46,10 +48,12 @@ __all__ = [
     "encode_texts",
     "fuse_item_vectors",
     "item_texts",
+    "item_vectors_as_of",
     "iter_encoded",
     "l2_normalize",
     "load_encoder",
     "load_item_vectors",
+    "load_item_vectors_as_of",
     "load_review_vectors",
     "open_vector_file",
     "resolve_device",

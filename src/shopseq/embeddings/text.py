@@ -1,13 +1,31 @@
-"""What gets encoded: one text per item and per review, and how reviews colour an item's vector."""
+"""What gets encoded: one text per item and per review, and how reviews colour an item's vector.
+
+A review is written at a time, and one written during a validation or test window signals a
+purchase in that window: item vectors that a model trains or is scored with must fuse only the
+reviews written before the cut they are used at (`item_vectors_as_of`). The embed stage writes
+the items' own text vectors (`items_text.npz`) and the review vectors with their times, so every
+consumer fuses as of its own cut without encoding anything again; `items.npz` fuses every review
+(production: the present sees the whole past).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+from shopseq.embeddings.vectors import (
+    ITEM_TEXT_FILE,
+    REVIEWS_FILE,
+    ItemVectors,
+    ReviewVectors,
+    load_item_vectors,
+    load_review_vectors,
+    utc_naive,
+)
 
 FUSE_BLOCK = 65_536  # review rows added per step when fusing item vectors
 
@@ -71,6 +89,38 @@ def fuse_item_vectors(
         sums[reviewed] / counts[reviewed, None]
     )
     return l2_normalize(fused)
+
+
+def item_vectors_as_of(
+    own: ItemVectors, reviews: ReviewVectors, cut: pd.Timestamp | None, review_weight: float
+) -> ItemVectors:
+    """Item vectors fused with only the reviews written strictly before `cut` (None: every review).
+
+    Args:
+        own: the items' own text vectors (`items_text.npz`).
+        reviews: every review's vector and time (`reviews.npz`).
+        cut: a tz-aware time, e.g. the split's validation start (training) or test start (test
+            scoring); None for production, which may read every review.
+        review_weight: `embed.review_weight`.
+    """
+    keep = np.ones(len(reviews.ts), dtype=bool)  # (R,)
+    if cut is not None:
+        keep = reviews.ts < utc_naive(pd.Series([cut]))[0]
+    fused = fuse_item_vectors(own.ids, own.vectors, reviews.item_ids[keep], reviews.vectors[keep], review_weight)
+    return ItemVectors(ids=own.ids, vectors=fused)
+
+
+def load_item_vectors_as_of(directory: str | Path, cut: pd.Timestamp | None, review_weight: float) -> ItemVectors:
+    """The embed stage's item vectors as of `cut` (see `item_vectors_as_of`), read from `directory`."""
+    directory = Path(directory)
+    own_path = directory / ITEM_TEXT_FILE
+    if not own_path.exists():
+        raise FileNotFoundError(
+            f"{own_path} not found: these embeddings predate item vectors as of a cut; "
+            "rerun the embed stage (shopseq run embed)"
+        )
+    return item_vectors_as_of(load_item_vectors(own_path), load_review_vectors(directory / REVIEWS_FILE), cut,
+                              review_weight)
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

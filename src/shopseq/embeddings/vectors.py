@@ -1,6 +1,7 @@
 """The files the embed stage writes and later stages read: `items.npz` and `reviews.npz`.
 
-items.npz:   ids (str, (I,)), vectors (float32 or float16, (I, H))
+items.npz:   ids (str, (I,)), vectors (float32 or float16, (I, H)): own text fused with every review
+items_text.npz: the same layout, the items' own text alone (fused as of a cut by `text.item_vectors_as_of`)
 reviews.npz: user_ids (str, (R,)), item_ids (str, (R,)), ts (datetime64[ns], UTC, (R,)),
              vectors (float32 or float16, (R, H))
 Row i of `vectors` belongs to row i of the id arrays: the ids are the index of the vectors.
@@ -23,6 +24,7 @@ import pandas as pd
 from shopseq.io import atomic_path
 
 ITEMS_FILE = "items.npz"
+ITEM_TEXT_FILE = "items_text.npz"
 REVIEWS_FILE = "reviews.npz"
 
 

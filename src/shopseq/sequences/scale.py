@@ -36,6 +36,7 @@ from shopseq.sequences.split import (
     TARGET,
     assign_phase,
     collapse_steps,
+    leaky_split,
     sequence_parts,
     time_cuts,
 )
@@ -104,6 +105,7 @@ def build_sequence_files(events: Path, out: Path, config: Sequences, base: Base)
         "valid_start": valid_start,
         "test_start": test_start,
         "engine": base.engine,
+        "leaky_split": leaky_split(config),
     }
 
 

@@ -8,6 +8,7 @@ everything the user did before it, which is what a model would see at serving ti
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ import pandas as pd
 
 from shopseq import schema as s
 from shopseq.config import Sequences
+
+log = logging.getLogger(__name__)
 
 HISTORY = "history"
 TARGET = "target"
@@ -90,6 +93,37 @@ def assign_phase(
         phase[from_end == 0] = "test"
     steps["phase"] = phase
     return steps
+
+
+LEAKY_SPLIT_REASON = (
+    "sequences.split is leave_last_out: each user's last two steps are held out whatever their date, so "
+    "training holds other users' events from after a held-out target's time, and item vectors fuse every "
+    "review (there is no global cut); its figures compare with published protocols, not with what a "
+    "model deployed at a date would score"
+)
+
+
+def is_leaky(config: Sequences) -> bool:
+    """Whether the split lets data from after an evaluation target's time reach training (leave-last-out)."""
+    return config.split == "leave_last_out"
+
+
+def leaky_split(config: Sequences) -> bool:
+    """`is_leaky(config)`, logging why when it is: the value every output of a run records as `leaky_split`."""
+    leaky = is_leaky(config)
+    if leaky:
+        log.warning("leaky_split: %s", LEAKY_SPLIT_REASON)
+    return leaky
+
+
+def split_cuts(events: pd.DataFrame, config: Sequences) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """(validation start, test start) of the split `config` makes of `events`; both None for leave-last-out.
+
+    Training inputs (item text vectors included) may read only what happened before the first;
+    test scoring only what happened before the second.
+    """
+    _, valid_start, test_start = phase_steps(events, config)
+    return valid_start, test_start
 
 
 def training_steps(events: pd.DataFrame, config: Sequences) -> pd.DataFrame:

@@ -78,17 +78,18 @@ def _cutoff_profiles(params: Params, events, items):
     """Profiles as of the holdout start, for the lookalikes' offline check; None without embeddings."""
     import pandas as pd
 
-    from shopseq.embeddings import load_item_vectors
-    from shopseq.embeddings.vectors import ITEMS_FILE
+    from shopseq.embeddings import load_item_vectors_as_of
+    from shopseq.embeddings.vectors import ITEM_TEXT_FILE
     from shopseq.profiles import build_profiles, end_of_data
 
-    vectors_file = Path(params.paths.embeddings) / ITEMS_FILE
-    if not vectors_file.exists():
-        log.info("no item vectors at %s: lookalikes are not checked offline", vectors_file)
+    embeddings = Path(params.paths.embeddings)
+    if not (embeddings / ITEM_TEXT_FILE).exists():
+        log.info("no item vectors at %s: lookalikes are not checked offline", embeddings / ITEM_TEXT_FILE)
         return None
     cutoff = end_of_data(events) - pd.Timedelta(days=params.audiences.holdout_days)
-    table = build_profiles(events, items, load_item_vectors(vectors_file), cutoff, params.profiles,
-                           seed=params.base.seed)
+    # Item vectors as of the cutoff too: a review from the holdout would describe what was bought in it.
+    vectors = load_item_vectors_as_of(embeddings, cutoff, params.embed.review_weight)
+    table = build_profiles(events, items, vectors, cutoff, params.profiles, seed=params.base.seed)
     return table.frame
 
 

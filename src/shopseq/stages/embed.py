@@ -1,6 +1,8 @@
 """Stage `embed`: validated item and review text -> `data/embeddings/{items,reviews}.npz`.
 
-Item vectors fuse the item's own text with the mean of its reviews (`embed.review_weight`).
+Item vectors fuse the item's own text with the mean of its reviews (`embed.review_weight`):
+`items.npz` with every review (production), `items_text.npz` the own text alone, which training
+and evaluation fuse with the reviews before their own cut (`embeddings.text.item_vectors_as_of`).
 Vectors are cached by content hash under `paths.embed_cache`, outside DVC's outputs, so a rerun
 encodes only texts it has not seen. Vectors are written to disk chunk by chunk (`embed.dtype`),
 so the stage never holds every text's vector in memory. Under bf16 (`embed.precision`) a sample
@@ -37,6 +39,7 @@ def run(params: Params) -> None:
     )
     from shopseq.embeddings.precision_check import settle_precision
     from shopseq.embeddings.vectors import (
+        ITEM_TEXT_FILE,
         ITEMS_FILE,
         REVIEWS_FILE,
         open_vector_file,
@@ -63,8 +66,9 @@ def run(params: Params) -> None:
                              out=vectors)
         own, of_reviews = vectors[:n_items], vectors[n_items:]  # (I, H), (R, H) views of the file
         fused = fuse_item_vectors(items[s.ITEM_ID], own, reviews[s.ITEM_ID], of_reviews, config.review_weight)
-        save_item_vectors(out / ITEMS_FILE, ItemVectors(ids=items[s.ITEM_ID].to_numpy(str), vectors=fused),
-                          config.dtype)
+        ids = items[s.ITEM_ID].to_numpy(str)
+        save_item_vectors(out / ITEMS_FILE, ItemVectors(ids=ids, vectors=fused), config.dtype)
+        save_item_vectors(out / ITEM_TEXT_FILE, ItemVectors(ids=ids, vectors=own), config.dtype)
         save_review_vectors(
             out / REVIEWS_FILE,
             ReviewVectors(

@@ -1,7 +1,8 @@
 """Stage `evaluate`: candidate, champion and every baseline on the same test targets.
 
 Baselines (`evaluate.baselines`) are fitted on the split's training data only; recent popularity
-also reads the validated events' timestamps, through the split's own phase rule.
+also reads the validated events' timestamps, through the split's own phase rule. Models that use
+item text are scored with item vectors that fuse only the reviews written before the test start.
 """
 
 from __future__ import annotations
@@ -19,25 +20,33 @@ log = logging.getLogger(__name__)
 
 def run(params: Params) -> None:
     from shopseq.sequences.recommender import load_recommender
+    from shopseq.sequences.split import leaky_split, split_cuts
+    from shopseq.training.data import use_text_vectors_as_of
     from shopseq.training.evaluate import evaluate_popularity, evaluate_recommender, sample_targets
 
     ks = params.evaluate.ks
+    events = read_parquet(Path(params.paths.validated) / "events.parquet")
+    _, test_start = split_cuts(events, params.sequences)
     sequences = Path(params.paths.sequences)
     test = sample_targets(read_parquet(sequences / "test.parquet"), params.evaluate.max_targets, params.base.seed)
     vocabulary = read_parquet(sequences / "vocabulary.parquet")
     champion_info = read_json(Path(params.paths.champion) / "champion.json")
     candidate = load_recommender(params.paths.candidate)
     champion = None if champion_info["version"] is None else load_recommender(params.paths.champion)
+    for model in (candidate, champion):
+        if model is not None:
+            use_text_vectors_as_of(model, params, test_start)
     metrics = {
         "candidate": evaluate_recommender(candidate, test, ks),
         "popularity": evaluate_popularity(vocabulary, test, ks),
         "champion": None,
         "champion_version": champion_info["version"],
         "n_targets": len(test),
+        "leaky_split": leaky_split(params.sequences),
     }
     if champion is not None:
         metrics["champion"] = evaluate_recommender(champion, test, ks)
-    metrics.update(evaluate_baselines(params, test, vocabulary))
+    metrics.update(evaluate_baselines(params, test, vocabulary, events))
     metrics["segments"] = evaluate_segments(params, test, vocabulary, {"candidate": candidate, "champion": champion})
     write_json(Path(params.paths.reports) / "evaluate" / "metrics.json", metrics)
     write_json(Path(params.paths.reports) / "evaluate" / "models.json", model_rows(metrics))
@@ -48,7 +57,7 @@ def run(params: Params) -> None:
 
 def model_rows(metrics: dict) -> list[dict]:
     """One record per evaluated model (`model` + its metrics): the shape `dvc plots` draws and diffs."""
-    skip = {"champion_version", "n_targets", "segments"}
+    skip = {"champion_version", "n_targets", "segments", "leaky_split"}
     return [{"model": name, **values} for name, values in metrics.items() if name not in skip and isinstance(values, dict)]
 
 
@@ -69,7 +78,8 @@ def evaluate_segments(params: Params, test: pd.DataFrame, vocabulary: pd.DataFra
     return out
 
 
-def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame) -> dict[str, dict]:
+def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame,
+                       events: pd.DataFrame) -> dict[str, dict]:
     """Metrics of each baseline in `evaluate.baselines`, fitted on the training split only."""
     from shopseq.sequences.baselines import BaselineSettings, fit_baselines
     from shopseq.sequences.split import ITEMS, phase_steps
@@ -80,7 +90,6 @@ def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFr
         return {}
     steps = cut = None
     if "recent_popularity" in config.baselines:
-        events = read_parquet(Path(params.paths.validated) / "events.parquet")
         steps, cut, _ = phase_steps(events, params.sequences)  # cut: the validation start (None: leave-last-out)
         steps = steps[steps["phase"] == "train"]
     train = read_parquet(Path(params.paths.sequences) / "train.parquet")

@@ -27,6 +27,7 @@ def run(params: Params) -> None:
             "popularity": metrics["popularity"][params.gate.metric],
             "champion": metrics["champion"][params.gate.metric] if metrics["champion"] else None,
             "champion_version": metrics["champion_version"],
+            "leaky_split": metrics.get("leaky_split", False),
         },
     )
     log.info("gate %s: %s", "passed" if result.passed else "FAILED", "; ".join(result.reasons))

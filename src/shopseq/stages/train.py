@@ -19,6 +19,7 @@ def run(params: Params) -> None:
     from shopseq.registry.pyfunc import log_recommender
     from shopseq.sequences.recommender import save_recommender, update_meta
     from shopseq.sequences.baselines import BaselineSettings
+    from shopseq.sequences.split import leaky_split
     from shopseq.training.blend import fit_blend
     from shopseq.training.data import load_training_data
     from shopseq.training import distributed
@@ -63,6 +64,7 @@ def run(params: Params) -> None:
             "use_profile": train.use_profile,
             "profiles_as_of": None if data.profiles is None else data.profiles.as_of,
             "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
+            "leaky_split": leaky_split(params.sequences),
         }
         candidate = Path(params.paths.candidate)
         save_recommender(result.best, candidate)
@@ -85,6 +87,7 @@ def run(params: Params) -> None:
             "train_seconds": round(seconds, 1),
             "device": str(device),
             "mlflow_run_id": run.info.run_id,
+            "leaky_split": result.best.meta["leaky_split"],
         },
     )
     log.info("train: best valid ndcg@10 %.4f with %s in %.0f s", result.best_value, result.best_params, seconds)

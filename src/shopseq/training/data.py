@@ -13,6 +13,7 @@ from shopseq import schema as s
 from shopseq.config import Params
 from shopseq.io import read_parquet
 from shopseq.profiles.inputs import ProfileInputs
+from shopseq.sequences.split import split_cuts
 from shopseq.training.evaluate import sample_targets
 from shopseq.training.fit import WindowProfiles, make_windows
 from shopseq.training.tune import TrainingData
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 def load_training_data(params: Params) -> TrainingData:
     """Training windows, sampled validation targets, text vectors and user profiles (when asked for).
 
+    Item text vectors fuse only the reviews written before the training cut (the validation
+    start): a review from the validation or test window would tell the model what was bought then.
     With `train.use_profile`, profiles are built from the validated events, point in time
     (`profiles.inputs`): validation reads them as of the split's training cut, each training
     position as of a snapshot before its own step.
@@ -34,7 +37,10 @@ def load_training_data(params: Params) -> TrainingData:
     train = read_parquet(directory / "train.parquet")
     sequences = [[index[item] for item in items] for items in train["items"]]
     valid = sample_targets(read_parquet(directory / "valid.parquet"), params.train.valid_targets, params.base.seed)
-    text = load_text_vectors(Path(params.paths.embeddings) / "items.npz", item_ids) if params.train.use_text else None
+    text = None
+    if params.train.use_text:
+        training_cut, _ = split_cuts(read_parquet(Path(params.paths.validated) / "events.parquet"), params.sequences)
+        text = load_text_vectors(params, item_ids, training_cut)
     profiles = load_profiles(params) if params.train.use_profile else None
     users = train[s.USER_ID].astype(str).tolist()
     return TrainingData(
@@ -65,13 +71,24 @@ def window_profiles(profiles: ProfileInputs, users: list[str], max_len: int) -> 
     return WindowProfiles(torch.from_numpy(table), windows)
 
 
-def load_text_vectors(path: Path, item_ids: list[str]) -> torch.Tensor:
-    """(len(item_ids) + 1, D) text vectors in vocabulary order; zeros for padding and items without text."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run the embed stage, or set train.use_text: false")
-    stored = np.load(path, allow_pickle=False)
-    vectors = stored["vectors"].astype(np.float32)
-    position = pd.Series(np.arange(len(vectors)), index=stored["ids"].astype(str))
+def load_text_vectors(params: Params, item_ids: list[str], cut: pd.Timestamp | None) -> torch.Tensor:
+    """(len(item_ids) + 1, D) text vectors as of `cut`, in vocabulary order; zeros for padding and items without text.
+
+    `cut`: only reviews written before it are fused in (None: every review, production).
+    """
+    from shopseq.embeddings.text import load_item_vectors_as_of
+
+    directory = Path(params.paths.embeddings)
+    if not directory.exists():
+        raise FileNotFoundError(f"{directory} not found: run the embed stage, or set train.use_text: false")
+    stored = load_item_vectors_as_of(directory, cut, params.embed.review_weight)
+    return vocabulary_rows(stored.ids, stored.vectors, item_ids)
+
+
+def vocabulary_rows(ids: np.ndarray, vectors: np.ndarray, item_ids: list[str]) -> torch.Tensor:
+    """(len(item_ids) + 1, D) rows of `vectors` (one per id of `ids`) in `item_ids` order; row 0 and unknown ids zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    position = pd.Series(np.arange(len(vectors)), index=np.asarray(ids).astype(str))
     position = position[~position.index.duplicated(keep="last")]  # a repeated id: its last vector
     sources = position.reindex(pd.Index(item_ids, dtype=str)).fillna(-1).to_numpy(dtype=np.int64)  # (N,), -1: no text
     out = np.zeros((len(item_ids) + 1, vectors.shape[1]), dtype=np.float32)
@@ -80,3 +97,22 @@ def load_text_vectors(path: Path, item_ids: list[str]) -> torch.Tensor:
     if missing := len(item_ids) - len(found):
         log.warning("%d of %d items have no text vector; they use a zero vector", missing, len(item_ids))
     return torch.from_numpy(out)
+
+
+def use_text_vectors_as_of(recommender, params: Params, cut: pd.Timestamp | None) -> None:
+    """Swap a text-using model's item text vectors for those as of `cut`, in place (evaluation and scoring).
+
+    A model trains with the vectors as of its training cut; test scoring may read every review
+    before the test start, production every review. A model without text is left as it is, and
+    so is one whose vectors come from another encoder (a different width), with a warning.
+    """
+    model = recommender.model
+    if not model.config.text_dim:
+        return
+    table = load_text_vectors(params, recommender.item_ids, cut)  # (N+1, D)
+    if tuple(table.shape) != tuple(model.text_vectors.shape):
+        log.warning("text vectors as of %s have shape %s, the model's %s: keeping the model's own",
+                    cut, tuple(table.shape), tuple(model.text_vectors.shape))
+        return
+    with torch.no_grad():
+        model.text_vectors.copy_(table.to(model.text_vectors.device))

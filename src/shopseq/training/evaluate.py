@@ -36,13 +36,24 @@ def evaluate_chunks(
     ks: list[int],
     rows_per_chunk: int = CHUNK,
 ) -> dict:
-    """Metrics for `score_chunks(rows)`, which yields the rows' scores a catalogue slice at a time.
+    """Metrics for `score_chunks(rows)`, which yields the rows' scores a catalogue slice at a time."""
+    return metrics_of_ranks(*chunk_ranks(score_chunks, item_ids, targets, max(ks), rows_per_chunk), ks, len(item_ids))
 
-    One pass per chunk of rows keeps a running top-(max K + 1), so ranks are exact wherever a
-    metric at K <= max(ks) can see them, and memory is bounded by rows x slice.
+
+def chunk_ranks(
+    score_chunks: Callable[[pd.DataFrame], Iterable[tuple[int, np.ndarray]]],
+    item_ids: list[str],
+    targets: pd.DataFrame,
+    k: int,
+    rows_per_chunk: int = CHUNK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) 0-based rank of each target and (n, k) top-k item columns, from `score_chunks(rows)`.
+
+    One pass per chunk of rows keeps a running top-(k + 1), so ranks are exact wherever a metric
+    at K <= k can see them, and memory is bounded by rows x slice. Per-target ranks are also what a
+    paired comparison of two models on the same targets needs (`training.bootstrap`).
     """
     index = {item: i for i, item in enumerate(item_ids)}
-    k = max(ks)
     ranks, tops = [], []
     for start in range(0, len(targets), rows_per_chunk):
         rows = targets.iloc[start : start + rows_per_chunk]
@@ -52,9 +63,14 @@ def evaluate_chunks(
         tops.append(summary.top_columns[:, :k])
     if not ranks:
         raise ValueError("no evaluation targets: the evaluation period holds no known items")
-    metrics = ranking_metrics(np.concatenate(ranks), ks)
-    metrics[f"coverage@{k}"] = coverage(np.concatenate(tops), len(item_ids))
-    metrics["n_targets"] = int(len(targets))
+    return np.concatenate(ranks), np.concatenate(tops)
+
+
+def metrics_of_ranks(ranks: np.ndarray, tops: np.ndarray, ks: list[int], n_items: int) -> dict:
+    """Ranking metrics at every K of `ks`, coverage of the top-max(ks) lists and the target count."""
+    metrics = ranking_metrics(ranks, ks)
+    metrics[f"coverage@{max(ks)}"] = coverage(tops[:, : max(ks)], n_items)
+    metrics["n_targets"] = int(len(ranks))
     return metrics
 
 
@@ -62,10 +78,17 @@ def evaluate_scorer(
     score: Callable[[pd.DataFrame], np.ndarray], item_ids: list[str], targets: pd.DataFrame, ks: list[int]
 ) -> dict:
     """Metrics for `score(rows) -> (len(rows), len(item_ids))`, applied to `targets` in chunks of rows."""
+    return metrics_of_ranks(*scorer_ranks(score, item_ids, targets, max(ks)), ks, len(item_ids))
+
+
+def scorer_ranks(
+    score: Callable[[pd.DataFrame], np.ndarray], item_ids: list[str], targets: pd.DataFrame, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`chunk_ranks` for a scorer that returns whole (rows x catalogue) score rows."""
     def score_chunks(rows: pd.DataFrame) -> Iterable[tuple[int, np.ndarray]]:
         return dense_chunks(score(rows), chunk_size(len(rows)))
 
-    return evaluate_chunks(score_chunks, item_ids, targets, ks, users_per_chunk(len(item_ids)))
+    return chunk_ranks(score_chunks, item_ids, targets, k, users_per_chunk(len(item_ids)))
 
 
 def evaluate_recommender(recommender: Recommender, targets: pd.DataFrame, ks: list[int]) -> dict:

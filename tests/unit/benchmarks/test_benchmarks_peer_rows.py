@@ -64,6 +64,23 @@ def test_peer_rows_are_dropped_when_the_rerun_wrote_a_different_split(script, tm
     assert "split changed" in capsys.readouterr().out
 
 
+def test_a_fresh_clone_keeps_peer_rows_by_their_recorded_digest_without_the_split_folder(script, tmp_path):
+    """split/ is not committed: a rerun in a fresh clone knows the peer's split only by its recorded digest."""
+    import shutil
+
+    write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", "$RECBOLE_PYTHON recbole_peer.py"])
+    digest = script.split_digest(tmp_path / "split")
+    report = json.loads((tmp_path / "quality.json").read_text())
+    (tmp_path / "quality.json").write_text(json.dumps({**report, "peer": {"epochs": 6, "split_sha256": digest}}))
+    shutil.rmtree(tmp_path / "split")  # a fresh clone
+    previous = script.previous_peer(tmp_path)
+    write_run(tmp_path, [row("markov", 0.31)], ["shopseq"])  # the rerun writes the identical split
+
+    script.keep_peer(tmp_path, previous)
+
+    assert [r["model"] for r in json.loads((tmp_path / "quality.json").read_text())["rows"]] == ["markov", "recbole_sasrec"]
+
+
 def test_a_run_without_peer_rows_has_nothing_to_keep(script, tmp_path):
     write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
     assert script.previous_peer(tmp_path) is None

@@ -50,7 +50,19 @@ def test_the_markdown_table_has_one_line_per_row_and_a_dash_without_rare_targets
     row = {"model": "markov", "ndcg@10": 0.41234, "hr@10": 0.6, "mrr@20": 0.35, "recall@20": 0.63,
            "train_seconds": 0.1, "peak_mb": 12.0, "ndcg@10_rare": None, "ndcg@10_known_history": 0.5}
     table = markdown_table([{"dataset": "synthetic", "rows": [row]}])
-    assert table.splitlines()[2] == "| synthetic | markov | 0.4123 | 0.6000 | 0.3500 | 0.6300 | – | 0.5000 | 0.1 | 12 |"
+    assert table.splitlines()[2] == "| synthetic | markov | 0.4123 | – | 0.6000 | 0.3500 | 0.6300 | – | 0.5000 | 0.1 | 12 |"
+
+
+def test_the_markdown_table_shows_the_seed_spread_the_shopseq_row_and_the_comparisons():
+    gru = {"model": "gru", "ndcg@10": 0.3, "valid_ndcg@10": 0.25, "hr@10": 0.5, "mrr@20": 0.2, "recall@20": 0.6,
+           "train_seconds": 3.0, "peak_mb": 40.0, "seeds": [7, 8, 9], "ndcg@10_std": 0.012}
+    shopseq = {**gru, "model": "shopseq", "chosen": {"row": "gru"}}
+    comparison = {"a": "shopseq", "b": "markov", "metric": "ndcg@10", "diff": 0.02, "ci95_low": -0.01,
+                  "ci95_high": 0.05, "verdict": "no clear difference"}
+    lines = markdown_table([{"dataset": "d", "rows": [gru, shopseq], "comparisons": [comparison]}]).splitlines()
+    assert lines[2].startswith("| d | gru | 0.3000 ± 0.0120 | 0.2500 |")
+    assert lines[3].startswith("| d | **shopseq** (gru) | 0.3000 ± 0.0120 |")
+    assert lines[-1] == "| d | shopseq | markov | ndcg@10 | +0.0200 | [-0.0100, +0.0500] | no clear difference |"
 
 
 def test_target_subsets_pick_rare_targets_and_histories_with_a_training_item():

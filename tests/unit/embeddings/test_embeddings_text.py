@@ -12,7 +12,9 @@ from shopseq.embeddings import (
     ReviewVectors,
     fuse_item_vectors,
     item_texts,
+    item_vectors_as_of,
     load_item_vectors,
+    load_item_vectors_as_of,
     load_review_vectors,
     review_texts,
     save_item_vectors,
@@ -60,6 +62,31 @@ def test_fusion_blends_own_text_with_the_mean_of_the_item_reviews():
     np.testing.assert_allclose(fused[0], expected_i1 / np.linalg.norm(expected_i1), atol=1e-6)
     np.testing.assert_allclose(fused[1], own[1])  # no reviews: its own text only
     assert fused.dtype == np.float32
+
+
+def as_of_fixture():
+    own = ItemVectors(ids=np.array(["i1", "i2"]), vectors=np.eye(3, dtype=np.float32)[:2])  # i1 -> e0, i2 -> e1
+    ts = pd.Series(pd.to_datetime(["2026-06-01", "2026-06-10", "2026-06-20"], utc=True))
+    reviews = ReviewVectors(user_ids=np.array(["u1", "u2", "u3"]), item_ids=np.array(["i1", "i1", "i2"]),
+                            ts=utc_naive(ts), vectors=np.eye(3, dtype=np.float32)[[2, 2, 0]])
+    return own, reviews
+
+
+def test_item_vectors_as_of_a_cut_fuse_only_the_reviews_written_before_it():
+    own, reviews = as_of_fixture()
+    cut = pd.Timestamp("2026-06-10", tz="UTC")  # the review at exactly the cut is not before it
+    expected = fuse_item_vectors(["i1", "i2"], own.vectors, ["i1"], reviews.vectors[:1], 0.3)
+    np.testing.assert_array_equal(item_vectors_as_of(own, reviews, cut, 0.3).vectors, expected)
+    np.testing.assert_array_equal(item_vectors_as_of(own, reviews, cut, 0.3).vectors[1], own.vectors[1])
+    everything = fuse_item_vectors(["i1", "i2"], own.vectors, reviews.item_ids, reviews.vectors, 0.3)
+    np.testing.assert_array_equal(item_vectors_as_of(own, reviews, None, 0.3).vectors, everything)
+    before_all = item_vectors_as_of(own, reviews, pd.Timestamp("2026-01-01", tz="UTC"), 0.3)
+    np.testing.assert_array_equal(before_all.vectors, own.vectors)
+
+
+def test_item_vectors_as_of_need_the_own_text_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="items_text.npz.*rerun the embed stage"):
+        load_item_vectors_as_of(tmp_path, None, 0.3)
 
 
 @pytest.mark.parametrize("weight", [-0.1, 1.5])

@@ -117,3 +117,24 @@ def test_leave_last_out_trains_on_all_but_each_users_last_two_steps(shop):
     train = training_steps(shop, config).groupby(s.USER_ID)[s.ITEM_ID].agg(list)
     for user, items in expected.items():
         assert train.get(user, []) == items
+
+
+def test_leave_last_out_is_marked_leaky_and_says_why(caplog):
+    from shopseq.sequences.split import leaky_split
+
+    with caplog.at_level("WARNING", logger="shopseq.sequences.split"):
+        assert leaky_split(Sequences(split="leave_last_out")) is True
+    assert "other users' events from after a held-out target" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="shopseq.sequences.split"):
+        assert leaky_split(Sequences(split="temporal")) is False
+    assert caplog.text == ""
+
+
+def test_split_cuts_are_the_phase_rules_cuts(shop):
+    from shopseq.sequences.split import split_cuts
+
+    config = Sequences(valid_days=7, test_days=7)
+    split = split_sequences(shop, config)
+    assert split_cuts(shop, config) == (split.valid_start, split.test_start)
+    assert split_cuts(shop, Sequences(split="leave_last_out")) == (None, None)

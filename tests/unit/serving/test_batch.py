@@ -11,7 +11,7 @@ from shopseq.downstream.audiences import category_mass
 from shopseq.sequences.scoring import build_histories, item_categories
 from shopseq.serving.batch import score_users
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (a hard dependency: never skipped)
 
 from shopseq.sequences.models import ModelConfig, NextItemModel  # noqa: E402
 from shopseq.sequences.recommender import Recommender  # noqa: E402

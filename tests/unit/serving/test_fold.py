@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (a hard dependency: never skipped)
 
 from shopseq.sequences.models import ModelConfig, NextItemModel  # noqa: E402
 from shopseq.sequences.recommender import Recommender  # noqa: E402
