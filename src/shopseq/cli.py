@@ -17,17 +17,21 @@ import typer
 
 from shopseq.config import SOURCES, ConfigError, load_params
 from shopseq.stages import PIPELINE as STAGES
+from shopseq.suggest import did_you_mean
 
 
+# Plain (click-style) help: Typer 0.29's rich help labels every flag, --help included, `<bool>`
+# as if it took a value; the plain layout shows flags bare and typed options as `--port <int>`.
+HELP_STYLE = {"rich_markup_mode": None, "no_args_is_help": True}
 app = typer.Typer(
     help="shopseq: governed next-item models from e-commerce behaviour logs.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    **HELP_STYLE,
 )
-registry_app = typer.Typer(help="Model registry operations (MLflow aliases).", no_args_is_help=True)
+registry_app = typer.Typer(help="Model registry operations (MLflow aliases).", **HELP_STYLE)
 app.add_typer(registry_app, name="registry")
-benchmark_app = typer.Typer(help="Measure quality and speed; each writes one JSON report.", no_args_is_help=True)
+benchmark_app = typer.Typer(help="Measure quality and speed; each writes one JSON report.", **HELP_STYLE)
 app.add_typer(benchmark_app, name="benchmark")
 
 _state = {"debug": False, "params": "params.yaml"}
@@ -74,7 +78,7 @@ def _params():
 def run_stage(stage: str = typer.Argument(..., help=f"One of: {', '.join(STAGES)}.")) -> None:
     """Run one pipeline stage outside Airflow (the dvc.yaml cmds call exactly this)."""
     if stage not in STAGES:
-        raise UserError(f"unknown stage {stage!r}", hint=f"choose one of: {', '.join(STAGES)}")
+        raise UserError(f"unknown stage {stage!r}{did_you_mean(stage, STAGES)}", hint=f"choose one of: {', '.join(STAGES)}")
     module = importlib.import_module(f"shopseq.stages.{stage}")
     module.run(_params())
 
@@ -87,8 +91,18 @@ def check_data(
 ) -> None:
     """Ingest and validate one data set on its own; exit 1 on a table-level failure."""
     from shopseq.validation.check import check_data as run_check
+    from shopseq.validation.check import describe_counts
 
-    summary = run_check(source=source, path=path, out=out, params=_params())
+    params = _params()
+    if source not in SOURCES:
+        raise UserError(f"unknown --source {source!r}{did_you_mean(source, SOURCES)}", hint=f"one of: {', '.join(SOURCES)}")
+    if not path.exists():
+        raise UserError(
+            f"--path {path} does not exist (relative paths start at {Path.cwd()})",
+            hint=f"pass --path the file or directory that holds the {source} data; check-data reads it, nothing builds it",
+        )
+    summary = run_check(source=source, path=path, out=out, params=params)
+    typer.echo(describe_counts(summary, source))
     typer.echo(f"wrote {out / 'summary.json'}")
     if not summary["passed"]:
         first = next((e for t in summary["tables"].values() for e in t["errors"]), "validation failed")
@@ -243,7 +257,9 @@ def versions_command(
 @app.command("rollback")
 def rollback_command(
     data_version: str = typer.Option(..., "--data-version", help="The data version to restore (see `shopseq versions`)."),
-    by: str = typer.Option(os.environ.get("USER", "unknown"), help="Who rolls back (kept in the audit record)."),
+    by: Optional[str] = typer.Option(
+        None, help="Who rolls back, kept in the audit record (default: your login name on this machine)."
+    ),
     reason: str = typer.Option("", help="Why (kept in the audit record)."),
 ) -> None:
     """Restore a data version byte for byte and make its model champion (retrain only if none was registered)."""
@@ -251,7 +267,7 @@ def rollback_command(
 
     from shopseq.rollback import rollback_to
 
-    audit = rollback_to(Path.cwd(), _params(), data_version, by=by, reason=reason)
+    audit = rollback_to(Path.cwd(), _params(), data_version, by=by or login_name(), reason=reason)
     typer.echo(json.dumps(audit, indent=2))
 
 
@@ -405,6 +421,19 @@ def serve(
     uvicorn.run(
         app, host=host or params.serve.host, port=port or params.serve.port, access_log=access_log, log_level="info"
     )
+
+
+def login_name() -> str:
+    """The OS user running the command, for audit records; a UserError when the OS cannot say."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (some containers)
+        name = ""
+    if not name:
+        raise UserError("cannot tell who you are for the audit record", hint="pass --by NAME")
+    return name
 
 
 def error_hint(error: BaseException) -> str:
