@@ -115,17 +115,25 @@ def demo(
     serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
-    from shopseq.airflow_local import AirflowError
+    from shopseq.airflow_local import AirflowError, LocalAirflow
     from shopseq.demo import format_summary, run_demo
     from shopseq.demo import serve as serve_airflow
+    from shopseq.ports import PortError
 
     try:
         if serve:
             serve_airflow(project)
             return
         summary = run_demo(project)
+    except PortError as error:
+        raise UserError(str(error), hint="nothing was started; the demo checks its ports first") from error
     except AirflowError as error:
-        raise UserError(str(error), hint="the Airflow log is airflow/standalone.log") from error
+        airflow_log = LocalAirflow(project=project.resolve()).log_file
+        hint = (
+            f"Airflow's own log is {airflow_log}" if airflow_log.exists()
+            else "Airflow had not started, so it wrote no log yet; rerun with --debug for the traceback"
+        )
+        raise UserError(str(error), hint=hint) from error
     typer.echo(format_summary(summary))
     failed = [dag for dag, state in summary["dag_runs"].items() if state != "success"]
     if failed:
