@@ -20,6 +20,22 @@ def tracking_uri(base: Base) -> str:
     return uri
 
 
+def download_model_version(store_uri: str, name: str, version: str, dst: Path) -> Path:
+    """Download one registered model version from `store_uri` into `dst`; return its MLmodel folder.
+
+    MLflow (3.17) resolves a `models:/` URI through the process-wide registry URI, whatever
+    `registry_uri` the download call is given: in a process that never set it (`shopseq serve`) that
+    is a default `./mlflow.db`, which MLflow then creates empty and does not find the model in.
+    Asking a client bound to the store for the version's download URI avoids the global entirely.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    source = client.get_model_version_download_uri(name, version)
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst), tracking_uri=store_uri))
+
+
 class TrackingUnavailable(ConnectionError):
     """The MLflow tracking server cannot be reached; the message says which and how to fix it."""
 

@@ -18,6 +18,8 @@ from shopseq.airflow_local import AirflowError, LocalAirflow, stop_process_group
 from shopseq.demo import build_summary, format_summary
 from shopseq.orchestration import Reports
 
+SHOPSEQ = str(Path(sys.executable).parent / "shopseq")
+
 
 
 @pytest.fixture()
@@ -154,19 +156,32 @@ def _free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.mark.slow
-def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(tmp_path: Path) -> None:
-    """The whole demo on a tiny copy of the project: real Airflow standalone, real REST approval."""
-    project = make_tiny_project(tmp_path / "project")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "SHOPSEQ_PROJECT_DIR"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["SHOPSEQ_AIRFLOW_PORT"] = str(_free_port_triple())
-    shopseq = str(Path(sys.executable).parent / "shopseq")
+def _clean_env(port: int | None = None) -> dict[str, str]:
+    """The environment of a user who set nothing: no Airflow, MLflow or shopseq project variables."""
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "MLFLOW_")) and k != "SHOPSEQ_PROJECT_DIR"
+    }
+    if port is not None:
+        env["SHOPSEQ_AIRFLOW_PORT"] = str(port)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`shopseq demo` once on a tiny copy of the project: real Airflow standalone, real REST approval."""
+    project = make_tiny_project(tmp_path_factory.mktemp("demo") / "project")
     result = subprocess.run(
-        [shopseq, "demo", "--project", str(project)], cwd=project, env=env, capture_output=True, text=True,
-        timeout=1200,
+        [SHOPSEQ, "demo", "--project", str(project)], cwd=project, env=_clean_env(_free_port_triple()),
+        capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return project, result
+
+
+@pytest.mark.slow
+def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(demo) -> None:
+    project, result = demo
     summary = json.loads((project / "reports" / "demo_summary.json").read_text())
     assert summary["approved_by"] == "demo-approver"
     assert summary["champion_version"] == "1"
@@ -182,6 +197,70 @@ def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(tmp_path: Path) 
     report = Path(summary["reports"]["html"])
     assert report.is_file() and "Audiences — not run" not in report.read_text(), "rebuilt after the downstream DAGs"
     assert _processes_using(project / "airflow") == [], "the demo left Airflow processes running"
+    assert not (project / "mlflow.db").exists(), "something used MLflow's default store instead of the project's"
+
+
+@pytest.mark.slow
+def test_after_the_demo_serve_answers_with_the_champion_and_no_mlflow_variable(demo) -> None:
+    """`shopseq serve` right after the demo, as a user runs it: the project's store, not ./mlflow.db."""
+    import httpx
+
+    from shopseq.benchmarks.serve import free_port
+
+    project, _ = demo
+    port = free_port()
+    log_file = project / "serve-test.log"
+    with open(log_file, "w") as log_handle:
+        service = subprocess.Popen(
+            [SHOPSEQ, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project, env=_clean_env(), stdout=log_handle, stderr=subprocess.STDOUT,
+        )
+        try:
+            health = wait_until(
+                lambda: _health(f"http://127.0.0.1:{port}/health"), timeout_s=180, what="shopseq serve",
+                alive=lambda: service.poll() is None, hint=f"see {log_file}",
+            )
+            assert health["model_version"] == "1"
+            answer = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"user_id": _a_user(project), "k": 5})
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["model_version"], body["source"]) == ("1", "model")
+    assert len(body["items"]) == 5
+    assert not (project / "mlflow.db").exists(), "serve created MLflow's default store in the project root"
+
+
+@pytest.mark.slow
+def test_after_the_demo_the_serve_benchmark_measures_the_champion(demo, tmp_path: Path) -> None:
+    project, _ = demo
+    out = tmp_path / "serve"
+    result = subprocess.run(
+        [SHOPSEQ, "benchmark", "serve", "--out", str(out), "--rates", "10", "--seconds", "2", "--registry", "project"],
+        cwd=project, env=_clean_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "serve.json").read_text())
+    assert report["served_version"] == "1"
+    assert [(row["rps"], row["errors"]) for row in report["rows"]] == [(10.0, 0)]
+    assert not (project / "mlflow.db").exists()
+
+
+def _health(url: str) -> dict | None:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=5).json()
+    except httpx.HTTPError:
+        return None
+
+
+def _a_user(project: Path) -> str:
+    import pandas as pd
+
+    events = pd.read_parquet(project / "data" / "validated" / "events.parquet", columns=["user_id"])
+    return str(events["user_id"].value_counts().index[0])
 
 
 def test_waiting_reports_what_is_running(caplog: pytest.LogCaptureFixture) -> None:

@@ -312,6 +312,43 @@ def test_the_cli_writes_the_openapi_schema_and_refuses_to_serve_without_a_champi
     assert "Traceback" not in done.stderr
 
 
+def test_the_cli_serves_the_champion_from_the_projects_store_with_no_mlflow_variable(project):
+    """A user's shell sets no MLflow variable: `shopseq serve` must still find the project's registry."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from shopseq.benchmarks.serve import free_port
+
+    promote(load_params(project / "params.yaml"), approved_by="tester", version="1", reason="tests start from 1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    port = free_port()
+    shopseq = str(Path(sys.executable).with_name("shopseq"))
+    service = subprocess.Popen(
+        [shopseq, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=project, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: service.poll() is not None or _answers(f"http://127.0.0.1:{port}/health"), "the service")
+        assert service.poll() is None, service.stderr.read()[-3000:]
+        body = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"user_id": "u01", "k": 3}).json()
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+    assert (body["model_version"], body["source"], len(body["items"])) == ("1", "model", 3)
+    assert not (project / "mlflow.db").exists(), "serve created MLflow's default store in the project root"
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 # The schema is read from the app object (no lifespan runs for that). Schemathesis starts this
 # app's lifespan at its first call, in the project directory the `schema_app` fixture moved to,
 # and keeps it for the session: the champion is really loaded from the test registry.

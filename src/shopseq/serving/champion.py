@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -74,12 +75,11 @@ class ChampionSource:
         import mlflow
 
         from shopseq.serving.fold import fold_text_vectors
+        from shopseq.tracking import download_model_version
 
         uri = f"models:/{self.model_name}/{version}"
         with tempfile.TemporaryDirectory(prefix="shopseq-serve-") as tmp:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tmp, tracking_uri=self.store_uri, registry_uri=self.store_uri
-            )
+            local = download_model_version(self.store_uri, self.model_name, str(version), Path(tmp))
             recommender = mlflow.pyfunc.load_model(local).unwrap_python_model().recommender
         recommender = fold_text_vectors(recommender)  # same scores, a fraction of the CPU per request
         log.info("loaded %s (%d items)", uri, len(recommender.item_ids))
