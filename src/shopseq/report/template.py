@@ -133,9 +133,12 @@ TEMPLATE = """<!doctype html>
 <section id="lineage"><h2>Lineage</h2>
 {{ kv(lineage.facts) }}
 <h3>Params: candidate vs champion</h3>
-{% if lineage.diff %}<p class="muted">{{ lineage.n_changed }} of {{ lineage.diff|length }} params differ (highlighted).</p>
-<table><tr><th>param</th><th>candidate</th><th>champion</th></tr>
-{% for row in lineage.diff %}<tr class="{{ 'changed' if row.changed else '' }}"><td>{{ row.name }}</td><td class="text">{{ row.candidate|fmt }}</td><td class="text">{{ row.champion|fmt }}</td></tr>{% endfor %}</table>
+{% if lineage.diff %}{% set changed = lineage.diff|selectattr("changed")|list %}{% set same = lineage.diff|rejectattr("changed")|list %}
+<p class="muted">{{ lineage.n_changed }} of {{ lineage.diff|length }} params differ.</p>
+{% macro diff_rows(rows) %}<table><tr><th>param</th><th>candidate</th><th>champion</th></tr>
+{% for row in rows %}<tr class="{{ 'changed' if row.changed else '' }}"><td>{{ row.name }}</td><td class="text">{{ row.candidate|fmt }}</td><td class="text">{{ row.champion|fmt }}</td></tr>{% endfor %}</table>{% endmacro %}
+{% if changed %}{{ diff_rows(changed) }}{% endif %}
+{% if same %}{{ folded("The " ~ same|length ~ " params that are the same", diff_rows(same)) }}{% endif %}
 {% else %}<p class="notrun">{{ lineage.diff_note }}</p>{% endif %}
 </section>
 
