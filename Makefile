@@ -34,7 +34,7 @@ test-fast: setup
 # The port check runs before the install: a busy SHOPSEQ_AIRFLOW_PORT fails in a second, not
 # after minutes of pip (unset, the demo picks free ports itself and says which).
 demo:
-	$(PYTHON) -I src/shopseq/ports.py
+	$(PYTHON) -I src/shopseq/ops/ports.py
 	$(MAKE) setup
 	$(BIN)/shopseq demo
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from airflow.sdk import Asset, dag, task
 
-from shopseq import orchestration as orch
+from shopseq.ops import orchestration as orch
 
 DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
 SETTINGS = orch.dag_settings(DEFAULT_PROJECT)

@@ -115,10 +115,10 @@ def demo(
     serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
-    from shopseq.airflow_local import AirflowError, LocalAirflow
-    from shopseq.demo import format_summary, run_demo
-    from shopseq.demo import serve as serve_airflow
-    from shopseq.ports import PortError
+    from shopseq.ops.airflow_local import AirflowError, LocalAirflow
+    from shopseq.ops.demo import format_summary, run_demo
+    from shopseq.ops.demo import serve as serve_airflow
+    from shopseq.ops.ports import PortError
 
     try:
         if serve:
@@ -224,7 +224,7 @@ def versions_command(
     """List the data versions: date, row counts, the model versions trained on each and their gate results."""
     import json
 
-    from shopseq import versions
+    from shopseq.ops import versions
     from shopseq.registry import versions_for_data
 
     params = _params()
@@ -273,7 +273,7 @@ def rollback_command(
     """Restore a data version byte for byte and make its model champion (retrain only if none was registered)."""
     import json
 
-    from shopseq.rollback import rollback_to
+    from shopseq.ops.rollback import rollback_to
 
     audit = rollback_to(Path.cwd(), _params(), data_version, by=by or login_name(), reason=reason)
     typer.echo(json.dumps(audit, indent=2))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shopseq.config import Base
@@ -66,6 +68,26 @@ def check_reachable(uri: str, timeout: float = 10.0) -> None:
     )
 
 
+@contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    """Undo what the block writes to these environment variables.
+
+    `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which `tracking_uri` reads as the
+    operator's choice: a process that configured one project (a test session, a long-lived worker)
+    would then send every later project to that project's store, and hand it to its subprocesses.
+    MLflow's in-process setting is enough; the environment stays the operator's.
+    """
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def configure_mlflow(base: Base) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id.
 
@@ -79,8 +101,9 @@ def configure_mlflow(base: Base) -> str:
     check_reachable(uri)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
     experiment = mlflow.get_experiment_by_name(base.experiment)
     if experiment is not None:
         experiment_id = experiment.experiment_id

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from shopseq import orchestration as orch
 from shopseq.config import load_params
+from shopseq.ops import orchestration as orch
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"

@@ -14,9 +14,9 @@ import pytest
 
 from tiny_project import ROOT, make_tiny_project
 
-from shopseq.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
-from shopseq.demo import build_summary, format_summary
-from shopseq.orchestration import Reports
+from shopseq.ops.airflow_local import AirflowError, LocalAirflow, stop_process_group, wait_until
+from shopseq.ops.demo import build_summary, format_summary
+from shopseq.ops.pipeline import Reports
 
 SHOPSEQ = str(Path(sys.executable).parent / "shopseq")
 
@@ -265,7 +265,7 @@ def _a_user(project: Path) -> str:
 
 def test_waiting_reports_what_is_running(caplog: pytest.LogCaptureFixture) -> None:
     answers = iter([None, None, "done"])
-    with caplog.at_level("INFO", logger="shopseq.airflow_local"):
+    with caplog.at_level("INFO", logger="shopseq.ops.airflow_local"):
         result = wait_until(
             lambda: next(answers), timeout_s=60, what="the run", poll_s=0, report_s=0, detail=lambda: "running: train"
         )
@@ -274,7 +274,7 @@ def test_waiting_reports_what_is_running(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_the_demo_answers_only_once_the_scheduler_saw_the_task_park(tmp_path: Path) -> None:
-    from shopseq.demo import scheduler_saw_park
+    from shopseq.ops.demo import scheduler_saw_park
 
     run = "manual__2026-07-01T00:00:00+00:00"
     line = (
@@ -297,7 +297,7 @@ def test_the_demo_answers_only_once_the_scheduler_saw_the_task_park(tmp_path: Pa
 
 
 def test_a_busy_default_port_is_skipped_and_the_choice_is_said() -> None:
-    from shopseq.ports import choose_port
+    from shopseq.ops.ports import choose_port
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -330,18 +330,18 @@ def test_make_demo_checks_the_port_before_the_install(tmp_path: Path) -> None:
     """The Makefile runs ports.py with the bare system Python (no venv, stdlib only) before `setup`."""
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
-    assert recipe.index("src/shopseq/ports.py") < recipe.index("setup")
+    assert recipe.index("src/shopseq/ops/ports.py") < recipe.index("setup")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-I", str(ROOT / "src/shopseq/ports.py")], capture_output=True,
+        done = subprocess.run([sys.executable, "-I", str(ROOT / "src/shopseq/ops/ports.py")], capture_output=True,
                               text=True, env={"SHOPSEQ_AIRFLOW_PORT": str(port), "PATH": os.environ["PATH"]})
     assert done.returncode == 1 and f"port {port} is already in use" in done.stderr
 
 
 def test_the_console_shows_running_tasks_progress_from_their_logs(tmp_path: Path) -> None:
-    from shopseq.task_logs import TaskLogTail, task_log_dir
+    from shopseq.ops.task_logs import TaskLogTail, task_log_dir
 
     run = "manual__2026-07-01T00:00:00+00:00"
     folder = task_log_dir(tmp_path, "shopseq_retrain", run, "train")
@@ -350,7 +350,7 @@ def test_the_console_shows_running_tasks_progress_from_their_logs(tmp_path: Path
 
     def event(message: str) -> str:
         return json.dumps({"timestamp": "2026-07-01T00:00:01Z", "level": "info", "event": message,
-                           "logger": "shopseq.orchestration"}) + "\n"
+                           "logger": "shopseq.ops.pipeline"}) + "\n"
 
     log.write_text(event("running dvc repro --single-item train in /p") + event("Running stage 'train':")
                    + event("2026-07-01 00:00:02,001 INFO shopseq.training.tune: trial 1/3: {'family': 'gru'}"))
@@ -367,7 +367,7 @@ def test_the_console_shows_running_tasks_progress_from_their_logs(tmp_path: Path
 
 
 def test_the_summary_ends_with_next_steps(reports: Reports, tmp_path: Path) -> None:
-    from shopseq.demo import DemoSettings, next_steps
+    from shopseq.ops.demo import DemoSettings, next_steps
 
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     summary = build_summary(reports, tmp_path, "3", "demo-approver", 61.0, {"shopseq_retrain": "success"})

@@ -1,4 +1,4 @@
-"""What the DAG tasks do (shopseq.orchestration), checked without Airflow running."""
+"""What the DAG tasks do (shopseq.ops.orchestration, shopseq.ops.pipeline), checked without Airflow running."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from shopseq import orchestration as orch
 from shopseq.config import load_params
+from shopseq.ops import orchestration as orch
+from shopseq.ops import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,14 +61,14 @@ def test_dag_settings_fall_back_to_defaults_on_a_broken_params_file(tmp_path: Pa
 
 
 def test_single_item_repro_only_for_the_retrain_stages() -> None:
-    assert orch.dvc_repro_command("train", single=True)[-3:] == ["repro", "--single-item", "train"]
-    assert orch.dvc_repro_command("audiences", single=False)[-2:] == ["repro", "audiences"]
-    assert orch.dvc_repro_command("train", single=True)[0] == sys.executable
+    assert pipeline.dvc_repro_command("train", single=True)[-3:] == ["repro", "--single-item", "train"]
+    assert pipeline.dvc_repro_command("audiences", single=False)[-2:] == ["repro", "audiences"]
+    assert pipeline.dvc_repro_command("train", single=True)[0] == sys.executable
 
 
 def test_stage_env_puts_this_interpreters_bin_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin")
-    env = orch.stage_env()
+    env = pipeline.stage_env()
     assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
     assert env["HF_HUB_OFFLINE"] == "1"
 
@@ -75,22 +76,22 @@ def test_stage_env_puts_this_interpreters_bin_first(monkeypatch: pytest.MonkeyPa
 def test_a_failing_stage_raises_naming_stage_and_project(project: Path) -> None:
     # A real dvc call in a directory with no DVC repository: dvc exits non-zero.
     with pytest.raises(RuntimeError, match=f"dvc repro validate failed .* in {project}"):
-        orch.run_dvc_stage("validate", project)
+        pipeline.run_dvc_stage("validate", project)
 
 
 def test_gate_passed_reads_the_gate_report(project: Path) -> None:
     params = load_params(project / "params.yaml")
-    assert orch.gate_passed(project, params) is True
+    assert pipeline.gate_passed(project, params) is True
     (project / "reports" / "gate.json").write_text(json.dumps({"passed": False, "reasons": ["too low"]}))
-    assert orch.gate_passed(project, params) is False
+    assert pipeline.gate_passed(project, params) is False
     (project / "reports" / "gate.json").unlink()
     with pytest.raises(FileNotFoundError, match="gate.json not found"):
-        orch.gate_passed(project, params)
+        pipeline.gate_passed(project, params)
 
 
 def test_approval_body_shows_metrics_data_version_and_reasons(project: Path) -> None:
     params = load_params(project / "params.yaml")
-    body = orch.approval_body(orch.Reports.load(project, params), "5", "shopseq-next-item")
+    body = orch.approval_body(pipeline.Reports.load(project, params), "5", "shopseq-next-item")
     assert "version **5**" in body
     assert "dv-abc123" in body and "quarantined 10" in body
     assert "| ndcg@10 | 0.1234 | 0.0500 | 0.1100 |" in body
@@ -102,7 +103,7 @@ def test_approval_body_without_a_champion(project: Path) -> None:
     metrics = project / "reports" / "evaluate" / "metrics.json"
     payload = json.loads(metrics.read_text()) | {"champion": None, "champion_version": None}
     metrics.write_text(json.dumps(payload))
-    body = orch.approval_body(orch.Reports.load(project, load_params(project / "params.yaml")), "1", "m")
+    body = orch.approval_body(pipeline.Reports.load(project, load_params(project / "params.yaml")), "1", "m")
     assert "champion (none yet)" in body
     assert "| hr@10 | 0.2000 | 0.1000 | — |" in body
 
@@ -135,7 +136,7 @@ def test_a_failed_gate_is_reported_with_its_reasons(project: Path, caplog: pytes
     (project / "reports" / "gate.json").write_text(
         json.dumps({"passed": False, "reasons": ["fail: ndcg@10 0.01 vs floor 0.02"]})
     )
-    with caplog.at_level("WARNING", logger="shopseq.orchestration"):
+    with caplog.at_level("WARNING", logger="shopseq.ops.orchestration"):
         assert orch.report_gate_failure(project) == ["fail: ndcg@10 0.01 vs floor 0.02"]
     assert "champion unchanged: fail: ndcg@10 0.01 vs floor 0.02" in caplog.text
 

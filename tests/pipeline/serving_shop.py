@@ -66,7 +66,7 @@ def train_model(root: Path, item_ids: list[str], seed: int, steps: int = 60):
     """A GRU trained full-batch for `steps` steps on the shop's histories (a second or two)."""
     import torch
 
-    from shopseq.downstream.audiences import build_histories
+    from shopseq.sequences.scoring import build_histories
     from shopseq.sequences.models import ModelConfig, NextItemModel, pad_batch
     from shopseq.sequences.recommender import Recommender
 

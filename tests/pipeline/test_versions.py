@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shopseq import versions
 from shopseq.config import load_params
+from shopseq.ops import versions
 from tiny import copy_project, write_tiny_params
 
 ROOT = Path(__file__).resolve().parents[2]

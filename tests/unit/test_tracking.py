@@ -21,6 +21,23 @@ def test_the_environment_wins_and_servers_are_untouched(monkeypatch):
     assert tracking_uri(Base()) == "http://mlflow:5000"
 
 
+def test_configuring_one_project_does_not_send_the_next_one_to_its_store(tmp_path, monkeypatch):
+    """A process that worked on one project (a test session, a worker) must not keep its store."""
+    import os
+
+    from shopseq.tracking import configure_mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    configure_mlflow(Base(mlflow_uri="sqlite:///mlflow/mlflow.db"))
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    monkeypatch.chdir(tmp_path / "second")
+    assert tracking_uri(Base(mlflow_uri="sqlite:///mlflow/mlflow.db")) == f"sqlite:///{(tmp_path / 'second').resolve()}/mlflow/mlflow.db"
+
+
 def test_an_unreachable_tracking_server_fails_at_once_with_the_fix(monkeypatch):
     import socket
 

@@ -76,8 +76,8 @@ def run_quality(source: str, path: Path | None, out: Path, params: Params, optio
         ValueError: unknown source or option, data that fails validation, or no test targets.
         FileNotFoundError: `path` does not exist.
     """
+    import shopseq.sequences.baselines  # noqa: F401
     import shopseq.sequences.recommender  # noqa: F401  (imports torch before any row's memory is measured)
-    import shopseq.training.baselines  # noqa: F401
     from shopseq.data.sources import load_source
     from shopseq.sequences.split import split_sequences
     from shopseq.training.evaluate import sample_targets
@@ -260,7 +260,7 @@ def embed_items(items: pd.DataFrame, item_ids: list[str], params: Params):
 def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params):
     """Fit one baseline on the split's training data; return its scorer."""
     from shopseq.sequences.split import phase_steps
-    from shopseq.training.baselines import BaselineSettings, fit_baselines
+    from shopseq.sequences.baselines import BaselineSettings, fit_baselines
 
     steps = cut = None
     if name == "recent_popularity":
@@ -319,7 +319,7 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params, p
 def blend_model(trained: Trained, params: Params):
     """The trained model blended with the neighbourhood baseline that helps it most on validation."""
     from shopseq.sequences.recommender import Recommender
-    from shopseq.training.baselines import BaselineSettings
+    from shopseq.sequences.baselines import BaselineSettings
     from shopseq.training.blend import fit_blend
 
     model = trained.recommender

@@ -25,12 +25,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+from shopseq.sequences.scoring import Scorer, model_histories, target_mass
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,6 @@ FEATURES = [
     "target_active_days",
     "days_since_target",
 ]
-
-
-class Recommender(Protocol):
-    """What scoring needs from a next-item model (see `shopseq.sequences.recommender`)."""
-
-    item_ids: list[str]
-
-    def score(self, histories: list[list[str]]) -> np.ndarray:
-        """Next-item scores of shape (n_histories, n_items); higher = more likely next."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +93,7 @@ def target_events(events: pd.DataFrame, targets: dict[str, set[str]]) -> pd.Data
 
 
 def point_in_time_propensity(
-    recommender: Recommender,
+    recommender: Scorer,
     events: pd.DataFrame,
     targets: dict[str, set[str]],
     users: pd.Index,
@@ -116,18 +106,13 @@ def point_in_time_propensity(
     (`data/scores/`, stage `score`) cannot answer: the scores come from whole histories, so at
     the blend's training cuts and at the offline check's holdout start they would carry the very
     days whose outcomes are being predicted (leakage). History reading and softmax are the batch
-    scores' own (`shopseq.serving.batch`), so a propensity here and one read from the scores
+    scores' own (`shopseq.sequences.scoring`), so a propensity here and one read from the scores
     agree for the same history. Users without a history the model can read get 0 (the model has
     no opinion on them).
 
     Returns:
         (U, T) frame indexed by user id, one column per target.
     """
-    from shopseq.serving.batch import (  # serving.batch imports this package
-        model_histories,
-        target_mass,
-    )
-
     histories = model_histories(recommender, events)
     histories = histories[histories.index.isin(users)]
     onehot = np.array(
@@ -216,7 +201,7 @@ def engagement_scores(
     targets: dict[str, set[str]],
     as_of: pd.Timestamp,
     window: Window,
-    recommender: Recommender | None = None,
+    recommender: Scorer | None = None,
     seed: int = 0,
     propensity_now: pd.DataFrame | None = None,
 ) -> pd.DataFrame:

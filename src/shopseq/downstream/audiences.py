@@ -24,7 +24,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -62,23 +61,21 @@ from shopseq.downstream.audience_scoring import (
 )
 from shopseq.io import read_json
 from shopseq.profiles.features import end_of_data
-from shopseq.serving.recommend import readable_history
+from shopseq.sequences.scoring import (
+    RANK,
+    SCORE,
+    Scorer,
+    category_onehot,
+    item_categories,
+    next_item_probabilities,
+    readable_history,
+    target_mass,
+)
 
 log = logging.getLogger(__name__)
 
-SCORE, RANK, REASON = "score", "rank", "reason"
+REASON = "reason"
 AUDIENCE_COLUMNS = [s.CATEGORY, s.USER_ID, SCORE, RANK, REASON]
-UNKNOWN_CATEGORY = "unknown"
-
-
-class Recommender(Protocol):
-    """What audiences need from a next-item model (see `shopseq.sequences.recommender`)."""
-
-    item_ids: list[str]
-
-    def score(self, histories: list[list[str]]) -> np.ndarray:
-        """Next-item scores of shape (n_histories, n_items); higher = more likely next."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -113,28 +110,6 @@ def choose_model(champion_dir: str | Path, candidate_dir: str | Path) -> tuple[P
     return candidate_dir, "candidate"
 
 
-def build_histories(events: pd.DataFrame) -> pd.Series:
-    """Each user's item ids in time order with consecutive duplicates removed.
-
-    Returns:
-        A Series indexed by user id (sorted) whose values are lists of item ids.
-    """
-    ordered = events[[s.USER_ID, s.ITEM_ID, s.TS]].sort_values([s.USER_ID, s.TS], kind="stable")
-    users = ordered[s.USER_ID].to_numpy()
-    items = ordered[s.ITEM_ID].to_numpy()
-    keep = np.ones(len(ordered), dtype=bool)
-    keep[1:] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
-    kept = ordered[keep]
-    return kept.groupby(s.USER_ID, sort=True)[s.ITEM_ID].agg(list)
-
-
-def item_categories(items: pd.DataFrame, item_ids: Sequence[str]) -> np.ndarray:
-    """The category of each of the model's items, `UNKNOWN_CATEGORY` where the catalogue lacks it."""
-    lookup = items.drop_duplicates(s.ITEM_ID).set_index(s.ITEM_ID)[s.CATEGORY]
-    found = lookup.reindex(list(item_ids))
-    return found.astype("object").where(found.notna(), UNKNOWN_CATEGORY).to_numpy()  # (I,)
-
-
 def category_mass(scores: np.ndarray, onehot: np.ndarray) -> np.ndarray:
     """Softmax the next-item scores and sum the probabilities per category.
 
@@ -145,14 +120,11 @@ def category_mass(scores: np.ndarray, onehot: np.ndarray) -> np.ndarray:
     Returns:
         (U, C) probability of the next item falling in each category.
     """
-    shifted = scores - scores.max(axis=1, keepdims=True)  # (U, I) stable softmax
-    weights = np.exp(shifted)  # (U, I)
-    probs = weights / weights.sum(axis=1, keepdims=True)  # (U, I)
-    return probs @ onehot  # (U, C)
+    return next_item_probabilities(scores) @ onehot  # (U, C)
 
 
 def score_propensity(
-    recommender: Recommender,
+    recommender: Scorer,
     histories: pd.Series,
     items: pd.DataFrame,
     batch_size: int = 512,
@@ -163,8 +135,6 @@ def score_propensity(
     Items the model does not know are dropped from histories; users left with nothing are skipped
     (the model has nothing to go on for them).
     """
-    from shopseq.serving.batch import target_mass  # serving.batch imports this module
-
     known = set(recommender.item_ids)
     cleaned = histories.map(lambda h: readable_history(h, known))
     cleaned = cleaned[cleaned.map(len) > 0]
@@ -172,7 +142,7 @@ def score_propensity(
         log.info("skipped %d users whose history has no item the model knows", dropped)
     item_cats = item_categories(items, recommender.item_ids)  # (I,)
     categories = sorted(set(items[s.CATEGORY].dropna().astype(str)))
-    onehot = (item_cats[:, None] == np.array(categories, dtype=object)[None, :]).astype(np.float64)  # (I, C)
+    onehot = category_onehot(item_cats, categories)  # (I, C)
     user_ids = list(cleaned.index)
     values = target_mass(recommender, list(cleaned), onehot, batch_size, "audiences: scoring users", mode)  # (U, C)
     return Propensity(user_ids=user_ids, categories=categories, values=values)
@@ -269,7 +239,7 @@ def category_audiences(
 
 
 def build_audiences(
-    recommender: Recommender,
+    recommender: Scorer,
     events: pd.DataFrame,
     items: pd.DataFrame,
     config: Audiences,
@@ -290,7 +260,7 @@ def build_audiences(
 
 
 def check_audiences(
-    recommender: Recommender,
+    recommender: Scorer,
     events: pd.DataFrame,
     items: pd.DataFrame,
     config: Audiences,
@@ -356,7 +326,7 @@ def check_audiences(
 
 
 def plan_audiences(
-    recommender: Recommender,
+    recommender: Scorer,
     events: pd.DataFrame,
     items: pd.DataFrame,
     config: Audiences,

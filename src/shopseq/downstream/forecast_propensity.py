@@ -10,7 +10,7 @@ trained on data up to its own training cut, which may be later than an early bac
 Why the model and not the batch scores (`data/scores/`, stage `score`): those are as of the end
 of the data, so at a backtest origin they would see the days being forecast, and they keep only
 each user's top K items, while this sums every item's probability. The scoring itself is the
-batch scores' (`shopseq.serving.batch`): same history reading, same softmax.
+batch scores' (`shopseq.sequences.scoring`): same history reading, same softmax.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
-from shopseq.downstream.audiences import Recommender
-from shopseq.serving.batch import model_histories, probability_batches
+from shopseq.sequences.scoring import Scorer, model_histories, probability_batches
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ WINDOW_DAYS = 28  # users seen in this many days before the as-of day are the on
 
 
 def expected_purchases(
-    recommender: Recommender,
+    recommender: Scorer,
     events: pd.DataFrame,
     item_ids: Sequence[str],
     as_of: pd.Timestamp,

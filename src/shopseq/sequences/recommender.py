@@ -47,7 +47,7 @@ class Blend:
     def scorer(self, item_ids: list[str]):
         """The fitted baseline, with columns in `item_ids` order (fitted once, then reused)."""
         if self._scorer is None:
-            from shopseq.training.baselines import (
+            from shopseq.sequences.baselines import (
                 BaselineSettings,
                 fit_baselines,
                 vocabulary_of,

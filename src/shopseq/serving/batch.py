@@ -6,34 +6,31 @@ item, and a category's propensity is the probability mass on its items. Users th
 item of get recent popularity (`shopseq.serving.fallback`) for both, marked `source =
 recent_popularity`.
 
-The pieces every model-scoring path shares live here too, so that the batch scores, the audiences'
-point-in-time scoring and the forecast's expected purchases read a history and turn scores into
-probabilities the same way: `model_histories` (each user's history as the model reads it),
-`probability_batches` (softmax over the catalogue, a chunk of users at a time) and `target_mass`
-(probability that the next item falls in each of a set of item groups).
+This module is the `score` stage's work only. How a history is read and scores become
+probabilities is shared with the audiences' and the forecast's point-in-time scoring and lives
+below both, in `shopseq.sequences.scoring`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
-from shopseq.downstream.audiences import RANK, SCORE, build_histories, item_categories
-from shopseq.progress import progress
-from shopseq.serving.fallback import recent_popularity
-from shopseq.serving.recommend import (
-    FALLBACK,
-    MODEL,
+from shopseq.sequences.scoring import (
+    RANK,
+    SCORE,
     Scorer,
-    next_item_probabilities,
-    readable_history,
-    top_k,
+    category_onehot,
+    item_categories,
+    model_histories,
+    probability_batches,
 )
+from shopseq.serving.fallback import recent_popularity
+from shopseq.serving.recommend import FALLBACK, MODEL, top_k
 
 SOURCE, PROPENSITY = "source", "propensity"
 MANIFEST = "manifest.json"  # what the scores were computed from: model, users, last event
@@ -53,42 +50,6 @@ class BatchScores:
     n_fallback_users: int
 
 
-def model_histories(model: Scorer, events: pd.DataFrame) -> pd.Series:
-    """Each user's history in `events` as the model reads it (`readable_history`), oldest first.
-
-    Returns:
-        A Series indexed by user id (sorted) of item-id lists; users with no item the model knows
-        are left out (the model has nothing to go on for them).
-    """
-    known = set(model.item_ids)
-    readable = build_histories(events).map(lambda history: readable_history(history, known))
-    return readable[readable.map(len) > 0]
-
-
-def probability_batches(
-    model: Scorer, histories: Sequence[list[str]], batch_size: int, desc: str | None = None, mode: str = "auto",
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Next-item probabilities of `histories`, `batch_size` at a time: yields (first index, (B, I)).
-
-    With `desc`, the batches show as a progress bar (or log lines under Airflow).
-    """
-    chunks = range(0, len(histories), batch_size)
-    for start in progress(chunks, desc=desc, unit="batch", mode=mode) if desc else chunks:
-        yield start, next_item_probabilities(model.score(list(histories[start : start + batch_size])))  # (B, I)
-
-
-def target_mass(
-    model: Scorer, histories: Sequence[list[str]], onehot: np.ndarray, batch_size: int = 512,
-    desc: str | None = None, mode: str = "auto",
-) -> np.ndarray:
-    """Probability that each history's next item is in each target: (U,) histories, (I, T) -> (U, T).
-
-    `onehot[i, t]` is 1 where the model's item i belongs to target t.
-    """
-    parts = [probabilities @ onehot for _, probabilities in probability_batches(model, histories, batch_size, desc, mode)]
-    return np.concatenate(parts) if parts else np.zeros((0, onehot.shape[1]))  # (U, T)
-
-
 def score_users(
     model: Scorer,
     events: pd.DataFrame,
@@ -104,7 +65,7 @@ def score_users(
     model_users, fallback_users = list(usable.index), list(everyone.difference(usable.index, sort=False))
     categories = sorted(set(items[s.CATEGORY].dropna().astype(str)))
 
-    onehot = _onehot(item_categories(items, model.item_ids), categories)  # (I, C)
+    onehot = category_onehot(item_categories(items, model.item_ids), categories)  # (I, C)
     item_ids = np.asarray(model.item_ids, dtype=object)
     recommendation_parts, propensity_parts = [], []
     for start, probabilities in probability_batches(model, list(usable), batch_size, "score: users", mode):  # (B, I)
@@ -127,7 +88,7 @@ def score_users(
                 FALLBACK,
             )
         )
-        mass = popular.to_numpy() @ _onehot(item_categories(items, list(popular.index)), categories)  # (C,)
+        mass = popular.to_numpy() @ category_onehot(item_categories(items, list(popular.index)), categories)  # (C,)
         propensity_parts.append(_long_propensity(fallback_users, categories, np.tile(mass, (n, 1)), FALLBACK))
 
     recommendations = _concat(recommendation_parts, RECOMMENDATION_COLUMNS)
@@ -151,11 +112,6 @@ def stale_scores(manifest: dict, scored_by: str, events: pd.DataFrame) -> str | 
     wrong = [f"{key} {manifest.get(key)!r} (expected {value!r})" for key, value in expected.items()
              if manifest.get(key) != value]
     return "; ".join(wrong) or None
-
-
-def _onehot(item_cats: np.ndarray, categories: list[str]) -> np.ndarray:
-    """(I,) item categories -> (I, C) 1 where item i belongs to category c."""
-    return (item_cats[:, None] == np.array(categories, dtype=object)[None, :]).astype(np.float64)
 
 
 def _long_recommendations(users: list[str], items: np.ndarray, scores: np.ndarray, source: str) -> pd.DataFrame:

@@ -13,22 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from shopseq.sequences.scoring import Scorer, next_item_probabilities, readable_history
+
 MODEL, FALLBACK = "model", "recent_popularity"  # where a recommendation list came from
-
-
-class Scorer(Protocol):
-    """What serving needs from a next-item model (see `shopseq.sequences.recommender`)."""
-
-    item_ids: list[str]
-
-    def score(self, histories: list[list[str]]) -> np.ndarray:
-        """Next-item scores of shape (n_histories, n_items); higher = more likely next."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -40,25 +31,6 @@ class Recommendations:
     source: str  # MODEL or FALLBACK
     fallback_reason: str | None = None
     unknown_items: list[str] = field(default_factory=list)  # history items the model does not know
-
-
-def next_item_probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the catalogue: (U, I) scores -> (U, I) probabilities, rows sum to 1."""
-    scores = np.asarray(scores, dtype=np.float64)
-    shifted = scores - scores.max(axis=1, keepdims=True)  # (U, I) stable softmax
-    weights = np.exp(shifted)  # (U, I)
-    return weights / weights.sum(axis=1, keepdims=True)  # (U, I)
-
-
-def readable_history(history: Sequence[str], known: set[str]) -> list[str]:
-    """The history as the model reads it: the items it knows, consecutive repeats collapsed.
-
-    Training sequences never hold the same item twice in a row (`shopseq.sequences.split`), and
-    dropping an unknown item between two equal ones would create such a pair. One definition for
-    the online service, the batch scores and every point-in-time scoring (`shopseq.serving.batch`).
-    """
-    usable = [item for item in history if item in known]
-    return [item for i, item in enumerate(usable) if i == 0 or item != usable[i - 1]]
 
 
 def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:

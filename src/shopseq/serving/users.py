@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from shopseq.downstream.audiences import build_histories
 from shopseq.io import read_parquet
+from shopseq.sequences.scoring import build_histories
 from shopseq.serving.fallback import recent_popularity
 from shopseq.serving.holder import Holder
 

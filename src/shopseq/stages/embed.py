@@ -35,7 +35,7 @@ def run(params: Params) -> None:
         save_item_vectors,
         save_review_vectors,
     )
-    from shopseq.embeddings.precision import settle_precision
+    from shopseq.embeddings.precision_check import settle_precision
     from shopseq.embeddings.vectors import (
         ITEMS_FILE,
         REVIEWS_FILE,

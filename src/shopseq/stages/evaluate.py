@@ -71,8 +71,9 @@ def evaluate_segments(params: Params, test: pd.DataFrame, vocabulary: pd.DataFra
 
 def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame) -> dict[str, dict]:
     """Metrics of each baseline in `evaluate.baselines`, fitted on the training split only."""
+    from shopseq.sequences.baselines import BaselineSettings, fit_baselines
     from shopseq.sequences.split import ITEMS, phase_steps
-    from shopseq.training.baselines import BaselineSettings, evaluate_baseline, fit_baselines
+    from shopseq.training.evaluate import evaluate_baseline
 
     config = params.evaluate
     if not config.baselines:

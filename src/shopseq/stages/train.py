@@ -18,7 +18,7 @@ def run(params: Params) -> None:
     from shopseq import lineage
     from shopseq.registry.pyfunc import log_recommender
     from shopseq.sequences.recommender import save_recommender, update_meta
-    from shopseq.training.baselines import BaselineSettings
+    from shopseq.sequences.baselines import BaselineSettings
     from shopseq.training.blend import fit_blend
     from shopseq.training.data import load_training_data
     from shopseq.training.fit import resolve_device

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from shopseq.config import BLENDABLE
+from shopseq.sequences.baselines import BaselineSettings, fit_baselines, vocabulary_of
 from shopseq.sequences.recommender import Blend, Recommender, mix_scores
 from shopseq.sequences.split import HISTORY, TARGET
-from shopseq.training.baselines import BaselineSettings, fit_baselines, vocabulary_of
 from shopseq.training.evaluate import CHUNK, row_profiles
 from shopseq.training.metrics import ranking_metrics, target_ranks
 

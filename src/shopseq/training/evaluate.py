@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
+from shopseq.sequences.baselines import Baseline
 from shopseq.sequences.recommender import Recommender
 from shopseq.sequences.split import HISTORY, TARGET
 from shopseq.training.metrics import coverage, ranking_metrics, target_ranks
@@ -51,6 +52,11 @@ def evaluate_recommender(recommender: Recommender, targets: pd.DataFrame, ks: li
         return recommender.score(rows[HISTORY].tolist(), profiles=profiles)
 
     return evaluate_scorer(score, recommender.item_ids, targets, ks)
+
+
+def evaluate_baseline(baseline: Baseline, targets: pd.DataFrame, ks: list[int]) -> dict:
+    """Full-ranking metrics of a baseline on `targets` (history, target), like any model."""
+    return evaluate_scorer(lambda rows: baseline.score(rows[HISTORY].tolist()), baseline.item_ids, targets, ks)
 
 
 def row_profiles(recommender: Recommender, rows: pd.DataFrame) -> np.ndarray | None:

@@ -13,16 +13,15 @@ from shopseq.config import Audiences
 from shopseq.downstream.audiences import (
     Propensity,
     build_audiences,
-    build_histories,
     category_mass,
     check_audiences,
     choose_model,
     explain,
-    item_categories,
     recent_counts,
     score_propensity,
     select_audiences,
 )
+from shopseq.sequences.scoring import build_histories, item_categories
 from shopseq.io import write_json
 
 DAY0 = pd.Timestamp("2026-06-01", tz="UTC")

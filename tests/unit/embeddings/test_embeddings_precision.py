@@ -13,14 +13,8 @@ from shopseq.benchmarks.embed import read_texts
 from shopseq.config import ConfigError, Embed
 from shopseq.embeddings import VectorCache, embed_texts, encode_texts, load_encoder
 from shopseq.embeddings import precision as precision_module
-from shopseq.embeddings.precision import (
-    PrecisionError,
-    check_sample,
-    cpu_has_native_bf16,
-    resolve_precision,
-    settle_precision,
-    verify_precision,
-)
+from shopseq.embeddings.precision import cpu_has_native_bf16, resolve_precision
+from shopseq.embeddings.precision_check import PrecisionError, check_sample, settle_precision, verify_precision
 
 BENCHMARK_TEXTS = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "embed_texts.jsonl"
 # What CPUs report, for the capability probe's test double: AVX-512 without BF16 (Skylake/Cascade Lake),
@@ -72,7 +66,7 @@ def test_verify_and_settle_keep_bf16_when_it_passes(encoder, real_texts):
 def test_a_failed_check_falls_back_to_fp32_under_auto_and_is_an_error_under_bf16(encoder, real_texts, caplog):
     bf16 = replace(encoder, precision="bf16")
     # No bf16 vector equals fp32 exactly, so a required cosine of 1.0 always fails: a real failure.
-    with caplog.at_level(logging.WARNING, logger="shopseq.embeddings.precision"):
+    with caplog.at_level(logging.WARNING, logger="shopseq.embeddings.precision_check"):
         settled, cosine = settle_precision(bf16, real_texts[:8], "auto", min_cosine=1.0)
     assert settled.precision == "fp32" and cosine < 1.0
     assert "falling back to fp32" in caplog.text

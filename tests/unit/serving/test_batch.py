@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from shopseq import schema as s
-from shopseq.downstream.audiences import build_histories, category_mass, item_categories
+from shopseq.downstream.audiences import category_mass
+from shopseq.sequences.scoring import build_histories, item_categories
 from shopseq.serving.batch import score_users
 
 torch = pytest.importorskip("torch")
@@ -79,7 +80,8 @@ def test_every_user_appears_once_per_rank_and_category(model, shop):
 def test_batch_and_online_read_a_history_the_same_way(model, shop):
     """An unknown item between two equal ones leaves one step, as in training sequences, in both paths."""
     from shopseq.serving.fallback import recent_popularity
-    from shopseq.serving.recommend import readable_history, recommend
+    from shopseq.sequences.scoring import readable_history
+    from shopseq.serving.recommend import recommend
 
     events, items = shop
     extra = pd.DataFrame({s.USER_ID: ["u5"] * 3, s.ITEM_ID: ["a", "zz", "a"],

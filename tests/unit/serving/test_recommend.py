@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopseq.serving.recommend import FALLBACK, MODEL, next_item_probabilities, recommend, top_k
+from shopseq.sequences.scoring import next_item_probabilities
+from shopseq.serving.recommend import FALLBACK, MODEL, recommend, top_k
 
 FALLBACK_RANKING = pd.Series([0.5, 0.3, 0.2], index=["p", "q", "r"])
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from shopseq.sequences.baselines import BaselineSettings
 from shopseq.sequences.models import ModelConfig, NextItemModel
 from shopseq.sequences.recommender import Blend, Recommender, load_recommender, mix_scores, save_recommender
-from shopseq.training.baselines import BaselineSettings
 from shopseq.training.blend import fit_blend
 
 ITEMS = [f"i{k}" for k in range(8)]

@@ -1,7 +1,9 @@
 """Simple next-item baselines, fitted on training sequences only and scored over the whole catalogue.
 
-Every baseline is a scorer with the `Recommender` interface (`item_ids`, `score(histories) ->
-(n, n_items)`), so `evaluate_baseline` ranks it on exactly the targets the models are ranked on.
+Baselines are models: they live beside the neural models, below training and evaluation (the
+served `Blend` refits one). Every baseline is a `Scorer` (`item_ids`, `score(histories) ->
+(n, n_items)`), so `shopseq.training.evaluate.evaluate_baseline` ranks it on exactly the targets
+the models are ranked on.
 Statistics come from the split's training sequences (and, for recent popularity, the training
 steps' timestamps) and nothing else: a test target never informs the scores it is ranked by.
 
@@ -24,7 +26,6 @@ from scipy import sparse
 
 from shopseq import schema as s
 from shopseq.sequences.split import HISTORY
-from shopseq.training.evaluate import evaluate_scorer
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +224,6 @@ def fit_baselines(
         else:
             fitted[name] = SessionKNN(item_ids, counts, sequences, settings.knn_sessions)
     return fitted
-
-
-def evaluate_baseline(baseline: Baseline, targets: pd.DataFrame, ks: list[int]) -> dict:
-    """Full-ranking metrics of a baseline on `targets` (history, target), like any model."""
-    return evaluate_scorer(lambda rows: baseline.score(rows[HISTORY].tolist()), baseline.item_ids, targets, ks)
 
 
 def _occurrence_matrix(sequences: list[list[int]], n_items: int) -> sparse.csr_matrix:

@@ -1,6 +1,6 @@
 """Data-version rollback: the data of an earlier version back in the workspace, its model champion.
 
-`rollback_to` restores a recorded data version byte for byte (see `shopseq.versions.restore`),
+`rollback_to` restores a recorded data version byte for byte (see `shopseq.ops.versions.restore`),
 then points the registry's `champion` alias at the model registered for that data version. When
 no usable model was registered for it (its gate failed, or every candidate was rejected), the
 pipeline is reproduced from the restored data and the new candidate, if it passes the gate, is
@@ -18,7 +18,8 @@ from contextlib import chdir
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shopseq import versions
+from shopseq.ops import versions
+from shopseq.ops.pipeline import gate_passed, run_dvc_stage
 from shopseq.config import Params
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ def rollback_to(project: str | Path, params: Params, data_version: str, by: str,
 
 def _rollback(project: Path, params: Params, data_version: str, by: str, reason: str) -> dict:
     from shopseq import registry
-    from shopseq.orchestration import gate_passed, run_dvc_stage
 
     target = versions.find(project, data_version).name
     try:

@@ -3,7 +3,7 @@
 Airflow 3 writes each task attempt's log as JSON lines under
 `<AIRFLOW_HOME>/logs/dag_id=<dag>/run_id=<run>/task_id=<task>/attempt=<n>.log`; the message is
 the `event` field. The stage subprocess's own log lines arrive inside those messages (relayed by
-`orchestration.run_dvc_stage`) with their own timestamp prefix. Only lines that say how far a
+`ops.pipeline.run_dvc_stage`) with their own timestamp prefix. Only lines that say how far a
 step has come (trial i/n, epoch j/m, texts/s, a stage starting) are passed on, so a person
 watching `make demo` sees the work move without the whole task log.
 """

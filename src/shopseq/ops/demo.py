@@ -1,6 +1,6 @@
 """`shopseq demo`: the main job through Airflow, end to end, the way an operator would run it.
 
-Starts a local Airflow for the project (`shopseq.airflow_local`), triggers `shopseq_retrain`,
+Starts a local Airflow for the project (`shopseq.ops.airflow_local`), triggers `shopseq_retrain`,
 follows its tasks, answers the approval request through the REST API as a named user (and
 says so), waits for the promotion and for the asset-triggered `shopseq_audiences` and
 `shopseq_forecast` runs, stops Airflow, and writes `reports/demo_summary.json`.
@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shopseq.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
+from shopseq.ops.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
 from shopseq.io import write_json
-from shopseq.orchestration import HEADLINE_METRICS, Reports, load_project_params
-from shopseq.ports import choose_port
-from shopseq.task_logs import TaskLogTail
+from shopseq.ops.orchestration import HEADLINE_METRICS, load_project_params
+from shopseq.ops.pipeline import Reports
+from shopseq.ops.ports import choose_port
+from shopseq.ops.task_logs import TaskLogTail
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +345,7 @@ def refresh_run_report(project: Path, run_id: str) -> str | None:
     forecasts cannot exist yet; rebuilt here, the same page shows them. A failure only costs
     the refresh: the page from the DAG stays and the demo says so.
     """
-    from shopseq.orchestration import write_run_report
+    from shopseq.ops.orchestration import write_run_report
 
     try:
         path = write_run_report(project, run_id)
@@ -413,7 +414,7 @@ def serve(project: Path, settings: DemoSettings | None = None) -> None:
 
     For looking at the demo's runs, logs and approval history in the Airflow UI afterwards.
     """
-    from shopseq.airflow_local import answers
+    from shopseq.ops.airflow_local import answers
 
     settings = settings or DemoSettings.from_env()
     airflow = LocalAirflow(project=project.resolve(), port=settings.port, user=settings.user)

@@ -10,17 +10,17 @@ import pytest
 
 from shopseq import schema as s
 from shopseq.config import Sequences
-from shopseq.sequences.split import HISTORY, TARGET, split_sequences, training_steps
-from shopseq.training.baselines import (
+from shopseq.sequences.baselines import (
     BASELINES,
     BaselineSettings,
     ItemKNN,
     Markov,
     RecentPopularity,
     SessionKNN,
-    evaluate_baseline,
     fit_baselines,
 )
+from shopseq.sequences.split import HISTORY, TARGET, split_sequences, training_steps
+from shopseq.training.evaluate import evaluate_baseline
 
 # Three training sequences over four items; vocabulary most frequent first.
 SEQUENCES = [["a", "b", "c"], ["a", "b", "d"], ["b", "c"]]

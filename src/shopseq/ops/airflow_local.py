@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from shopseq.orchestration import DVC_POOL, OFFLINE_ENV, PROJECT_ENV
-from shopseq.ports import PORT_ENV, busy_in_block
+from shopseq.ops.orchestration import DVC_POOL, PROJECT_ENV
+from shopseq.ops.pipeline import OFFLINE_ENV
+from shopseq.ops.ports import PORT_ENV, busy_in_block
 
 log = logging.getLogger(__name__)
 

@@ -2,25 +2,29 @@
 
 The DAG files in `dags/` only wire tasks together; the work of a task (run one DVC stage, read
 the gate decision, build the approval request, record the human's answer in the registry)
-lives here as small functions. This module imports only the standard library and
-`shopseq.config` at module level, so parsing a DAG file stays cheap; the registry (MLflow) is
+lives here as small functions; running a stage and reading its reports are `shopseq.ops.pipeline`'s,
+shared with the rollback. This module imports only the standard library, `shopseq.config` and
+`shopseq.ops.pipeline` at module level, so parsing a DAG file stays cheap; the registry (MLflow) is
 imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
-import sys
 from contextlib import chdir, contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
 from shopseq.config import Dags, Params, load_params
+from shopseq.ops.pipeline import (  # noqa: F401  (gate_passed, run_dvc_stage: the DAGs' face)
+    OFFLINE_ENV,
+    Reports,
+    gate_passed,
+    read_report,
+    run_dvc_stage,
+)
 from shopseq.stages import RETRAIN
 
 log = logging.getLogger(__name__)
@@ -36,15 +40,6 @@ RETRAIN_STAGES = RETRAIN
 
 CHAMPION_ASSET = "shopseq://champion"
 PROFILES_ASSET = "shopseq://profiles"
-
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "GX_ANALYTICS_ENABLED": "false",
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
-
 
 def project_dir(default: str | Path) -> Path:
     """The shopseq project a DAG works in: $SHOPSEQ_PROJECT_DIR when set, else `default`.
@@ -86,105 +81,6 @@ def default_args(settings: Dags) -> dict:
 def load_project_params(project: Path) -> Params:
     """Params of `project` (a task reads them at run time, never at parse time)."""
     return load_params(project / "params.yaml")
-
-
-def stage_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a DVC stage: this interpreter's bin first on PATH, offline switches set.
-
-    The stage commands in dvc.yaml call `shopseq`, which lives next to the Python running the
-    task (the project's venv or the image's), whatever PATH the Airflow worker started with.
-    """
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
-    for name, value in OFFLINE_ENV.items():
-        env.setdefault(name, value)
-    env.update(extra or {})
-    return env
-
-
-def dvc_repro_command(stage: str, single: bool, force: bool = False) -> list[str]:
-    """The command line that reproduces one dvc.yaml stage.
-
-    `single=True` (`--single-item`) reproduces exactly this stage and trusts the outputs of
-    the stages before it; the retrain DAG uses it because Airflow's edges already ran those
-    stages, each in its own task with its own log and retries. The asset-triggered DAGs use
-    `single=False`, so DVC brings everything their stage depends on up to date first (above
-    all the `champion` stage, which fetches the newly promoted champion).
-    """
-    command = [sys.executable, "-m", "dvc", "repro"]
-    if single:
-        command.append("--single-item")
-    if force:
-        command.append("--force")
-    return [*command, stage]
-
-
-def run_dvc_stage(stage: str, project: Path, single: bool = True, force: bool = False) -> None:
-    """Run `dvc repro` for one stage in `project`, streaming its output into the task log.
-
-    `force` reruns the stage even when DVC sees no change in its deps (ingest of a real source:
-    the source files are outside DVC, so only reading them tells whether they grew).
-
-    Raises:
-        RuntimeError: dvc exited non-zero; the message names the stage and the project.
-    """
-    command = dvc_repro_command(stage, single, force)
-    log.info("running %s in %s", " ".join(command[1:]), project)
-    with subprocess.Popen(
-        command,
-        cwd=project,
-        env=stage_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.strip():
-                log.info("%s", line.rstrip())
-        code = process.wait()
-    if code != 0:
-        raise RuntimeError(
-            f"dvc repro {stage} failed with exit code {code} in {project}; the lines above say why"
-        )
-
-
-def read_report(project: Path, relative: str) -> dict[str, Any]:
-    """Read one JSON report of the pipeline, with an error naming the stage that writes it."""
-    path = project / relative
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the stage that writes it has not run (dvc repro)")
-    return json.loads(path.read_text())
-
-
-@dataclass(frozen=True)
-class Reports:
-    """The reports a promotion decision rests on (all written by the retrain stages)."""
-
-    validation: dict[str, Any]
-    metrics: dict[str, Any]
-    gate: dict[str, Any]
-
-    @classmethod
-    def load(cls, project: Path, params: Params) -> "Reports":
-        reports = params.paths.reports
-        return cls(
-            validation=read_report(project, f"{reports}/validation/summary.json"),
-            metrics=read_report(project, f"{reports}/evaluate/metrics.json"),
-            gate=read_report(project, f"{reports}/gate.json"),
-        )
-
-
-def gate_passed(project: Path, params: Params) -> bool:
-    """Whether reports/gate.json says the candidate may be offered for promotion."""
-    gate = read_report(project, f"{params.paths.reports}/gate.json")
-    if "passed" not in gate:
-        raise ValueError(f"{project / params.paths.reports / 'gate.json'} has no 'passed' key")
-    for reason in gate.get("reasons", []):
-        log.info("gate: %s", reason)
-    return bool(gate["passed"])
 
 
 def report_gate_failure(project: Path) -> list[str]:
@@ -389,7 +285,7 @@ def needs_training(project: Path, force: bool = False) -> bool:
     and DVC would rerun none of the stages after `validate` (code, params and outputs are as
     that run left them). `force` trains anyway.
     """
-    from shopseq import versions
+    from shopseq.ops import versions
 
     params = load_project_params(project)
     name = versions.current_name(project, params)
@@ -412,7 +308,7 @@ def needs_training(project: Path, force: bool = False) -> bool:
 
 def record_data_version(project: Path) -> str:
     """Snapshot the workspace's data as a data version (git tag by the bot, data pushed); its name."""
-    from shopseq import versions
+    from shopseq.ops import versions
 
     params = load_project_params(project)
     return versions.snapshot(project, params).name
@@ -422,6 +318,6 @@ def rollback_data(project: Path, data_version: str, by: str, reason: str = "") -
     """Restore `data_version` and its champion (retraining only when none was registered)."""
     params = load_project_params(project)
     with _in_project(project):
-        from shopseq.rollback import rollback_to
+        from shopseq.ops.rollback import rollback_to
 
         return rollback_to(project, params, data_version, by=by, reason=reason)
