@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per data set")
     parser.add_argument("--peer", default=None,
                         help="python of RecBole's own venv: add recbole_sasrec / recbole_gru4rec rows (STACK.md)")
-    parser.add_argument("--peer-epochs", type=int, default=None, help="RecBole epochs (default: --epochs or 6)")
+    parser.add_argument("--peer-epochs", type=int, default=None, help="RecBole's maximum epochs (default: the same as shopseq's models got)")
     parser.add_argument("--peer-models", default=",".join(PEER_MODELS),
                         help="comma-separated RecBole rows to train (SASRec alone halves the time)")
     parser.add_argument("--peer-only", action="store_true", help="add the peer rows to existing results only")
@@ -147,8 +147,9 @@ def _hyperparameters(hp: dict | None) -> str:
 
 def run_peer(args: argparse.Namespace, out: Path) -> None:
     """Add RecBole's rows to `out/quality.json` (its own venv), then redraw `out/quality.md`."""
-    epochs = args.peer_epochs or args.epochs or 6
-    command = [args.peer, str(ROOT / "benchmarks" / "recbole_peer.py"), "--out", str(out), "--epochs", str(epochs)]
+    command = [args.peer, str(ROOT / "benchmarks" / "recbole_peer.py"), "--out", str(out)]
+    if args.peer_epochs:  # default: the same maximum epochs (and patience) the benchmark gave shopseq's models
+        command += ["--epochs", str(args.peer_epochs)]
     if args.peer_models != ",".join(PEER_MODELS):
         command += ["--models", args.peer_models]
     shown = "$RECBOLE_PYTHON " + shlex.join(command[1:]).replace(str(ROOT) + "/", "")  # unquoted: a variable to expand

@@ -373,6 +373,32 @@ def benchmark_serve(
     typer.echo(f"wrote {out / 'serve.json'} and {out / 'serve.md'}")
 
 
+@benchmark_app.command("catalogue")
+def benchmark_catalogue(
+    sizes: str = typer.Option("50000,200000,1000000,4000000", help="Catalogue sizes (items), comma-separated."),
+    loss: str = typer.Option("full,sampled", help="Losses to train with: full, sampled (comma-separated)."),
+    out: Path = typer.Option(..., help="Directory for catalogue.json and catalogue.md."),
+    steps: int = typer.Option(3, help="Timed training steps per row (after as many warm-up steps)."),
+    memory_limit_mb: int = typer.Option(12000, help="Data-size limit of each measuring process; above it: out_of_memory."),
+    serve_seconds: float = typer.Option(10.0, help="Seconds of open-loop serving load per size."),
+    score_users: int = typer.Option(1000, help="Histories batch-scored per size."),
+) -> None:
+    """Training step time, peak memory, scoring and serving cost as the catalogue grows (synthetic data)."""
+    from shopseq.benchmarks.catalogue import CatalogueBenchOptions, markdown_table, run_catalogue_benchmark
+
+    try:
+        options = CatalogueBenchOptions(
+            sizes=tuple(int(size) for size in sizes.split(",") if size.strip()),
+            losses=tuple(name.strip() for name in loss.split(",") if name.strip()),
+            steps=steps, memory_limit_mb=memory_limit_mb, serve_seconds=serve_seconds, score_users=score_users,
+        )
+    except ValueError as error:
+        raise UserError(f"benchmark catalogue: {error}", hint="e.g. --sizes 50000,1000000 --loss full,sampled") from error
+    report = run_catalogue_benchmark(out, options)
+    typer.echo(markdown_table(report), nl=False)
+    typer.echo(f"wrote {out / 'catalogue.json'} and {out / 'catalogue.md'}")
+
+
 @benchmark_app.command("forecast")
 def benchmark_forecast(
     series: Path = typer.Option(..., help="CSV with columns id,date,value (one row per series and day)."),

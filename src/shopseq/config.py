@@ -170,6 +170,8 @@ class Sequences:
 
 
 MODEL_FAMILIES = ("gru", "lstm", "transformer")
+LOSSES = ("full", "sampled", "auto")  # train.loss
+NEGATIVE_SAMPLINGS = ("uniform", "popularity")  # train.negative_sampling
 
 
 BLENDABLE = ("markov", "item_knn", "session_knn")  # baselines a trained model can be blended with
@@ -188,6 +190,11 @@ class Train:
     pruner_warmup_epochs: int = 2
     patience: int = 5  # stop a trial after this many epochs without a better validation NDCG@10; 0: never
     blend: list[str] = field(default_factory=lambda: ["markov", "item_knn", "session_knn"])
+    loss: str = "auto"  # full | sampled | auto (full up to sampled_loss_above items, sampled above)
+    sampled_loss_above: int = 100000  # auto's catalogue size above which the sampled loss is used
+    negatives: int = 2048  # sampled loss: shared negatives drawn per batch
+    negative_sampling: str = "popularity"  # sampled loss: uniform | popularity
+    in_batch_negatives: bool = True  # sampled loss: the batch's targets are negatives too
     defaults: dict[str, Any] = field(
         default_factory=lambda: {
             "hidden": 64,
@@ -206,8 +213,20 @@ class Train:
         """`defaults` with the overrides `family_defaults` names for `family`."""
         return {**self.defaults, **self.family_defaults.get(family, {})}
 
+    def uses_sampled_loss(self, n_items: int) -> bool:
+        """Whether a catalogue of `n_items` trains with the sampled loss (`loss`, or `auto`'s threshold)."""
+        return self.loss == "sampled" or (self.loss == "auto" and n_items > self.sampled_loss_above)
+
     def __post_init__(self) -> None:
         _one_of("train.model", self.model, MODEL_FAMILIES)
+        _one_of("train.loss", self.loss, LOSSES)
+        _one_of("train.negative_sampling", self.negative_sampling, NEGATIVE_SAMPLINGS)
+        for name in ("sampled_loss_above", "negatives"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if self.negatives == 0 and not self.in_batch_negatives:
+            raise ConfigError("train.negatives is 0 and train.in_batch_negatives is false: the sampled loss "
+                              "would have no negatives; set negatives >= 1 or in_batch_negatives: true")
         if self.patience < 0:
             raise ConfigError(f"train.patience must be >= 0 (0: train every epoch); got {self.patience}")
         for name in self.blend:

@@ -11,14 +11,19 @@ from pathlib import Path
 from shopseq.config import Params
 
 
-def git_commit(directory: str | Path = ".") -> str:
-    """The checked-out commit, with `-dirty` when tracked files differ; `unknown` outside git."""
+def git_commit(directory: str | Path = ".", paths: tuple[str, ...] = ()) -> str:
+    """The checked-out commit, with `-dirty` when tracked files differ; `unknown` outside git.
+
+    Args:
+        paths: only these pathspecs count towards `-dirty` (e.g. a benchmark's code, not the
+            results it is rewriting); empty: every tracked file.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *paths],
             cwd=directory, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):

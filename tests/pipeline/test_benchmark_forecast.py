@@ -42,15 +42,20 @@ def test_writes_forecast_json_with_the_contract_keys(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "out" / "forecast.json").read_text())
     assert report["horizon"] == 7
-    assert [row["method"] for row in report["rows"]] == ["model", "seasonal_naive", "exp_smoothing", "global_gbm"]
+    assert [row["method"] for row in report["rows"]] == ["model", "seasonal_naive", "exp_smoothing", "global_gbm", "zero", "tweedie_gbm"]
     for row in report["rows"]:
-        for key in ("wape", "mase", "seconds", "wape_total"):
+        for key in ("wape", "mase", "rmsse", "seconds", "wape_total"):
             assert isinstance(row[key], float), (row["method"], key)
-        assert len(row["wape_by_origin"]) == 2, row["method"]
+    assert isinstance(report["rows"][0]["pinball"], float)  # the model gives quantiles
+    assert len(report["treatments"]) == 2 and set(report["treatments"][0]["weights"]) == {"gbm", "exp_smoothing", "seasonal_mean"}
+    reproduce = report["reproduce"]
+    assert reproduce["seed"] == 42 and reproduce["params"]["forecast"]["trees"] == 20 and reproduce["git_commit"]
+    assert reproduce["command"].startswith("shopseq benchmark forecast --series ") and "--origins 2" in reproduce["command"]
+    assert all(len(row["wape_by_origin"]) == 2 for row in report["rows"])
     assert 0.0 <= report["hindsight_median_wape"] <= 1.0  # a flat median never errs by more than what sold
     assert report["n_series"] == 4 and report["n_days"] == 56
     assert report["origins"] == ["2025-04-14", "2025-04-21"]
-    assert set(report["targets"]) == {"wape_ratio_to_seasonal_naive", "half_of_seasonal_naive_met", "no_worse_than_global_gbm_met"}
+    assert {"beats_seasonal_naive_met", "beats_global_gbm_met", "coverage_within_5_points_met"} <= set(report["targets"])
     assert (tmp_path / "out" / "forecast.md").read_text().startswith("`sales.csv`: 4 series x 56 days")
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from shopseq import schema as s
 from shopseq.config import load_params
+from shopseq.downstream.forecast import METHODS
 from shopseq.io import read_json, write_parquet
 from shopseq.stages import forecast as stage
 
@@ -75,7 +76,8 @@ def test_forecast_stage_writes_forecasts_and_backtest_metrics(project) -> None:
     assert metrics["origins"] == ["2026-07-06", "2026-07-13", "2026-07-20"]
     assert 0.0 <= metrics["interval_coverage"] <= 1.0 and 0.0 <= metrics["service_level_achieved"] <= 1.0
     rows = {row["method"]: row for row in metrics["rows"]}
-    assert list(rows) == ["model", "seasonal_naive", "exp_smoothing", "global_gbm"]
+    assert list(rows) == ["model", "seasonal_naive", "exp_smoothing", "global_gbm", "zero", "tweedie_gbm"]
+    assert sum(metrics["treatment"]["weights"].values()) == pytest.approx(1.0)
     assert all(row["wape"] > 0 and row["mase"] > 0 and row["seconds"] >= 0 for row in rows.values())
     assert metrics["by_method"]["global_gbm"]["wape"] == rows["global_gbm"]["wape"]  # for `dvc metrics diff`
 
@@ -139,5 +141,5 @@ def test_propensity_feature_from_a_saved_model(project) -> None:
 
     metrics = read_json(project / "reports/forecast/metrics.json")
     assert metrics["propensity_from"] == "candidate"
-    assert [row["method"] for row in metrics["rows"]] == ["model", "seasonal_naive", "exp_smoothing", "global_gbm"]
+    assert [row["method"] for row in metrics["rows"]] == list(METHODS)
     assert len(pd.read_parquet(project / "data/forecast/forecast.parquet")) == 8 * 7

@@ -5,12 +5,13 @@ Season positions are counted from the panel's first column, so history and forec
 which column is which weekday without knowing the calendar.
 
 The backtest cuts the panel at several origins, forecasts `horizon` days from each using only
-the columns before the origin, and scores WAPE and MASE of every method's point forecast:
-the library model (`shopseq.downstream.forecast_models`, LightGBM via mlforecast with
-negative-binomial quantiles), seasonal naive, exponential smoothing and a plain global
-LightGBM on lag features (the planner's peer). The model's point forecast is its median, the
-point that absolute-error metrics reward; its mean is the expected demand that reorders use,
-scored as `wape_total` (WAPE of each item's horizon total) next to every method's total.
+the columns before the origin, and scores every method on the same statistics: its point
+forecast, which is a mean for every method (the model's too), on WAPE, MASE and RMSSE; each
+series' horizon total on WAPE (`wape_total`); and, for the model, which also gives quantiles,
+the pinball loss. The methods: the library model (`shopseq.downstream.forecast_models`: a
+blend chosen on holdouts, negative-binomial quantiles), seasonal naive, exponential smoothing,
+a plain global LightGBM (the planner's peer), an all-zero forecast and the M5 winners'
+Tweedie LightGBM.
 
 Reorder suggestions: the order-up-to level of an item is the `service_level` quantile of its
 total demand over the horizon, so the stock covers the horizon's demand with that probability.
@@ -33,6 +34,7 @@ from shopseq.downstream.forecast_models import (
     demand_model,
     exp_smoothing,
     global_gbm,
+    tweedie_gbm,
 )
 from shopseq.progress import progress
 
@@ -40,7 +42,8 @@ log = logging.getLogger(__name__)
 
 DATE, DEMAND, FORECAST, MEDIAN, LOWER, UPPER = "date", "demand", "forecast", "median", "lower", "upper"
 EXPECTED, ORDER_UP_TO = "expected_demand", "order_up_to"
-METHODS = ("model", "seasonal_naive", "exp_smoothing", "global_gbm")  # the contract's names and order
+METHODS = ("model", "seasonal_naive", "exp_smoothing", "global_gbm", "zero", "tweedie_gbm")  # the contract's names and order
+PINBALL_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)  # quantiles the pinball loss averages over
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,11 @@ class Fold:
     origin: int  # first forecast column; the methods saw columns [0, origin)
     actual: np.ndarray  # (N, H)
     scale: np.ndarray  # (N,) in-sample seasonal-naive MAE, MASE's denominator
-    forecasts: dict[str, np.ndarray]  # method -> (N, H) point forecast (the model's: its median)
-    totals: dict[str, np.ndarray]  # method -> (N,) expected horizon total (the model's: its mean)
+    forecasts: dict[str, np.ndarray]  # method -> (N, H) point forecast: its mean
+    totals: dict[str, np.ndarray]  # method -> (N,) expected horizon total
     seconds: dict[str, float] = field(default_factory=dict)  # method -> wall time at this origin
     model: DemandForecast | None = None  # the model's distribution, for intervals and reorders
+    squared_scale: np.ndarray | None = None  # (N,) in-sample mean squared one-day change, RMSSE's denominator
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,6 +148,44 @@ def mase(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, season: 
     return error / scale if scale > 0 else float("nan")
 
 
+def rmsse_scale(history: np.ndarray) -> np.ndarray:
+    """In-sample mean squared one-day change per series (the M5 competition's): (N, T) -> (N,)."""
+    history = np.atleast_2d(np.asarray(history, dtype=float))
+    if history.shape[1] < 2:
+        raise ValueError(f"RMSSE needs at least 2 days of history, got {history.shape[1]}")
+    return (np.diff(history, axis=1) ** 2).mean(axis=1)
+
+
+def mean_rmsse(actual: np.ndarray, forecast: np.ndarray, squared_scale: np.ndarray) -> float:
+    """Root mean squared scaled error averaged over series with a positive scale: (N, H), (N, H), (N,).
+
+    Per series: sqrt(mean((actual - forecast)^2) / mean squared one-day change of its history).
+    Squared error rewards the mean, so RMSSE is where mean forecasts are judged on their own terms.
+    """
+    usable = squared_scale > 0  # (N,)
+    if not usable.any():
+        return float("nan")
+    errors = ((actual - forecast) ** 2).mean(axis=1)  # (N,)
+    return float(np.sqrt(errors[usable] / squared_scale[usable]).mean())
+
+
+def pinball(actual: np.ndarray, quantiles: Mapping[float, np.ndarray]) -> float:
+    """Mean pinball loss over the given quantile levels, divided by mean demand (nan if none).
+
+    Args:
+        actual: (N, H); quantiles: level q -> (N, H) forecast q-quantile.
+
+    Loss of one cell at level q: q * (y - f) if y >= f else (1 - q) * (f - y). Divided by the mean
+    actual it reads like WAPE: at q = 0.5 it is half the WAPE of that median.
+    """
+    actual = np.asarray(actual, dtype=float)
+    total = np.abs(actual).sum()
+    if total <= 0 or not quantiles:
+        return float("nan")
+    losses = [np.maximum(q * (actual - f), (q - 1) * (actual - f)).sum() for q, f in quantiles.items()]
+    return float(np.mean(losses) / total)
+
+
 def mean_mase(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> float:
     """MASE averaged over the series whose scale is positive: (N, H), (N, H), (N,) -> float."""
     usable = scale > 0  # (N,)
@@ -171,11 +213,14 @@ StaticFeatures = Callable[[pd.Timestamp], Mapping[str, np.ndarray]]  # as-of day
 
 
 def peer_methods(horizon: int, season: int, settings: GbmSettings) -> dict[str, Method]:
-    """The baselines by name: seasonal naive, exponential smoothing and the plain global LightGBM."""
+    """The baselines by name: seasonal naive, exponential smoothing, the plain global LightGBM,
+    an all-zero forecast and the M5 winners' Tweedie LightGBM."""
     return {
         "seasonal_naive": lambda history, dates: seasonal_naive(history, horizon, season),
         "exp_smoothing": lambda history, dates: exp_smoothing(history, dates, horizon),
         "global_gbm": lambda history, dates: global_gbm(history, dates, horizon, season, settings),
+        "zero": lambda history, dates: np.zeros((history.shape[0], horizon)),
+        "tweedie_gbm": lambda history, dates: tweedie_gbm(history, dates, horizon, season, settings),
     }
 
 
@@ -233,7 +278,7 @@ def backtest(
             if name == "model":
                 static = static_at(dates[origin]) if static_at is not None else None
                 model = demand_model(history, dates[:origin], horizon, season, settings, static)
-                forecasts[name], totals[name] = model.median(), model.mean.sum(axis=1)
+                forecasts[name], totals[name] = model.mean, model.mean.sum(axis=1)
             else:
                 forecasts[name] = peers[name](history, dates[:origin])
                 totals[name] = forecasts[name].sum(axis=1)
@@ -247,22 +292,27 @@ def backtest(
                 totals=totals,
                 seconds=seconds,
                 model=model,
+                squared_scale=rmsse_scale(history),
             )
         )
     return folds
 
 
 def score_backtest(folds: Sequence[Fold]) -> list[dict]:
-    """WAPE over all series, days and origins, MASE averaged over series and origins, per method.
+    """Every method on the same statistics: WAPE pooled over series, days and origins; MASE and
+    RMSSE averaged over series and origins; all of the point forecast (a mean for every method).
 
     Returns:
-        One row per method: {method, wape, mase, wape_total, wape_by_origin, seconds};
+        One row per method: {method, wape, mase, rmsse, wape_total, wape_by_origin, seconds};
         `wape_total` is the WAPE of each item's horizon total, `wape_by_origin` the WAPE of each
-        origin alone (all series and days of that origin); the model's row adds `wape_mean` (WAPE
-        of its daily mean). A metric is None where it is undefined; seconds sum over the origins.
+        origin alone (all series and days of that origin); the model's row adds `pinball` (over
+        `PINBALL_LEVELS`), `wape_mean` (the same as its `wape`: the key older files used) and
+        `wape_median` (WAPE of its daily median). A metric is None where it is undefined; seconds
+        sum over the origins.
     """
     actual = np.concatenate([f.actual for f in folds])  # (N * O, H)
     scale = np.concatenate([f.scale for f in folds])  # (N * O,)
+    squared_scale = np.concatenate([f.squared_scale for f in folds])  # (N * O,)
     rows = []
     for method in [m for m in METHODS if m in folds[0].forecasts]:
         forecast = np.concatenate([f.forecasts[method] for f in folds])  # (N * O, H)
@@ -271,13 +321,16 @@ def score_backtest(folds: Sequence[Fold]) -> list[dict]:
             "method": method,
             "wape": _finite(wape(actual, forecast)),
             "mase": _finite(mean_mase(actual, forecast, scale)),
+            "rmsse": _finite(mean_rmsse(actual, forecast, squared_scale)),
             "wape_total": _finite(wape(actual.sum(axis=1), total)),
             "wape_by_origin": [_finite(wape(f.actual, f.forecasts[method])) for f in folds],
             "seconds": round(sum(f.seconds.get(method, 0.0) for f in folds), 3),
         }
         if method == "model":
-            mean = np.concatenate([f.model.mean for f in folds])  # (N * O, H)
-            row["wape_mean"] = _finite(wape(actual, mean))
+            quantiles = {q: np.concatenate([f.model.quantile(q) for f in folds]) for q in PINBALL_LEVELS}  # q -> (N * O, H)
+            row["pinball"] = _finite(pinball(actual, quantiles))
+            row["wape_mean"] = row["wape"]
+            row["wape_median"] = _finite(wape(actual, quantiles[0.5]))
         rows.append(row)
     return rows
 

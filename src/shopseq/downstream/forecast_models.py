@@ -3,19 +3,23 @@
 Each method maps a history (N, T) and its dates (T,) to forecasts (N, H); none sees a column after
 the history, so the backtest in `shopseq.downstream.forecast` can cut wherever it likes.
 
-- `model`: one global LightGBM (via mlforecast) over every item with a Tweedie objective, which
-  suits many zeros and a long right tail; features: lags 1, season, 2 x season, rolling means of
-  the last week and four weeks, the expanding mean (the item's level), exponentially weighted
-  means (alpha 0.1 and 0.3), the mean of the same weekday over four seasons, and the day of week. It forecasts the *mean* daily demand, blended
-  with exponential smoothing's level by a weight (0, 1/4 or 1/2) chosen on holdout windows
-  before the origin (synthetic shop: 1/4; UCI Online Retail: mostly 0).
-  Around the mean sits a negative binomial whose dispersion is fitted on holdout windows of
-  `horizon` days before the origin (days the holdout fits did not train on); that gives quantiles per day and
-  for the horizon's total, and the median, which is the point forecast that WAPE and MASE (both
-  absolute errors) reward.
+- `model`: a blend of three mean forecasts whose treatment is chosen on holdout windows before
+  each origin, so one recipe serves dense store-day sales and intermittent item-day counts:
+  one global LightGBM (via mlforecast, Tweedie objective; lags 1, season, 2 x season, rolling
+  means of the last week and four weeks, the expanding mean, exponentially weighted means, the
+  same weekday over four seasons, day of week), trained either on raw demand or on demand divided
+  by each series' recent level (the *scaling*, which lets one model serve series of very
+  different size); exponential smoothing's level; and the mean of the same weekday over the last
+  four seasons. On the holdouts the model picks the scaling and the blend weights (a 0.25 grid
+  over the three) by the WAPE of the blended mean. Around the mean sits a negative binomial whose
+  dispersion is fitted on the same holdouts and then set so that the holdouts' central interval
+  covers its nominal share; that gives quantiles per day and for the horizon's total.
 - `global_gbm`: the peer a planner would use, mlforecast's standard recipe: LightGBM with default
   settings (squared error) on lags 1, season and 2 x season, rolling means of the last season and
   four seasons, and the day of week, forecast recursively (mlforecast's default).
+- `tweedie_gbm`: the M5 accuracy winners' recipe, scaled to this data: LightGBM with a Tweedie
+  objective (variance power 1.1), row and feature subsampling of one half, lags 1-7, 14, 21 and
+  28, rolling means of 7, 14, 28 and 56 days of lag 1 and of lag 7, day of week and day of month.
 - `exp_smoothing`: statsforecast's simple exponential smoothing with the smoothing weight fitted
   per series.
 
@@ -29,6 +33,7 @@ import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +42,10 @@ from scipy import stats
 log = logging.getLogger(__name__)
 
 UID, DS, Y = "unique_id", "ds", "y"  # mlforecast / statsforecast column names
-ETS_WEIGHTS = (0.0, 0.25, 0.5)  # shares of exponential smoothing in the model's mean, tried on the holdouts
-BLEND_MIN_GAIN = 0.005  # a larger share must cut holdout absolute error by this fraction: no picks on noise
+PARTS = ("gbm", "exp_smoothing", "seasonal_mean")  # the mean forecasts the model blends
+BLEND_STEP = 0.25  # the blend weights tried on the holdouts: every multiple of this summing to 1
+BLEND_MIN_GAIN = 0.005  # another treatment must cut holdout absolute error by this fraction: no picks on noise
+SEASONS_AVERAGED = 4  # seasons in `seasonal_mean` and in the level the scaled LightGBM divides by
 PROPENSITY = "propensity"  # optional static feature: the champion's expected purchases per item
 
 
@@ -50,7 +57,32 @@ class GbmSettings:
     learning_rate: float = 0.05
     threads: int = 1
     seed: int = 0
-    dispersion_windows: int = 2  # holdout windows of `horizon` days the dispersion is fitted on
+    dispersion_windows: int = 2  # holdout windows of `horizon` days the treatment and spread are chosen on
+    interval: float = 0.8  # central interval whose holdout coverage the dispersion is set to
+
+    @classmethod
+    def from_config(cls, config: Any, seed: int) -> GbmSettings:
+        """From the `forecast` params section (trees, learning_rate, threads, dispersion_windows, interval)."""
+        return cls(config.trees, config.learning_rate, config.threads, seed, config.dispersion_windows, config.interval)
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """What the model chose on the holdout windows before an origin."""
+
+    weights: tuple[float, float, float] = (1.0, 0.0, 0.0)  # shares of `PARTS` in the mean
+    scaled: bool = False  # LightGBM trained on demand over each series' recent level
+    holdout_wape: float | None = None  # WAPE of the chosen blend's mean on the holdouts
+    holdout_coverage: float | None = None  # the chosen dispersion's interval coverage there
+
+    def as_dict(self) -> dict:
+        """JSON-ready: weights by part name, scaling, holdout figures."""
+        return {
+            "weights": dict(zip(PARTS, self.weights)),
+            "scaled": self.scaled,
+            "holdout_wape": self.holdout_wape,
+            "holdout_coverage": self.holdout_coverage,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,8 +94,9 @@ class DemandForecast:
 
     mean: np.ndarray  # (N, H)
     dispersion: float
-    ets_weight: float = 0.0  # exponential smoothing's share in the mean (LightGBM's is the rest)
+    ets_weight: float = 0.0  # exponential smoothing's share in the mean
     total_dispersion: float = 0.0  # phi of horizon totals fitted on the holdouts (0: days independent)
+    treatment: Treatment = Treatment()  # what the holdouts chose
 
     def quantile(self, q: float) -> np.ndarray:
         """The q-quantile of each day's demand: (N, H)."""
@@ -112,13 +145,18 @@ def gbm_mean(
     season: int,
     settings: GbmSettings,
     static: Mapping[str, np.ndarray] | None = None,
+    scaled: bool = False,
 ) -> np.ndarray:
     """The model's mean daily demand (N, H) from one global LightGBM over every series.
 
     Args:
         static: optional per-series features (name -> (N,)), e.g. the champion's propensity.
+        scaled: train on each series divided by its recent level (`recent_level`) and scale the
+            forecast back, so series of very different size share one set of trees.
     """
-    import lightgbm as lgb
+    if scaled:
+        level = recent_level(history, season)  # (N,)
+        return level[:, None] * gbm_mean(history / level[:, None], dates, horizon, season, settings, static)
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import (
         ExpandingMean,
@@ -131,20 +169,7 @@ def gbm_mean(
     static = dict(static or {})
     for name, column in static.items():
         frame[name] = np.repeat(np.asarray(column, dtype=np.float64), history.shape[1])
-    regressor = lgb.LGBMRegressor(
-        objective="tweedie",
-        n_estimators=settings.trees,
-        learning_rate=settings.learning_rate,
-        num_leaves=15,
-        min_child_samples=20,
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        n_jobs=settings.threads,
-        random_state=settings.seed,
-        deterministic=True,
-        verbose=-1,
-    )
+    regressor = tweedie_regressor(settings, num_leaves=15, subsample=0.8, colsample_bytree=0.8)
     forecaster = MLForecast(
         models={"model": regressor},
         freq="D",
@@ -212,6 +237,67 @@ def exp_smoothing(history: np.ndarray, dates: pd.DatetimeIndex, horizon: int) ->
     return np.clip(wide(out, "ses", ids), 0.0, None)  # (N, H)
 
 
+def tweedie_regressor(settings: GbmSettings, **overrides: Any) -> Any:
+    """A LightGBM regressor with a Tweedie objective, row subsampling every tree and `settings`' trees,
+    step, threads and seed (deterministic); `overrides` set the rest (leaves, sampling shares)."""
+    import lightgbm as lgb
+
+    options = dict(objective="tweedie", min_child_samples=20, subsample_freq=1, deterministic=True, verbose=-1)
+    options.update(n_estimators=settings.trees, learning_rate=settings.learning_rate, n_jobs=settings.threads)
+    return lgb.LGBMRegressor(**options, random_state=settings.seed, **overrides)
+
+
+def tweedie_gbm(
+    history: np.ndarray, dates: pd.DatetimeIndex, horizon: int, season: int, settings: GbmSettings
+) -> np.ndarray:
+    """The M5 accuracy winners' recipe (LightGBM, Tweedie objective), scaled down: (N, T) -> (N, H).
+
+    Tweedie variance power 1.1, half the rows and half the features per tree, lags 1-7, 14, 21,
+    28, rolling means of 7, 14, 28 and 56 days of lag 1 and lag 7, day of week and of month;
+    recursive. The winners' 2,047 leaves and minimum of 4,095 rows per leaf fit 30 million rows;
+    here 63 leaves and 20 rows. Partial windows count (`min_samples=1`) so short histories train.
+    """
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+
+    ids = [str(i) for i in range(history.shape[0])]
+    regressor = tweedie_regressor(
+        settings, tweedie_variance_power=1.1, num_leaves=63, subsample=0.5, colsample_bytree=0.5, max_bin=100
+    )
+    forecaster = MLForecast(
+        models={"tweedie_gbm": regressor},
+        freq="D",
+        lags=[1, 2, 3, 4, 5, 6, 7, 14, 21, 28],
+        lag_transforms={lag: [RollingMean(w, min_samples=1) for w in (7, 14, 28, 56)] for lag in (1, 7)},
+        date_features=["dayofweek", "day"],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forecaster.fit(long_frame(history, ids, dates), static_features=[], dropna=False)
+        out = forecaster.predict(horizon)
+    return np.clip(wide(out, "tweedie_gbm", ids), 0.0, None)  # (N, H)
+
+
+def seasonal_mean(history: np.ndarray, horizon: int, season: int, seasons: int = SEASONS_AVERAGED) -> np.ndarray:
+    """Mean of the same season position over the last `seasons` seasons: (N, T) -> (N, H).
+
+    Steadier than seasonal naive on dense series with a weekly shape (closing days stay 0).
+    """
+    n_days = history.shape[1]
+    positions = n_days - season + (np.arange(horizon) % season)  # (H,) columns of the last season
+    if positions.min() < 0:
+        raise ValueError(f"a seasonal mean needs at least {season} days of history, got {n_days}")
+    back = np.arange(min(seasons, n_days // season))[:, None] * season  # (S, 1)
+    columns = positions[None, :] - back  # (S, H), all >= 0 since S * season <= n_days
+    return history[:, columns].mean(axis=1)  # (N, S, H) -> (N, H)
+
+
+def recent_level(history: np.ndarray, season: int) -> np.ndarray:
+    """Each series' mean over its last `SEASONS_AVERAGED` seasons (1 where that is 0): (N, T) -> (N,)."""
+    level = history[:, -SEASONS_AVERAGED * season :].mean(axis=1)  # (N,)
+    return np.where(level > 0, level, 1.0)
+
+
 def fit_dispersion(actual: np.ndarray, mean: np.ndarray) -> float:
     """Negative binomial phi by moments: sum((y - mu)^2 - mu) / sum(mu^2), at least 0."""
     actual, mean = np.asarray(actual, dtype=float), np.asarray(mean, dtype=float)
@@ -219,6 +305,24 @@ def fit_dispersion(actual: np.ndarray, mean: np.ndarray) -> float:
     if denominator <= 0:
         return 0.0
     return max(0.0, float((((actual - mean) ** 2) - mean).sum() / denominator))
+
+
+def mean_parts(
+    history: np.ndarray,
+    dates: pd.DatetimeIndex,
+    horizon: int,
+    season: int,
+    settings: GbmSettings,
+    static: Mapping[str, np.ndarray] | None,
+    scalings: tuple[bool, ...],
+) -> dict[bool, np.ndarray]:
+    """The blend's parts from one history, per LightGBM scaling: scaled -> (N, H, len(PARTS))."""
+    ets = exp_smoothing(history, dates, horizon)  # (N, H)
+    seasonal = seasonal_mean(history, horizon, season)  # (N, H)
+    return {
+        scaled: np.stack([gbm_mean(history, dates, horizon, season, settings, static, scaled), ets, seasonal], axis=-1)
+        for scaled in scalings
+    }
 
 
 def demand_model(
@@ -229,57 +333,83 @@ def demand_model(
     settings: GbmSettings,
     static: Mapping[str, np.ndarray] | None = None,
 ) -> DemandForecast:
-    """The model: a blend of LightGBM's and exponential smoothing's mean, a dispersion around it.
+    """The model: a blend of mean forecasts and a dispersion, both chosen on holdout windows.
 
-    Window k is a fit that stops k x `horizon` days before the end and forecasts the `horizon` days
-    after its stop, so the holdouts measure out-of-sample error the way the real forecast will
-    meet it. On them the model picks exponential smoothing's share of the mean (`ETS_WEIGHTS`, by
-    the WAPE of the resulting median; near-ties go to the smaller share) and fits the dispersion of
-    that blend, per day and for horizon totals. Pooling two windows steadies them against one
-    window's bulk orders (UCI Online Retail, before the blend: reorder service level 0.89 with one
-    window, 0.925 with two, target 0.95). Windows that would leave fewer than 2 x season days of
-    history are skipped; with none left, the mean is LightGBM's alone and phi is 0 (Poisson).
+    Window k is a fit that stops k x `horizon` days before the end of `history` and forecasts the
+    `horizon` days after its stop, so the holdouts measure out-of-sample error the way the real
+    forecast will meet it, and use nothing after `history`. On them the model chooses the
+    LightGBM scaling and the blend weights (`choose_treatment`), then the dispersion of that blend
+    per day (`calibrate_dispersion`) and for horizon totals. Windows that would leave fewer than
+    2 x season days of history are skipped; with none left, the mean is the raw LightGBM's alone
+    and phi is 0 (Poisson).
     """
-    actual, held_gbm, held_ets = [], [], []
+    actual, held = [], []
     for k in range(1, settings.dispersion_windows + 1):
         stop = history.shape[1] - k * horizon
         if stop < 2 * season:
             break
-        held_gbm.append(gbm_mean(history[:, :stop], dates, horizon, season, settings, static))  # (N, H)
-        held_ets.append(exp_smoothing(history[:, :stop], dates[:stop], horizon))  # (N, H)
+        held.append(mean_parts(history[:, :stop], dates[:stop], horizon, season, settings, static, (False, True)))
         actual.append(history[:, stop : stop + horizon])  # (N, H)
-    weight, phi, total_phi = 0.0, 0.0, 0.0
+    treatment, phi, total_phi = Treatment(), 0.0, 0.0
     if actual:
-        actual_all, gbm_all, ets_all = np.concatenate(actual), np.concatenate(held_gbm), np.concatenate(held_ets)
-        weight, phi = choose_blend(actual_all, gbm_all, ets_all)
-        blend = (1 - weight) * gbm_all + weight * ets_all  # (M, H)
+        actual_all = np.concatenate(actual)  # (M, H)
+        parts = {scaled: np.concatenate([h[scaled] for h in held]) for scaled in (False, True)}  # (M, H, P)
+        treatment = choose_treatment(actual_all, parts)
+        blend = parts[treatment.scaled] @ np.asarray(treatment.weights)  # (M, H)
+        phi, coverage = calibrate_dispersion(actual_all, blend, settings.interval)
+        treatment = Treatment(treatment.weights, treatment.scaled, treatment.holdout_wape, coverage)
         total_phi = fit_dispersion(actual_all.sum(axis=1), blend.sum(axis=1))
-    mean = gbm_mean(history, dates, horizon, season, settings, static)  # (N, H)
-    if weight > 0:
-        mean = (1 - weight) * mean + weight * exp_smoothing(history, dates, horizon)
-    return DemandForecast(mean=mean, dispersion=phi, ets_weight=weight, total_dispersion=total_phi)
+    final = mean_parts(history, dates, horizon, season, settings, static, (treatment.scaled,))[treatment.scaled]
+    mean = final @ np.asarray(treatment.weights)  # (N, H)
+    return DemandForecast(mean=mean, dispersion=phi, ets_weight=treatment.weights[1], total_dispersion=total_phi, treatment=treatment)
 
 
-def choose_blend(actual: np.ndarray, gbm: np.ndarray, ets: np.ndarray) -> tuple[float, float]:
-    """Exponential smoothing's share in the mean and the blend's dispersion, fitted on holdouts.
+def blend_grid(step: float = BLEND_STEP) -> list[tuple[float, float, float]]:
+    """Every weight triple over `PARTS` in multiples of `step` summing to 1, LightGBM alone first."""
+    n = round(1 / step)
+    grid = [(a * step, b * step, (n - a - b) * step) for a in range(n, -1, -1) for b in range(n - a + 1)]
+    return grid
+
+
+def choose_treatment(actual: np.ndarray, parts: Mapping[bool, np.ndarray]) -> Treatment:
+    """The scaling and blend whose mean had the lowest WAPE on the holdouts.
 
     Args:
-        actual, gbm, ets: (M, H) holdout demand and the two methods' mean forecasts of it.
+        actual: (M, H) holdout demand; parts: LightGBM scaling -> (M, H, P) the parts' forecasts.
 
-    Returns:
-        (weight, phi): the share from `ETS_WEIGHTS` whose negative binomial median has the lowest
-        holdout WAPE, and that blend's dispersion. A larger share wins only by cutting the error
-        by `BLEND_MIN_GAIN` or more: on UCI Online Retail every median is 0 and the shares differ
-        by a unit here and there, which is noise, not evidence.
+    Candidates are tried raw before scaled and LightGBM-heavy before the rest; a later one wins
+    only by cutting the absolute error by `BLEND_MIN_GAIN` or more, so noise picks nothing.
     """
     best = None
-    for weight in ETS_WEIGHTS:
-        mean = (1 - weight) * gbm + weight * ets  # (M, H)
-        phi = fit_dispersion(actual, mean)
-        error = float(np.abs(actual - _nbinom_ppf(0.5, mean, phi)).sum())
-        if best is None or error < best[0] * (1 - BLEND_MIN_GAIN):
-            best = (error, weight, phi)
-    return best[1], best[2]
+    for scaled in sorted(parts):
+        for weights in blend_grid():
+            error = float(np.abs(actual - parts[scaled] @ np.asarray(weights)).sum())
+            if best is None or error < best[0] * (1 - BLEND_MIN_GAIN):
+                best = (error, weights, scaled)
+    total = float(np.abs(actual).sum())
+    return Treatment(weights=best[1], scaled=best[2], holdout_wape=best[0] / total if total > 0 else None)
+
+
+def calibrate_dispersion(actual: np.ndarray, mean: np.ndarray, interval: float) -> tuple[float, float | None]:
+    """The phi whose central `interval` band covers the holdouts' actuals closest to `interval`.
+
+    Candidates: the moments estimate (`fit_dispersion`) times 0.5-3 and a fixed ladder from 0
+    (Poisson) to 3; ties go to the one nearest the moments estimate.
+
+    Returns:
+        (phi, the holdout coverage it gives); coverage is None when there is nothing to cover.
+    """
+    moments = fit_dispersion(actual, mean)
+    if actual.size == 0:
+        return moments, None
+    ladder = {0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0} | {moments * m for m in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)}
+    best = None
+    for phi in sorted(ladder, key=lambda c: (abs(c - moments), c)):
+        inside = (_nbinom_ppf(0.5 - interval / 2, mean, phi) <= actual) & (actual <= _nbinom_ppf(0.5 + interval / 2, mean, phi))
+        coverage = float(inside.mean())
+        if best is None or abs(coverage - interval) < abs(best[1] - interval) - 1e-12:
+            best = (phi, coverage)
+    return best
 
 
 def _nbinom_ppf(q: float, mean: np.ndarray, phi: np.ndarray | float) -> np.ndarray:

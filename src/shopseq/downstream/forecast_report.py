@@ -45,8 +45,8 @@ figure{{display:inline-block;margin:0 1em 1em 0}}img{{width:520px}}</style></hea
 <h1>Demand forecast</h1>
 <ul>{facts}</ul>
 <h2>Rolling-origin backtest</h2>
-<p>WAPE and MASE of each method's point forecast over {len(folds)} origins (lower is better);
-wape_total scores each item's total over the horizon (the model's mean, which reorders use).</p>
+<p>WAPE, MASE and RMSSE of each method's mean forecast over {len(folds)} origins (lower is better);
+wape_total scores each item's total over the horizon; pinball scores the model's quantiles.</p>
 {_metrics_table(rows)}
 {_reorder_table(reorder, n_items)}
 <h2>Forecast against actuals, best-selling items</h2>
@@ -58,7 +58,7 @@ Blue: the forecast after the last day, with its {interval:.0%} band.</p>
 
 
 def _metrics_table(rows: Sequence[dict]) -> str:
-    keys = ["method", "wape", "mase", "wape_total", "seconds"]
+    keys = ["method", "wape", "mase", "rmsse", "wape_total", "pinball", "seconds"]
     head = "".join(f"<th>{k}</th>" for k in keys)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(row.get(k)))}</td>" for k in keys) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"

@@ -63,7 +63,14 @@ class Baseline:
         return [self._index[item] for item in history if item in self._index]
 
     def score(self, histories: list[list[str]]) -> np.ndarray:
-        """(len(histories), n_items) scores, columns in `item_ids` order; higher = more likely next."""
+        """(len(histories), n_items) scores, columns in `item_ids` order; higher = more likely next.
+
+        The baseline's sparse `evidence` where positive, else the popularity fallback.
+        """
+        return self._back_off(self.evidence(histories).toarray())
+
+    def evidence(self, histories: list[list[str]]) -> sparse.csr_matrix:
+        """(len(histories), n_items) sparse positive evidence for each item: what a blend mixes in."""
         raise NotImplementedError
 
     def _back_off(self, evidence: np.ndarray) -> np.ndarray:
@@ -109,15 +116,18 @@ class Markov(Baseline):
         data = np.ones(len(rows), dtype=np.float32)
         self.transitions = sparse.csr_matrix((data, (rows, cols)), shape=(n, n))  # (N, N), duplicates summed
 
-    def score(self, histories: list[list[str]]) -> np.ndarray:
-        last = [encoded[-1] if (encoded := self.encode(h)) else -1 for h in histories]
-        evidence = np.zeros((len(histories), len(self.item_ids)), dtype=np.float32)  # (n, N)
-        known = np.array([i for i, item in enumerate(last) if item >= 0], dtype=int)
-        if known.size:
-            evidence[known] = self.transitions[np.array(last)[known]].toarray()
-        # Positive counts are integers; the popularity share (< 1) only breaks ties between them.
-        scored = self._back_off(evidence)
-        return np.where(evidence > 0, scored + 0.5 * self._popularity[None, :], scored).astype(np.float32)
+    def evidence(self, histories: list[list[str]]) -> sparse.csr_matrix:
+        """(n, N) sparse: transition counts from each history's last item, plus half its popularity share.
+
+        Positive counts are integers; the popularity share (< 1) only breaks ties between them.
+        """
+        last = np.array([encoded[-1] if (encoded := self.encode(h)) else -1 for h in histories], dtype=np.int64)
+        rows = self.transitions[np.clip(last, 0, None)] if len(last) else sparse.csr_matrix((0, len(self.item_ids)))
+        rows = sparse.diags((last >= 0).astype(np.float32)) @ rows  # histories with no known item: no evidence
+        rows = rows.tocsr()
+        rows.eliminate_zeros()
+        rows.data = (rows.data + 0.5 * self._popularity[rows.indices]).astype(np.float32)
+        return rows
 
 
 class ItemKNN(Baseline):
@@ -148,9 +158,10 @@ class ItemKNN(Baseline):
             blocks.append(_keep_top(block, neighbours))
         self.similarity = sparse.vstack(blocks).tocsr() if blocks else sparse.csr_matrix((0, 0))  # (N, N)
 
-    def score(self, histories: list[list[str]]) -> np.ndarray:
+    def evidence(self, histories: list[list[str]]) -> sparse.csr_matrix:
+        """(n, N) sparse: recency-weighted similarity to the history's last items."""
         picks = _recency_weights([self.encode(h) for h in histories], len(self.item_ids), self.history)  # (n, N)
-        return self._back_off((picks @ self.similarity).toarray())
+        return (picks @ self.similarity).tocsr()
 
 
 class SessionKNN(Baseline):
@@ -168,13 +179,14 @@ class SessionKNN(Baseline):
         sizes = np.asarray(self.occurs.sum(axis=1)).ravel()  # (S,)
         self._scaled_t = (sparse.diags(1.0 / np.sqrt(np.maximum(sizes, 1.0))) @ self.occurs).T.tocsr()  # (N, S)
 
-    def score(self, histories: list[list[str]]) -> np.ndarray:
+    def evidence(self, histories: list[list[str]]) -> sparse.csr_matrix:
+        """(n, N) sparse: the summed similarity of the nearest training sequences holding each item."""
         encoded = [self.encode(h) for h in histories]
         sizes = np.array([len(set(h)) for h in encoded], dtype=np.float64)
         query = _recency_weights(encoded, len(self.item_ids), None)  # (n, N), the last item weighs most
         query = sparse.diags(1.0 / np.sqrt(np.maximum(sizes, 1.0))) @ query
         similar = _keep_top((query @ self._scaled_t).tocsr().astype(np.float32), self.neighbours)  # (n, S)
-        return self._back_off((similar @ self.occurs).toarray())
+        return (similar @ self.occurs).tocsr()
 
 
 def vocabulary_of(sequences: list[list[str]], item_ids: Sequence[str]) -> pd.DataFrame:
@@ -249,16 +261,15 @@ def _recency_weights(histories: list[list[int]], n_items: int, last: int | None)
 
 
 def _keep_top(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
-    """Each row's `k` largest entries (ties: the lower column wins); the rest dropped."""
+    """Each row's `k` largest entries (ties: the lower column wins); the rest dropped.
+
+    One sort of all entries by (row, -value, column), no loop over rows: item-kNN calls this on
+    item rows, and a per-row Python loop would cost seconds per million items.
+    """
     matrix.sum_duplicates()
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
-    keep = np.zeros(len(data), dtype=bool)
-    for row in range(matrix.shape[0]):
-        start, stop = indptr[row], indptr[row + 1]
-        if stop - start <= k:
-            keep[start:stop] = True
-            continue
-        order = np.lexsort((indices[start:stop], -data[start:stop]))[:k]
-        keep[start + order] = True
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(indptr))
+    order = np.lexsort((indices, -data, rows))  # row-major, best first within a row
+    rank = np.arange(len(order)) - indptr[rows[order]]  # position of each entry within its row
+    keep = order[rank < k]
     return sparse.csr_matrix((data[keep], (rows[keep], indices[keep])), shape=matrix.shape)

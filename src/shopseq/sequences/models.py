@@ -2,7 +2,9 @@
 
 All three share one interface (after RecBole): `forward(seq, lengths)` gives a state per
 position, `calculate_loss(seq, lengths, targets)` is full-softmax cross-entropy over the catalogue
-at every position, `full_sort_predict(seq, lengths)` scores every item after the last position.
+at every position (or, given a `NegativeSampler`, the sampled softmax of `sampled_loss`, whose
+cost does not grow with the catalogue), `full_sort_predict(seq, lengths)` scores every item after
+the last position and `score_items` a contiguous slice of the catalogue (chunked scoring).
 
 Item index 0 is padding; sequences are right-padded, so a causal model's state at a real
 position never depends on padding, and the prediction is read at position `length - 1`.
@@ -26,6 +28,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from shopseq.sequences.sampled_loss import Candidates, NegativeSampler, sampled_softmax_loss
 
 
 @dataclass(frozen=True)
@@ -89,11 +93,19 @@ class NextItemModel(nn.Module):
             self.profile_projection = nn.Linear(config.profile_dim, h, bias=False)
             nn.init.zeros_(self.profile_projection.weight)
 
-    def item_vectors(self) -> torch.Tensor:
-        """Every item's representation, used both as input and as output layer."""
-        vectors = self.item_embedding.weight  # (N+1, H)
+    def item_vectors(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Item representations, used both as input and as output layer: all (N+1, H), or those of `items` (..., H).
+
+        Gathering only the items a step needs keeps the text projection's cost to those items.
+        """
+        if items is None:
+            vectors = self.item_embedding.weight  # (N+1, H)
+            if self.config.text_dim:
+                vectors = vectors + self.text_projection(self.text_vectors)  # (N+1, H)
+            return vectors
+        vectors = self.item_embedding(items)  # (..., H); padding's row never trains
         if self.config.text_dim:
-            vectors = vectors + self.text_projection(self.text_vectors)  # (N+1, H)
+            vectors = vectors + self.text_projection(self.text_vectors[items])  # (..., H)
         return vectors
 
     def forward(self, seq: torch.Tensor, lengths: torch.Tensor, profile: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,7 +118,7 @@ class NextItemModel(nn.Module):
 
     def encode(self, seq: torch.Tensor) -> torch.Tensor:
         """The sequence encoder alone: (B, T) -> (B, T, H)."""
-        x = self.dropout(F.embedding(seq, self.item_vectors(), padding_idx=0))  # (B, T, H)
+        x = self.dropout(self.item_vectors(seq))  # (B, T, H)
         if self.config.family == "transformer":
             T = seq.shape[1]
             positions = torch.arange(T, device=seq.device)
@@ -133,15 +145,59 @@ class NextItemModel(nn.Module):
         return states + (shift[:, None, :] if shift.dim() == 2 else shift)  # (B, T, H)
 
     def calculate_loss(
-        self, seq: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, profile: torch.Tensor | None = None
+        self,
+        seq: torch.Tensor,
+        lengths: torch.Tensor,
+        targets: torch.Tensor,
+        profile: torch.Tensor | None = None,
+        sampler: NegativeSampler | None = None,
     ) -> torch.Tensor:
-        """Mean cross-entropy over all real positions; `targets` (B, T) holds 0 at padding."""
+        """Mean cross-entropy over all real positions; `targets` (B, T) holds 0 at padding.
+
+        Full softmax over the catalogue, or with `sampler` the sampled softmax over the target
+        and the batch's shared candidates (`shopseq.sequences.sampled_loss`).
+        """
         states = self.forward(seq, lengths, profile)  # (B, T, H)
+        if sampler is not None:
+            return self.sampled_loss(states, seq, targets, sampler)
         logits = states @ self.item_vectors().T  # (B, T, N+1)
         if self.config.repeat:
             logits = self.add_repeat_scores(logits, states, seq)
         logits[..., 0] = float("-inf")  # never predict padding
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0)
+
+    def sampled_loss(
+        self, states: torch.Tensor, seq: torch.Tensor, targets: torch.Tensor, sampler: NegativeSampler
+    ) -> torch.Tensor:
+        """Sampled softmax of every real position's target against the batch's shared candidates from `sampler`."""
+        wanted = targets[targets != 0]  # (M,)
+        return self.candidate_loss(states, seq, targets, sampler.draw(wanted), sampler.target_log_q(wanted, len(wanted)))
+
+    def candidate_loss(
+        self, states: torch.Tensor, seq: torch.Tensor, targets: torch.Tensor, candidates: Candidates,
+        target_log_q: torch.Tensor,
+    ) -> torch.Tensor:
+        """Softmax of each real position's target against `candidates` (K,), log-Q corrected; repeat bonus included.
+
+        `target_log_q` (M,): the correction of each real target, in row-major order of `targets`.
+        """
+        real = targets.flatten() != 0  # (B*T,)
+        wanted = targets.flatten()[real]  # (M,)
+        target_vectors = self.item_vectors(targets)  # (B, T, H)
+        target_logits = (states * target_vectors).sum(-1)  # (B, T)
+        candidate_logits = states @ self.item_vectors(candidates.items).T  # (B, T, K)
+        if self.config.repeat:
+            bonus, history = self.repeat_bonus(states, seq)  # (B, T, T) each
+            target_logits = target_logits + (bonus * (history == targets[:, :, None])).sum(-1)  # (B, T)
+            matches = (seq[:, :, None] == candidates.items[None, None, :]).to(bonus.dtype)  # (B, T, K)
+            candidate_logits = candidate_logits + bonus @ matches  # (B, T, K)
+        return sampled_softmax_loss(
+            target_logits.flatten()[real],
+            candidate_logits.flatten(0, 1)[real],
+            wanted,
+            candidates,
+            target_log_q,
+        )
 
     def last_states(
         self, seq: torch.Tensor, lengths: torch.Tensor, profile: torch.Tensor | None = None
@@ -155,12 +211,29 @@ class NextItemModel(nn.Module):
     ) -> torch.Tensor:
         """Scores of every item after each sequence's last real position: (B, T) -> (B, N+1)."""
         last = self.last_states(seq, lengths, profile)  # (B, H)
-        scores = last @ self.item_vectors().T  # (B, N+1)
+        scores = self.score_items(last, seq, lengths, 0, self.config.n_items + 1)  # (B, N+1)
+        scores[:, 0] = float("-inf")
+        return scores
+
+    def score_items(
+        self, last: torch.Tensor, seq: torch.Tensor, lengths: torch.Tensor, start: int, stop: int
+    ) -> torch.Tensor:
+        """Scores of item indices `start..stop-1` after each sequence's last state `last` (B, H): (B, stop - start).
+
+        One slice of `full_sort_predict`'s row (index 0, padding, is not masked here): scoring
+        the catalogue slice by slice bounds memory by (B x slice) for any catalogue size.
+        """
+        vectors = self.item_embedding.weight[start:stop]  # (C, H), a view: no copy of the catalogue slice
+        if self.config.text_dim:
+            vectors = vectors + self.text_projection(self.text_vectors[start:stop])  # (C, H)
+        scores = last @ vectors.T  # (B, C)
         if self.config.repeat:
             # The history as seen from the last position only: (B, 1, T) queries over (B, T) items.
             at_last = (lengths - 1)[:, None]  # (B, 1)
-            scores = self.add_repeat_scores(scores[:, None], last[:, None], seq, at_last)[:, 0]
-        scores[:, 0] = float("-inf")
+            bonus, history = self.repeat_bonus(last[:, None], seq, at_last)  # (B, 1, T) each
+            inside = (history >= start) & (history < stop)  # (B, 1, T): history items in this slice
+            column = (history - start).clamp(0, stop - start - 1)  # (B, 1, T)
+            scores = scores[:, None].scatter_add(2, column, bonus * inside)[:, 0]  # (B, C)
         return scores
 
     def add_repeat_scores(
@@ -172,6 +245,17 @@ class NextItemModel(nn.Module):
         `repeat_by_distance[t - s] + repeat_gate(state_q)`; an item seen several times collects
         one bonus per occurrence. `positions` defaults to every position of `seq` (training).
         """
+        bonus, index = self.repeat_bonus(states, seq, positions)  # (B, Q, T) each
+        return logits.scatter_add(2, index, bonus)
+
+    def repeat_bonus(
+        self, states: torch.Tensor, seq: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each query's repeat bonus per history step and that step's item: (B, Q, T) each.
+
+        A step after the query, or padding, gets bonus 0. `positions` (B, Q) defaults to every
+        position of `seq` (training).
+        """
         B, T = seq.shape
         if positions is None:
             positions = torch.arange(T, device=seq.device).expand(B, T)  # (B, Q=T)
@@ -180,7 +264,7 @@ class NextItemModel(nn.Module):
         bonus = self.repeat_by_distance[distance.clamp(0, self.config.max_len - 1)]  # (B, Q, T)
         bonus = (bonus + self.repeat_gate(states)) * seen  # gate (B, Q, 1) broadcasts over T
         index = seq[:, None, :].expand(B, positions.shape[1], T)  # (B, Q, T) item of each history step
-        return logits.scatter_add(2, index, bonus)
+        return bonus, index
 
 
 def pad_batch(sequences: list[list[int]], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,7 @@ load. Callers speak in item ids; indices stay inside.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from shopseq.io import atomic_dir
 from shopseq.profiles.inputs import PROFILES_FILE, UserProfiles
 from shopseq.sequences.models import ModelConfig, NextItemModel, pad_batch
+from shopseq.sequences.streaming import chunk_size, summarise
 
 MODEL_FILES = ("model.pt", "config.json", "items.json", "meta.json")
 BLEND_FILES = ("blend.json", "blend_sequences.json")
@@ -58,13 +60,26 @@ class Blend:
             self._scorer = fit_baselines([self.kind], self.sequences, vocabulary, settings)[self.kind]
         return self._scorer
 
-    def mix(self, model_scores: np.ndarray, histories: list[list[str]], item_ids: list[str]) -> np.ndarray:
-        """Blend (n, n_items) model logits with the baseline for the same histories: log-probabilities.
+    def mix_chunks(
+        self, model_chunks: Callable[[], Iterable[tuple[int, np.ndarray]]], histories: list[list[str]], item_ids: list[str]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Blend the model's logits, slice by slice, with the baseline for the same histories: log-probabilities.
 
-        Logs, so that every consumer's softmax over `Recommender.score` gives the blended
-        probabilities exactly (finite: the model's share keeps every item above zero).
+        `model_chunks()` yields the model's (n, C) logit slices; it is called twice (the softmax
+        needs the whole catalogue's normaliser before any slice can be mixed). The baseline's
+        evidence is sparse, so nothing here holds (n x catalogue). Logs, so that every
+        consumer's softmax over `Recommender.score` gives the blended probabilities exactly
+        (finite: the model's share keeps every item above zero).
         """
-        return np.log(mix_scores(model_scores, self.scorer(item_ids).score(histories), self.weight))
+        log_normaliser = summarise(model_chunks(), len(histories), 1).log_normaliser  # (n,)
+        evidence = self.scorer(item_ids).evidence(histories)  # (n, I) sparse, positive
+        totals = np.asarray(evidence.sum(axis=1), dtype=np.float64).ravel()  # (n,)
+        share = np.where(totals > 0, self.weight, 0.0)[:, None]  # (n, 1): no evidence, no say
+        per_unit = (1.0 / np.where(totals > 0, totals, 1.0))[:, None]  # (n, 1)
+        for start, logits in model_chunks():
+            part = evidence[:, start : start + logits.shape[1]].toarray() * per_unit  # (n, C) evidence share
+            probabilities = np.exp(logits.astype(np.float64) - log_normaliser[:, None])  # (n, C)
+            yield start, np.log((1.0 - share) * probabilities + share * part).astype(np.float32)
 
 
 def mix_scores(model_scores: np.ndarray, neighbour_scores: np.ndarray, weight: float) -> np.ndarray:
@@ -108,6 +123,11 @@ class Recommender:
             raise ValueError(f"profiles have {profiles.dim} features; the model expects {model.config.profile_dim}")
         self._index = {item: i + 1 for i, item in enumerate(self.item_ids)}
 
+    @property
+    def item_index(self) -> dict[str, int]:
+        """Item id -> model index (1..N), built once: membership tests without a per-request catalogue scan."""
+        return self._index
+
     def encode(self, history: list[str]) -> list[int]:
         """Item ids -> model indices; items the model never saw are skipped."""
         return [self._index[item] for item in history if item in self._index]
@@ -127,30 +147,73 @@ class Recommender:
         the blended probabilities. `profiles` (n_histories, P): each history's user profile (see
         `profile_vectors`); None scores every history with the zero profile.
         """
-        scores = self.model_scores(histories, batch_size, profiles)
-        return scores if self.blend is None else self.blend.mix(scores, histories, self.item_ids)
+        return _concat_columns(self.score_chunks(histories, profiles=profiles, batch_size=batch_size), len(histories))
 
-    @torch.inference_mode()
+    def score_chunks(
+        self,
+        histories: list[list[str]],
+        chunk: int | None = None,
+        profiles: np.ndarray | None = None,
+        batch_size: int = 512,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """`score`'s columns `chunk` at a time: yields (first column, (n_histories, C)).
+
+        Memory is bounded by (n_histories x chunk) whatever the catalogue size; `chunk` defaults
+        to `streaming.chunk_size(n_histories)`. Consumers keep running results (`streaming.summarise`).
+        """
+        chunk = chunk or chunk_size(len(histories))
+
+        def model_chunks() -> Iterator[tuple[int, np.ndarray]]:
+            return self.model_chunks(histories, chunk, profiles, batch_size)
+
+        return model_chunks() if self.blend is None else self.blend.mix_chunks(model_chunks, histories, self.item_ids)
+
     def model_scores(
         self, histories: list[list[str]], batch_size: int = 512, profiles: np.ndarray | None = None
     ) -> np.ndarray:
         """The neural model's own (n_histories, n_items) logits, without any blend."""
+        chunks = self.model_chunks(histories, chunk_size(len(histories)), profiles, batch_size)
+        return _concat_columns(chunks, len(histories))
+
+    def model_chunks(
+        self, histories: list[list[str]], chunk: int, profiles: np.ndarray | None = None, batch_size: int = 512
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """The neural model's own logits, `chunk` catalogue columns at a time: yields (first column, (n, C))."""
         self.model.eval()
+        with torch.inference_mode():
+            batches = self._last_states(histories, profiles, batch_size)  # the encoder runs once per history
+        for start in range(0, len(self.item_ids), chunk):
+            stop = min(start + chunk, len(self.item_ids))
+            with torch.inference_mode():
+                # Item index = column + 1 (index 0 is padding).
+                parts = [self.model.score_items(last, seq, lengths, start + 1, stop + 1) for seq, lengths, last in batches]
+            yield start, torch.cat(parts).float().cpu().numpy() if parts else np.zeros((0, stop - start), np.float32)
+
+    def _last_states(
+        self, histories: list[list[str]], profiles: np.ndarray | None, batch_size: int
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(seq (B, T), lengths (B,), last state (B, H)) per batch of `batch_size` histories."""
         device = next(self.model.parameters()).device
         profile_dim = self.model.config.profile_dim
         if profiles is not None and profile_dim and np.shape(profiles) != (len(histories), profile_dim):
             raise ValueError(f"profiles must have shape ({len(histories)}, {profile_dim}); got {np.shape(profiles)}")
-        out = np.empty((len(histories), len(self.item_ids)), dtype=np.float32)
+        batches = []
         for start in range(0, len(histories), batch_size):
             chunk = [self.encode(h) for h in histories[start : start + batch_size]]
             seq, lengths = pad_batch(chunk, self.model.config.max_len)
+            seq, lengths = seq.to(device), lengths.to(device)
             profile = None
             if profile_dim:  # zeros (the average user) where the caller has no profile
                 rows = np.zeros((len(chunk), profile_dim), np.float32) if profiles is None else profiles[start : start + len(chunk)]
                 profile = torch.as_tensor(np.asarray(rows, dtype=np.float32), device=device)  # (B, P)
-            scores = self.model.full_sort_predict(seq.to(device), lengths.to(device), profile)  # (B, N+1)
-            out[start : start + len(chunk)] = scores[:, 1:].float().cpu().numpy()
-        return out
+            batches.append((seq, lengths, self.model.last_states(seq, lengths, profile)))
+        return batches
+
+
+def _concat_columns(chunks: Iterable[tuple[int, np.ndarray]], n_rows: int) -> np.ndarray:
+    """Column slices (first column, (n, C)) in order -> one (n, total columns) float32 matrix."""
+    parts = [scores for _, scores in chunks]
+    return np.concatenate(parts, axis=1) if parts else np.zeros((n_rows, 0), np.float32)
 
 
 def save_recommender(recommender: Recommender, directory: str | Path) -> None:

@@ -11,14 +11,17 @@ so that none of them borrows from another and a history reads the same for all:
 - `build_histories`: each user's item ids in time order, consecutive repeats collapsed by the same
   rule the training sequences use (`shopseq.sequences.split.collapse_steps`);
 - `readable_history` / `model_histories`: a history as the model reads it (the items it knows);
-- `next_item_probabilities`, `probability_batches`, `target_mass`: softmax over the catalogue, a
-  chunk of users at a time, and the probability mass on groups of items (categories, targets);
+- `summary_batches`: top-K, softmax normaliser and group mass, a chunk of users at a time, the
+  catalogue scanned in slices (`shopseq.sequences.streaming`: memory users x slice);
+- `next_item_probabilities`, `probability_batches`, `target_mass`: softmax over the catalogue (every
+  item's probability, for the few consumers that need them all) and the probability mass on groups
+  of items (categories, targets);
 - `item_categories`, `category_onehot`: the model's items mapped to catalogue categories.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -27,6 +30,7 @@ import pandas as pd
 from shopseq import schema as s
 from shopseq.progress import progress
 from shopseq.sequences.split import collapse_steps
+from shopseq.sequences.streaming import CHUNK_CELLS, CatalogueSummary, chunk_size, item_chunks, summarise
 
 SCORE, RANK = "score", "rank"  # columns of every ranked output: batch recommendations, audiences
 UNKNOWN_CATEGORY = "unknown"  # an item the catalogue gives no category
@@ -52,7 +56,16 @@ def build_histories(events: pd.DataFrame) -> pd.Series:
     return steps.groupby(s.USER_ID, sort=True)[s.ITEM_ID].agg(list)
 
 
-def readable_history(history: Sequence[str], known: set[str]) -> list[str]:
+def known_items(model: Scorer) -> Collection[str]:
+    """The item ids `model` knows, for membership tests: its own index when it keeps one.
+
+    Building a set of the catalogue per request would cost a pass over millions of ids.
+    """
+    index = getattr(model, "item_index", None)
+    return index if index is not None else set(model.item_ids)
+
+
+def readable_history(history: Sequence[str], known: Collection[str]) -> list[str]:
     """The history as the model reads it: the items it knows, consecutive repeats collapsed.
 
     Training sequences never hold the same item twice in a row (`shopseq.sequences.split`), and
@@ -70,7 +83,7 @@ def model_histories(model: Scorer, events: pd.DataFrame) -> pd.Series:
         A Series indexed by user id (sorted) of item-id lists; users with no item the model knows
         are left out (the model has nothing to go on for them).
     """
-    known = set(model.item_ids)
+    known = known_items(model)
     readable = build_histories(events).map(lambda history: readable_history(history, known))
     return readable[readable.map(len) > 0]
 
@@ -88,11 +101,30 @@ def probability_batches(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Next-item probabilities of `histories`, `batch_size` at a time: yields (first index, (B, I)).
 
-    With `desc`, the batches show as a progress bar (or log lines under Airflow).
+    For consumers that need every item's probability; the batch shrinks for large catalogues so
+    that (B x catalogue) stays bounded. With `desc`, the batches show as a progress bar (or log
+    lines under Airflow).
     """
+    batch_size = max(1, min(batch_size, 4 * CHUNK_CELLS // max(len(model.item_ids), 1)))
     chunks = range(0, len(histories), batch_size)
     for start in progress(chunks, desc=desc, unit="batch", mode=mode) if desc else chunks:
         yield start, next_item_probabilities(model.score(list(histories[start : start + batch_size])))  # (B, I)
+
+
+def summary_batches(
+    model: Scorer, histories: Sequence[list[str]], batch_size: int, k: int, groups: np.ndarray | None = None,
+    desc: str | None = None, mode: str = "auto",
+) -> Iterator[tuple[int, CatalogueSummary]]:
+    """Top-`k` items, softmax normaliser and group mass of `histories`, `batch_size` at a time.
+
+    The catalogue is scanned in slices (`shopseq.sequences.streaming`), so memory is bounded by
+    (batch x slice) whatever the catalogue size. Yields (first index, summary of the batch).
+    """
+    chunks = range(0, len(histories), batch_size)
+    for start in progress(chunks, desc=desc, unit="batch", mode=mode) if desc else chunks:
+        batch = list(histories[start : start + batch_size])
+        scores = item_chunks(model, batch, chunk_size(len(batch)))
+        yield start, summarise(scores, len(batch), min(k, len(model.item_ids)), groups)
 
 
 def target_mass(
@@ -103,7 +135,7 @@ def target_mass(
 
     `onehot[i, t]` is 1 where the model's item i belongs to target t.
     """
-    parts = [probabilities @ onehot for _, probabilities in probability_batches(model, histories, batch_size, desc, mode)]
+    parts = [summary.mass for _, summary in summary_batches(model, histories, batch_size, 1, onehot, desc, mode)]
     return np.concatenate(parts) if parts else np.zeros((0, onehot.shape[1]))  # (U, T)
 
 

@@ -27,10 +27,10 @@ from shopseq.sequences.scoring import (
     category_onehot,
     item_categories,
     model_histories,
-    probability_batches,
+    summary_batches,
 )
 from shopseq.serving.fallback import recent_popularity
-from shopseq.serving.recommend import FALLBACK, MODEL, top_k
+from shopseq.serving.recommend import FALLBACK, MODEL
 
 SOURCE, PROPENSITY = "source", "propensity"
 MANIFEST = "manifest.json"  # what the scores were computed from: model, users, last event
@@ -68,12 +68,11 @@ def score_users(
     onehot = category_onehot(item_categories(items, model.item_ids), categories)  # (I, C)
     item_ids = np.asarray(model.item_ids, dtype=object)
     recommendation_parts, propensity_parts = [], []
-    for start, probabilities in probability_batches(model, list(usable), batch_size, "score: users", mode):  # (B, I)
-        users = model_users[start : start + len(probabilities)]
-        best = top_k(probabilities, k)  # (B, k)
-        chosen = np.take_along_axis(probabilities, best, axis=1)  # (B, k)
-        recommendation_parts.append(_long_recommendations(users, item_ids[best], chosen, MODEL))
-        propensity_parts.append(_long_propensity(users, categories, probabilities @ onehot, MODEL))  # (B, C)
+    for start, summary in summary_batches(model, list(usable), batch_size, k, onehot, "score: users", mode):
+        users = model_users[start : start + len(summary.mass)]
+        best = summary.top_columns  # (B, k)
+        recommendation_parts.append(_long_recommendations(users, item_ids[best], summary.top_probabilities(), MODEL))
+        propensity_parts.append(_long_propensity(users, categories, summary.mass, MODEL))  # (B, C)
 
     if fallback_users:
         log.info("%d users have no item the model knows: they get recent popularity", len(fallback_users))

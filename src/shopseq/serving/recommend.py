@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from shopseq.sequences.scoring import Scorer, next_item_probabilities, readable_history
+from shopseq.sequences.scoring import Scorer, known_items, next_item_probabilities, readable_history
+from shopseq.sequences.streaming import chunk_size, item_chunks, summarise
 
 MODEL, FALLBACK = "model", "recent_popularity"  # where a recommendation list came from
 
@@ -34,7 +35,10 @@ class Recommendations:
 
 
 def top_k(probabilities: np.ndarray, k: int) -> np.ndarray:
-    """(U, I) -> (U, min(k, I)) column indices, most probable first; ties go to the lower index."""
+    """(U, I) -> (U, min(k, I)) column indices, most probable first; ties go to the lower index.
+
+    Sorts whole rows: fine for a few rows; over a catalogue use `streaming.summarise` (same order).
+    """
     k = min(k, probabilities.shape[1])
     return np.argsort(-probabilities, axis=1, kind="stable")[:, :k]  # (U, k)
 
@@ -53,7 +57,7 @@ def recommend(
     item of the history is known to the model, the answer is the top of `fallback` (item id ->
     recent-popularity share, most popular first) with that reason.
     """
-    known = set(model.item_ids)
+    known = known_items(model)
     usable = readable_history(history, known)
     unknown = list(dict.fromkeys(item for item in history if item not in known))
     if fallback_reason is None and not usable:
@@ -68,12 +72,12 @@ def recommend(
             unknown_items=unknown,
         )
     profile = user_profile(model, user_id)  # (1, P) or None
-    scores = model.score([usable]) if profile is None else model.score([usable], profiles=profile)  # (1, I)
-    probabilities = next_item_probabilities(scores)  # (1, I)
-    best = top_k(probabilities, k)[0]  # (k,)
+    # The catalogue in slices with a running top-K: memory and sort cost stay small for any catalogue.
+    scores = item_chunks(model, [usable], chunk_size(1), profile)
+    summary = summarise(scores, 1, min(k, len(model.item_ids)))
     return Recommendations(
-        item_ids=[model.item_ids[i] for i in best],
-        scores=[float(probabilities[0, i]) for i in best],
+        item_ids=[model.item_ids[i] for i in summary.top_columns[0]],
+        scores=[float(p) for p in summary.top_probabilities()[0]],
         source=MODEL,
         unknown_items=unknown,
     )

@@ -3,8 +3,9 @@
 Reads validated events and items (and, with `forecast.propensity`, the champion model); writes
 data/forecast/forecast.parquet (item_id, date, forecast, median, lower, upper),
 data/forecast/reorder.parquet (item_id, expected_demand, order_up_to, ...),
-reports/forecast/metrics.json (WAPE and MASE of the model vs seasonal naive, exponential
-smoothing and a plain global LightGBM) and reports/forecast/report.html.
+reports/forecast/metrics.json (WAPE, MASE, RMSSE and horizon-total WAPE of the model vs seasonal
+naive, exponential smoothing, a plain global LightGBM, an all-zero forecast and the M5 winners'
+Tweedie LightGBM) and reports/forecast/report.html.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def run(params: Params) -> None:
     panel = with_demand(purchase_panel(events, items))  # (N, T): items that sold anything
     if not panel.ids:
         raise ValueError(f"no purchases in {paths.validated}/events.parquet: nothing to forecast")
-    settings = GbmSettings(config.trees, config.learning_rate, config.threads, params.base.seed, config.dispersion_windows)
+    settings = GbmSettings.from_config(config, params.base.seed)
     static_at, scored_by = None, None
     if config.propensity:
         static_at, scored_by = _propensity_at(paths, events, panel.ids)
@@ -67,10 +68,11 @@ def run(params: Params) -> None:
         "service_level": config.service_level,
         "service_level_achieved": service_achieved(folds, config.service_level),
         "dispersion": final.dispersion,
+        "treatment": final.treatment.as_dict(),
         "propensity_from": scored_by,
         "rows": rows,
         # the same figures keyed by method, so `dvc metrics show/diff` (which skips lists) lists them
-        "by_method": {row["method"]: {k: row[k] for k in ("wape", "mase", "wape_total")} for row in rows},
+        "by_method": {row["method"]: {k: row[k] for k in ("wape", "mase", "rmsse", "wape_total")} for row in rows},
     }
     write_json(Path(paths.reports) / "forecast" / "metrics.json", metrics)
     summary = {k: v for k, v in metrics.items() if k not in ("rows", "by_method")}

@@ -19,7 +19,7 @@ from shopseq.config import BLENDABLE
 from shopseq.sequences.baselines import BaselineSettings, fit_baselines, vocabulary_of
 from shopseq.sequences.recommender import Blend, Recommender, mix_scores
 from shopseq.sequences.split import HISTORY, TARGET
-from shopseq.training.evaluate import CHUNK, row_profiles
+from shopseq.training.evaluate import row_profiles, users_per_chunk
 from shopseq.training.metrics import ranking_metrics, target_ranks
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ def fit_blend(
     columns = {item: i for i, item in enumerate(recommender.item_ids)}
     baselines = fit_baselines(list(kinds), sequences, vocabulary_of(sequences, recommender.item_ids), settings)
     ranks: dict[str, list[list[np.ndarray]]] = {kind: [[] for _ in WEIGHTS] for kind in kinds}
-    for start in range(0, len(valid), CHUNK):
-        rows = valid.iloc[start : start + CHUNK]
+    rows_per_chunk = users_per_chunk(len(recommender.item_ids))  # dense (rows x catalogue) scores below
+    for start in range(0, len(valid), rows_per_chunk):
+        rows = valid.iloc[start : start + rows_per_chunk]
         histories = rows[HISTORY].tolist()
         targets = np.array([columns.get(t, -1) for t in rows[TARGET]])
         profiles = row_profiles(recommender, rows)  # (chunk, P) for a model with the profile input

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from shopseq import schema as s
@@ -70,12 +71,12 @@ def load_text_vectors(path: Path, item_ids: list[str]) -> torch.Tensor:
         raise FileNotFoundError(f"{path} not found: run the embed stage, or set train.use_text: false")
     stored = np.load(path, allow_pickle=False)
     vectors = stored["vectors"].astype(np.float32)
-    position = {item: i for i, item in enumerate(stored["ids"].tolist())}
+    position = pd.Series(np.arange(len(vectors)), index=stored["ids"].astype(str))
+    position = position[~position.index.duplicated(keep="last")]  # a repeated id: its last vector
+    sources = position.reindex(pd.Index(item_ids, dtype=str)).fillna(-1).to_numpy(dtype=np.int64)  # (N,), -1: no text
     out = np.zeros((len(item_ids) + 1, vectors.shape[1]), dtype=np.float32)
-    found = [(row + 1, position[item]) for row, item in enumerate(item_ids) if item in position]
-    if found:
-        rows, sources = map(list, zip(*found))
-        out[rows] = vectors[sources]
+    found = np.flatnonzero(sources >= 0)
+    out[found + 1] = vectors[sources[found]]
     if missing := len(item_ids) - len(found):
         log.warning("%d of %d items have no text vector; they use a zero vector", missing, len(item_ids))
     return torch.from_numpy(out)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -11,9 +11,15 @@ from shopseq import schema as s
 from shopseq.sequences.baselines import Baseline
 from shopseq.sequences.recommender import Recommender
 from shopseq.sequences.split import HISTORY, TARGET
-from shopseq.training.metrics import coverage, ranking_metrics, target_ranks
+from shopseq.sequences.streaming import CHUNK_CELLS, chunk_size, dense_chunks, item_chunks, summarise
+from shopseq.training.metrics import coverage, ranking_metrics
 
-CHUNK = 1024  # targets scored at once: bounds memory to CHUNK x catalogue size
+CHUNK = 1024  # targets scored at once; the catalogue is scanned in slices (`streaming`), so memory is CHUNK x slice
+
+
+def users_per_chunk(n_items: int) -> int:
+    """Targets to score at once with a scorer that returns whole (targets x catalogue) rows: CHUNK, fewer for big catalogues."""
+    return max(1, min(CHUNK, 4 * CHUNK_CELLS // max(n_items, 1)))
 
 
 def sample_targets(targets: pd.DataFrame, max_targets: int, seed: int) -> pd.DataFrame:
@@ -23,20 +29,27 @@ def sample_targets(targets: pd.DataFrame, max_targets: int, seed: int) -> pd.Dat
     return targets.sample(n=max_targets, random_state=seed).sort_index()
 
 
-def evaluate_scorer(
-    score: Callable[[pd.DataFrame], np.ndarray], item_ids: list[str], targets: pd.DataFrame, ks: list[int]
+def evaluate_chunks(
+    score_chunks: Callable[[pd.DataFrame], Iterable[tuple[int, np.ndarray]]],
+    item_ids: list[str],
+    targets: pd.DataFrame,
+    ks: list[int],
+    rows_per_chunk: int = CHUNK,
 ) -> dict:
-    """Metrics for `score(rows) -> (len(rows), len(item_ids))`, applied to `targets` in chunks."""
+    """Metrics for `score_chunks(rows)`, which yields the rows' scores a catalogue slice at a time.
+
+    One pass per chunk of rows keeps a running top-(max K + 1), so ranks are exact wherever a
+    metric at K <= max(ks) can see them, and memory is bounded by rows x slice.
+    """
     index = {item: i for i, item in enumerate(item_ids)}
     k = max(ks)
     ranks, tops = [], []
-    for start in range(0, len(targets), CHUNK):
-        rows = targets.iloc[start : start + CHUNK]
-        scores = score(rows)  # (chunk, n_items)
-        columns = np.array([index.get(t, -1) for t in rows[TARGET]])
-        ranks.append(target_ranks(scores, columns))
-        # A copy: a slice would keep the whole (chunk, n_items) index array alive until the end.
-        tops.append(np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k].copy())
+    for start in range(0, len(targets), rows_per_chunk):
+        rows = targets.iloc[start : start + rows_per_chunk]
+        columns = np.array([index.get(t, -1) for t in rows[TARGET]], dtype=np.int64)
+        summary = summarise(score_chunks(rows), len(rows), k + 1, targets=columns)
+        ranks.append(summary.target_ranks(len(item_ids)))
+        tops.append(summary.top_columns[:, :k])
     if not ranks:
         raise ValueError("no evaluation targets: the evaluation period holds no known items")
     metrics = ranking_metrics(np.concatenate(ranks), ks)
@@ -45,13 +58,23 @@ def evaluate_scorer(
     return metrics
 
 
+def evaluate_scorer(
+    score: Callable[[pd.DataFrame], np.ndarray], item_ids: list[str], targets: pd.DataFrame, ks: list[int]
+) -> dict:
+    """Metrics for `score(rows) -> (len(rows), len(item_ids))`, applied to `targets` in chunks of rows."""
+    def score_chunks(rows: pd.DataFrame) -> Iterable[tuple[int, np.ndarray]]:
+        return dense_chunks(score(rows), chunk_size(len(rows)))
+
+    return evaluate_chunks(score_chunks, item_ids, targets, ks, users_per_chunk(len(item_ids)))
+
+
 def evaluate_recommender(recommender: Recommender, targets: pd.DataFrame, ks: list[int]) -> dict:
     """Full-ranking metrics of a trained model on `targets` (history, target; user_id for a profile model)."""
-    def score(rows: pd.DataFrame) -> np.ndarray:
+    def score_chunks(rows: pd.DataFrame) -> Iterable[tuple[int, np.ndarray]]:
         profiles = row_profiles(recommender, rows)  # (rows, P) for a model with the profile input
-        return recommender.score(rows[HISTORY].tolist(), profiles=profiles)
+        return item_chunks(recommender, rows[HISTORY].tolist(), chunk_size(len(rows)), profiles)
 
-    return evaluate_scorer(score, recommender.item_ids, targets, ks)
+    return evaluate_chunks(score_chunks, recommender.item_ids, targets, ks)
 
 
 def evaluate_baseline(baseline: Baseline, targets: pd.DataFrame, ks: list[int]) -> dict:

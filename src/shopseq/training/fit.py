@@ -1,4 +1,4 @@
-"""The training loop for one set of hyperparameters: windows of item sequences, full-softmax CE."""
+"""The training loop for one set of hyperparameters: windows of item sequences, full or sampled softmax CE."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from shopseq.progress import progress
 from shopseq.sequences.models import NextItemModel, pad_batch
+from shopseq.sequences.sampled_loss import NegativeSampler
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +63,18 @@ def fit(
     on_epoch: Callable[[int, float], None] | None = None,
     progress_mode: str = "auto",
     profiles: WindowProfiles | None = None,
+    sampler: NegativeSampler | None = None,
 ) -> list[float]:
     """Train `model` in place with Adam; return the mean training loss of each epoch.
 
     `on_epoch(epoch, loss)` runs after every epoch (validation, logging, pruning); it may raise
     StopTraining to end early. `profiles`: the profile of each window's input positions, for a
-    model with a profile input.
+    model with a profile input. `sampler`: train with the sampled softmax (None: full softmax).
     """
     if profiles is not None and len(profiles.rows) != len(windows):
         raise ValueError(f"profiles: {len(profiles.rows)} rows for {len(windows)} windows")
     device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizers = make_optimizers(model, lr, weight_decay, sparse_items=sampler is not None)
     order = random.Random(seed)
     losses: list[float] = []
     for epoch in range(1, epochs + 1):
@@ -85,11 +88,13 @@ def fit(
             inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
             profile = None if profiles is None else profiles.batch(batch, inputs.shape[1]).to(device)  # (B, T-1, P)
             loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device),
-                                        profile)
-            optimizer.zero_grad(set_to_none=True)
+                                        profile, sampler)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
+            clip_gradients(model.parameters(), 5.0)
+            for optimizer in optimizers:
+                optimizer.step()
             total += loss.item() * len(batch)
             count += len(batch)
         losses.append(total / max(count, 1))
@@ -101,6 +106,44 @@ def fit(
                 log.info("stopped after epoch %d", epoch)
                 break
     return losses
+
+
+def make_optimizers(model: NextItemModel, lr: float, weight_decay: float, sparse_items: bool) -> list[torch.optim.Optimizer]:
+    """AdamW over every parameter; with `sparse_items`, a lazy Adam for the item embedding table.
+
+    With the sampled loss a step touches only the items in its batch and its candidates, so the
+    table gets sparse gradients and `SparseAdam` updates only those rows: a step's cost then does
+    not grow with the catalogue (a dense gradient and AdamW pass over 1M x 64 would cost more
+    than the rest of the step). The table takes no weight decay then (`train.defaults.weight_decay`
+    is 0).
+    """
+    model.item_embedding.sparse = sparse_items
+    if not sparse_items:
+        return [torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)]
+    table = model.item_embedding.weight
+    rest = [p for p in model.parameters() if p is not table]
+    return [torch.optim.SparseAdam([table], lr=lr), torch.optim.AdamW(rest, lr=lr, weight_decay=weight_decay)]
+
+
+def clip_gradients(parameters, max_norm: float) -> float:
+    """Scale all gradients, sparse ones included, so that their joint L2 norm is at most `max_norm`; return the norm."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    norms = [(g.coalesce().values() if g.is_sparse else g).norm() for g in grads]
+    total = float(torch.stack(norms).norm())
+    if total > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (total + 1e-6))
+    return total
+
+
+def negative_sampler(windows: list[list[int]], n_items: int, negatives: int, sampling: str, in_batch: bool,
+                     seed: int) -> NegativeSampler:
+    """The sampled loss's sampler, with item popularity counted over the training windows' targets."""
+    targets = [item for window in windows for item in window[1:]]
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_items + 1)  # (N+1,)
+    return NegativeSampler(counts, negatives, sampling, in_batch, seed)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -21,7 +21,7 @@ from shopseq.seed import set_seed
 from shopseq.sequences.models import ModelConfig, NextItemModel
 from shopseq.sequences.recommender import Recommender
 from shopseq.training.evaluate import evaluate_recommender
-from shopseq.training.fit import StopTraining, WindowProfiles, fit
+from shopseq.training.fit import StopTraining, WindowProfiles, fit, negative_sampler
 
 log = logging.getLogger(__name__)
 OBJECTIVE = "ndcg@10"
@@ -140,8 +140,14 @@ def train_trial(
             log.info("no better validation %s for %d epochs: stopping", OBJECTIVE, train.patience)
             raise StopTraining
 
+    sampler = None
+    if train.uses_sampled_loss(len(data.item_ids)):
+        sampler = negative_sampler(data.windows, len(data.item_ids), train.negatives, train.negative_sampling,
+                                   train.in_batch_negatives, seed)
+        log.info("sampled softmax: %d shared negatives (%s)%s over %d items", train.negatives,
+                 train.negative_sampling, " + in-batch" if train.in_batch_negatives else "", len(data.item_ids))
     fit(model, data.windows, train.epochs, train.batch_size, float(hp["lr"]), float(hp["weight_decay"]),
-        seed, on_epoch, progress_mode, data.window_profiles)
+        seed, on_epoch, progress_mode, data.window_profiles, sampler)
     if state["weights"] is not None:
         model.load_state_dict(state["weights"])
     return TrialOutcome(model, state["value"], history, state["pruned"])

@@ -70,3 +70,24 @@ def test_ints_are_accepted_where_floats_are_expected(tmp_path):
 def test_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError, match="project root"):
         load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"loss": "softmax"}, "train.loss"),
+        ({"negative_sampling": "zipf"}, "train.negative_sampling"),
+        ({"negatives": -1}, "train.negatives"),
+        ({"negatives": 0, "in_batch_negatives": False}, "no negatives"),
+    ],
+)
+def test_bad_sampled_loss_settings_name_the_key(raw, named):
+    with pytest.raises(ConfigError, match=named):
+        from_dict(Train, raw)
+
+
+def test_auto_loss_switches_to_sampled_above_the_catalogue_size():
+    auto = from_dict(Train, {"loss": "auto", "sampled_loss_above": 1000})
+    assert not auto.uses_sampled_loss(1000) and auto.uses_sampled_loss(1001)
+    assert from_dict(Train, {"loss": "sampled"}).uses_sampled_loss(10)
+    assert not from_dict(Train, {"loss": "full"}).uses_sampled_loss(10_000_000)

@@ -23,8 +23,11 @@ from shopseq.downstream.forecast import (
     interval_coverage,
     mase,
     mean_mase,
+    mean_rmsse,
+    pinball,
     purchase_panel,
     reorder_suggestions,
+    rmsse_scale,
     score_backtest,
     seasonal_naive,
     service_achieved,
@@ -32,15 +35,20 @@ from shopseq.downstream.forecast import (
     with_demand,
 )
 from shopseq.downstream.forecast_models import (
-    ETS_WEIGHTS,
+    PARTS,
     DemandForecast,
     GbmSettings,
-    choose_blend,
+    Treatment,
+    blend_grid,
+    calibrate_dispersion,
+    choose_treatment,
     demand_model,
     exp_smoothing,
     fit_dispersion,
-    gbm_mean,
     global_gbm,
+    mean_parts,
+    seasonal_mean,
+    tweedie_gbm,
 )
 
 WEEK = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 4.0, 3.0])
@@ -93,6 +101,34 @@ def test_mean_mase_skips_series_with_zero_scale() -> None:
     assert mean_mase(actual, forecast, scale=np.array([1.5, 0.0])) == pytest.approx(2.0 / 1.5)
 
 
+def test_rmsse_hand_computed() -> None:
+    # history 1 3 2 4: one-day changes 2 -1 2 -> mean square 3; errors 1 and 3 -> mean square 5
+    scale = rmsse_scale(np.array([[1.0, 3.0, 2.0, 4.0], [2.0, 2.0, 2.0, 2.0]]))
+    np.testing.assert_allclose(scale, [3.0, 0.0])
+
+    # the flat second series has no scale and is skipped
+    actual, forecast = np.array([[2.0, 4.0], [1.0, 1.0]]), np.array([[3.0, 1.0], [0.0, 0.0]])
+    assert mean_rmsse(actual, forecast, scale) == pytest.approx(math.sqrt(5 / 3))
+
+
+def test_rmsse_needs_two_days() -> None:
+    with pytest.raises(ValueError, match="at least 2 days"):
+        rmsse_scale(np.ones((2, 1)))
+
+
+def test_pinball_hand_computed() -> None:
+    actual = np.array([[2.0, 0.0]])
+    # q 0.1, forecast 1 1: under by 1 -> 0.1, over by 1 -> 0.9; sum 1.0
+    # q 0.9, forecast 3 0: over by 1 -> 0.1, exact -> 0; sum 0.1
+    # mean over levels 0.55, over 2 units sold -> 0.275
+    loss = pinball(actual, {0.1: np.array([[1.0, 1.0]]), 0.9: np.array([[3.0, 0.0]])})
+
+    assert loss == pytest.approx(0.55 / 2)
+    # at the median, pinball is half the WAPE of that median
+    assert pinball(actual, {0.5: np.array([[1.0, 1.0]])}) == pytest.approx(0.5 * wape(actual, np.array([[1.0, 1.0]])))
+    assert math.isnan(pinball(np.zeros((1, 2)), {0.5: np.ones((1, 2))}))
+
+
 # ---- methods ---------------------------------------------------------------------------------
 
 
@@ -118,13 +154,25 @@ def test_exp_smoothing_is_flat_and_follows_a_level_shift() -> None:
     assert 9.0 < forecast[0, 0] <= 10.0
 
 
-def test_global_gbm_forecasts_every_series_and_day_without_negatives() -> None:
+@pytest.mark.parametrize("peer", [global_gbm, tweedie_gbm])
+def test_lightgbm_peers_forecast_every_series_and_day_without_negatives(peer) -> None:
     values = _panel_values(n=5, weeks=6)
 
-    forecast = global_gbm(values, _dates(42), horizon=9, season=7, settings=FAST)
+    forecast = peer(values, _dates(42), horizon=9, season=7, settings=FAST)
 
     assert forecast.shape == (5, 9)
     assert np.isfinite(forecast).all() and (forecast >= 0).all()
+
+
+def test_seasonal_mean_averages_the_same_weekday_over_the_last_seasons() -> None:
+    history = np.arange(1.0, 16.0)[None, :]  # days 1..15, season 3: the last 4 seasons are days 4..15
+
+    forecast = seasonal_mean(history, horizon=4, season=3, seasons=4)
+
+    # day 16 is position 0: days 13, 10, 7, 4 -> 8.5; day 17: 14, 11, 8, 5 -> 9.5; ...
+    np.testing.assert_allclose(forecast, [[8.5, 9.5, 10.5, 8.5]])
+    # fewer seasons than asked: all there are
+    np.testing.assert_allclose(seasonal_mean(np.array([[1.0, 2.0, 3.0, 4.0]]), 2, 2, seasons=4), [[2.0, 3.0]])
 
 
 def test_fit_dispersion_hand_computed() -> None:
@@ -148,36 +196,65 @@ def test_dispersion_pools_holdout_windows() -> None:
     one = demand_model(values, _dates(56), 7, 7, GbmSettings(trees=20, learning_rate=0.1, dispersion_windows=1))
     two = demand_model(values, _dates(56), 7, 7, GbmSettings(trees=20, learning_rate=0.1, dispersion_windows=2))
 
-    assert one.dispersion > 0 and two.dispersion > 0 and one.dispersion != two.dispersion
-    gbm, ets = gbm_mean(values, _dates(56), 7, 7, GbmSettings(trees=20, learning_rate=0.1)), exp_smoothing(values, _dates(56), 7)
+    assert one.dispersion > 0 and two.dispersion > 0
+    assert one.treatment != two.treatment  # the second window's holdout moved the choice
+    settings = GbmSettings(trees=20, learning_rate=0.1)
     for forecast in (one, two):  # the windows set the spread and the blend; the blend's parts are the full-history fits
-        assert forecast.ets_weight in ETS_WEIGHTS
-        np.testing.assert_allclose(forecast.mean, (1 - forecast.ets_weight) * gbm + forecast.ets_weight * ets)
+        assert forecast.treatment.weights in blend_grid()
+        parts = mean_parts(values, _dates(56), 7, 7, settings, None, (forecast.treatment.scaled,))[forecast.treatment.scaled]
+        np.testing.assert_allclose(forecast.mean, parts @ np.asarray(forecast.treatment.weights))
+        assert forecast.ets_weight == forecast.treatment.weights[PARTS.index("exp_smoothing")]
 
 
-def test_blend_weight_follows_the_method_that_forecast_the_holdouts() -> None:
+def test_blend_grid_covers_the_simplex_in_quarters_lightgbm_first() -> None:
+    grid = blend_grid()
+
+    assert grid[0] == (1.0, 0.0, 0.0) and len(grid) == 15 and len(set(grid)) == 15
+    assert all(sum(w) == pytest.approx(1.0) and min(w) >= 0 for w in grid)
+    assert (0.0, 0.0, 1.0) in grid and (0.25, 0.5, 0.25) in grid
+
+
+def _parts(*forecasts: np.ndarray) -> np.ndarray:
+    return np.stack(forecasts, axis=-1)  # (M, H, P)
+
+
+def test_treatment_follows_the_part_that_forecast_the_holdouts() -> None:
     actual = np.array([[0.0, 3.0, 0.0, 4.0, 5.0, 0.0, 3.0]] * 4)  # (M, H)
     right, wrong = actual.copy(), np.full_like(actual, 0.2)
 
-    assert choose_blend(actual, gbm=right, ets=wrong)[0] == 0.0
-    assert choose_blend(actual, gbm=wrong, ets=right)[0] == max(ETS_WEIGHTS)
+    assert choose_treatment(actual, {False: _parts(right, wrong, wrong)}).weights == (1.0, 0.0, 0.0)
+    assert choose_treatment(actual, {False: _parts(wrong, right, wrong)}).weights == (0.0, 1.0, 0.0)
+    chosen = choose_treatment(actual, {False: _parts(wrong, wrong, right)})
+    assert chosen.weights == (0.0, 0.0, 1.0) and chosen.holdout_wape == 0.0
+    # the scaled LightGBM wins when it alone forecast the holdouts
+    scaled = choose_treatment(actual, {False: _parts(wrong, wrong, wrong), True: _parts(right, wrong, wrong)})
+    assert scaled == Treatment(weights=(1.0, 0.0, 0.0), scaled=True, holdout_wape=0.0)
 
 
-def test_blend_ties_keep_lightgbm_alone() -> None:
-    actual = np.zeros((3, 7))  # every blend's median is 0: all tie
+def test_treatment_needs_a_real_gain_to_leave_raw_lightgbm_alone() -> None:
+    # the seasonal mean is better by 1 unit in 700: noise, the default stays
+    actual = np.full((100, 7), 5.0)
+    gbm, seasonal = np.full((100, 7), 4.0), np.full((100, 7), 4.0)
+    seasonal.flat[0] = 5.0
 
-    assert choose_blend(actual, gbm=np.full((3, 7), 0.1), ets=np.full((3, 7), 0.3)) == (0.0, 0.0)
+    assert choose_treatment(actual, {False: _parts(gbm, gbm, seasonal)}).weights == (1.0, 0.0, 0.0)
+    seasonal.flat[:50] = 5.0  # 50 units in 700: a real gain
+    assert choose_treatment(actual, {False: _parts(gbm, gbm, seasonal)}).weights == (0.0, 0.0, 1.0)
 
 
-@pytest.mark.parametrize(("misses", "weight"), [(1, 0.0), (10, 0.5)])
-def test_blend_needs_a_real_gain_to_leave_lightgbm_alone(misses: int, weight: float) -> None:
-    # both forecast 4 where 5 sold (error 1 a day); LightGBM also says 2 on `misses` days, where the
-    # half blend's median is 3: 1 miss saves 1 of 702 units of error (noise), 10 save 10 of 720
-    actual, ets = np.full((100, 7), 5.0), np.full((100, 7), 4.0)
-    gbm = ets.copy()
-    gbm.flat[:misses] = 2.0
+def test_dispersion_is_set_so_the_holdout_band_covers_its_nominal_share() -> None:
+    rng = np.random.default_rng(0)
+    mean = np.full((400, 7), 20.0)
+    actual = rng.negative_binomial(2, 2 / (2 + 20.0), size=mean.shape).astype(float)  # phi 0.5 around mean 20
 
-    assert choose_blend(actual, gbm=gbm, ets=ets) == (weight, 0.0)
+    phi, coverage = calibrate_dispersion(actual, mean, interval=0.8)
+
+    assert abs(coverage - 0.8) < 0.03
+    inside = (DemandForecast(mean, phi).quantile(0.1) <= actual) & (actual <= DemandForecast(mean, phi).quantile(0.9))
+    assert coverage == pytest.approx(inside.mean())
+    # a Poisson band around the same mean is far too narrow
+    poisson = (DemandForecast(mean, 0.0).quantile(0.1) <= actual) & (actual <= DemandForecast(mean, 0.0).quantile(0.9))
+    assert poisson.mean() < 0.6
 
 
 def test_fitted_total_dispersion_widens_reorder_levels_only() -> None:
@@ -267,6 +344,8 @@ def test_backtest_never_sees_the_future() -> None:
         np.testing.assert_array_equal(refolded[0].forecasts[method], folds[0].forecasts[method])
     np.testing.assert_array_equal(refolded[0].model.mean, folds[0].model.mean)
     assert refolded[0].model.dispersion == folds[0].model.dispersion
+    assert refolded[0].model.treatment == folds[0].model.treatment  # blend, scaling, holdout figures
+    np.testing.assert_array_equal(refolded[0].squared_scale, folds[0].squared_scale)
     np.testing.assert_array_equal(refolded[0].scale, folds[0].scale)
     assert not np.array_equal(refolded[0].actual, folds[0].actual)  # the truth did change
 
@@ -280,7 +359,7 @@ def test_backtest_does_use_the_past() -> None:
     changed[:, folds[0].origin - 7 : folds[0].origin] += 5
     refolded = _backtest(changed)
 
-    for method in METHODS:
+    for method in (m for m in METHODS if m != "zero"):  # the all-zero forecast ignores every day by design
         assert not np.array_equal(refolded[0].forecasts[method], folds[0].forecasts[method]), method
 
 
@@ -299,6 +378,7 @@ def test_scores_name_every_method_and_a_perfect_forecast_scores_zero() -> None:
     assert rows["seasonal_naive"]["wape"] == 0.0 and rows["seasonal_naive"]["wape_total"] == 0.0
     assert rows["seasonal_naive"]["mase"] is None  # a periodic history has no naive error to scale by
     assert rows["exp_smoothing"]["wape"] > 0.0
+    assert rows["zero"]["wape"] == 1.0 and rows["zero"]["wape_total"] == 1.0  # forecasting nothing misses all that sold
     assert all(row["seconds"] >= 0 for row in rows.values()) and "wape_mean" in rows["model"]
 
 
@@ -332,12 +412,19 @@ def test_hindsight_ceiling_forecasts_each_window_its_own_median() -> None:
     assert hindsight_median_wape(folds) == pytest.approx(7 / 8)
 
 
-def test_model_scores_its_median_and_totals_its_mean() -> None:
+def test_model_scores_its_mean_like_every_method() -> None:
     folds = _backtest(_panel_values(seed=5), n_origins=2)
 
     for fold in folds:
-        np.testing.assert_array_equal(fold.forecasts["model"], fold.model.median())
+        np.testing.assert_array_equal(fold.forecasts["model"], fold.model.mean)
         np.testing.assert_allclose(fold.totals["model"], fold.model.mean.sum(axis=1))
+        for method in METHODS:
+            np.testing.assert_allclose(fold.totals[method], fold.forecasts[method].sum(axis=1))
+    rows = {row["method"]: row for row in score_backtest(folds)}
+    assert rows["model"]["wape"] == rows["model"]["wape_mean"]
+    actual = np.concatenate([f.actual for f in folds])
+    assert rows["model"]["wape_median"] == pytest.approx(wape(actual, np.concatenate([f.model.median() for f in folds])))
+    assert rows["model"]["pinball"] > 0 and all("pinball" not in row for m, row in rows.items() if m != "model")
 
 
 def test_coverage_and_service_count_actuals_inside_the_model_quantiles() -> None:
