@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup test test-fast demo repro lock clean
+.PHONY: setup test test-fast demo cluster-demo repro lock clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ demo:
 	$(PYTHON) -I src/shopseq/ops/ports.py
 	$(MAKE) setup
 	$(BIN)/shopseq demo
+
+# The demo on a cluster brought up on this machine (PostgreSQL, Redis, an MLflow server, Airflow on
+# Celery with two workers) and torn down after it; writes reports/cluster_demo_summary.json.
+cluster-demo: setup
+	$(BIN)/shopseq demo --cluster
 
 repro: setup
 	# The pipeline only: benchmarks/dvc.yaml regenerates the committed results (dvc repro in benchmarks/).

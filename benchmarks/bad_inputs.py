@@ -43,7 +43,7 @@ def run_case(case, params, out: Path) -> dict:
     started = time.perf_counter()
     row = {"kind": case.kind, "adapter": case.source, "expected": case.expect}
     try:
-        summary = check_data(case.source, case.path, out, params)
+        summary = check_data(case.source, case.path, out, params.ingest, params.validate, params.base.seed)
     except FormatError as error:
         message = str(error).replace(str(case.path), "<file>")
         row.update(happened=f"error: {message[:150]}", rows_in="-", accepted="-", quarantined="-", lost=0)

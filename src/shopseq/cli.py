@@ -79,8 +79,14 @@ def run_stage(stage: str = typer.Argument(..., help=f"One of: {', '.join(STAGES)
     """Run one pipeline stage outside Airflow (the dvc.yaml cmds call exactly this)."""
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r}{did_you_mean(stage, STAGES)}", hint=f"choose one of: {', '.join(STAGES)}")
+    params = _params()
+    if stage == "train" and params.train.processes > 1 and "WORLD_SIZE" not in os.environ:
+        from shopseq.training.distributed import run_under_torchrun
+
+        run_under_torchrun(params.train.processes, ["--params", _state["params"], "run", "train"])
+        return
     module = importlib.import_module(f"shopseq.stages.{stage}")
-    module.run(_params())
+    module.run(params)
 
 
 @app.command("check-data")
@@ -101,7 +107,7 @@ def check_data(
             f"--path {path} does not exist (relative paths start at {Path.cwd()})",
             hint=f"pass --path the file or directory that holds the {source} data; check-data reads it, nothing builds it",
         )
-    summary = run_check(source=source, path=path, out=out, params=params)
+    summary = run_check(source, path, out, params.ingest, params.validate, params.base.seed)
     typer.echo(describe_counts(summary, source))
     typer.echo(f"wrote {out / 'summary.json'}")
     if not summary["passed"]:
@@ -113,9 +119,16 @@ def check_data(
 def demo(
     project: Path = typer.Option(Path("."), help="The shopseq project to run in (holds params.yaml, dags/)."),
     serve: bool = typer.Option(False, "--serve", help="Only start the demo's Airflow for its UI; Ctrl-C stops it."),
+    cluster: bool = typer.Option(
+        False,
+        "--cluster",
+        help="Run it on a cluster brought up here and torn down after: PostgreSQL, Redis, an MLflow server, "
+        "Airflow on Celery with two workers (reports/cluster_demo_summary.json).",
+    ),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
     from shopseq.ops.airflow_local import AirflowError, LocalAirflow
+    from shopseq.ops.cluster.services import ServiceError
     from shopseq.ops.demo import format_summary, run_demo
     from shopseq.ops.demo import serve as serve_airflow
     from shopseq.ops.ports import PortError
@@ -124,13 +137,20 @@ def demo(
         if serve:
             serve_airflow(project)
             return
-        summary = run_demo(project)
+        if cluster:
+            from shopseq.ops.cluster.demo import run_cluster_demo
+
+            summary = run_cluster_demo(project)
+        else:
+            summary = run_demo(project)
     except PortError as error:
         raise UserError(str(error), hint="nothing was started; the demo checks its ports first") from error
+    except ServiceError as error:
+        raise UserError(str(error), hint="the cluster needs PostgreSQL and Redis (see docs/cluster.md)") from error
     except AirflowError as error:
         airflow_log = LocalAirflow(project=project.resolve()).log_file
         hint = (
-            f"Airflow's own log is {airflow_log}" if airflow_log.exists()
+            f"Airflow's logs are in {airflow_log.parent} (standalone.log, scheduler.log, ...)" if airflow_log.exists()
             else "Airflow had not started, so it wrote no log yet; rerun with --debug for the traceback"
         )
         raise UserError(str(error), hint=hint) from error
@@ -162,7 +182,8 @@ def registry_register() -> None:
     """Register the gated candidate as a new model version with alias `challenger`."""
     from shopseq.registry import register_candidate
 
-    version = register_candidate(_params())
+    params = _params()
+    version = register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports)
     typer.echo(f"registered version {version} as challenger")
 
 
@@ -175,7 +196,8 @@ def registry_promote(
     """Move alias `champion` to a version, recording who approved it, when and why."""
     from shopseq.registry import promote
 
-    promoted = promote(_params(), version=version, approved_by=approved_by, reason=reason)
+    params = _params()
+    promoted = promote(params.base, params.registry, version=version, approved_by=approved_by, reason=reason)
     typer.echo(f"version {promoted} is now champion")
 
 
@@ -188,7 +210,8 @@ def registry_reject(
     """Record a rejection on a version; the champion does not move."""
     from shopseq.registry import reject
 
-    reject(_params(), version=version, rejected_by=rejected_by, reason=reason)
+    params = _params()
+    reject(params.base, params.registry, version=version, rejected_by=rejected_by, reason=reason)
     typer.echo(f"version {version} rejected")
 
 
@@ -200,7 +223,8 @@ def registry_rollback(
     """Point `champion` back at the version the current champion replaced."""
     from shopseq.registry import rollback_champion
 
-    version = rollback_champion(_params(), by=by, reason=reason)
+    params = _params()
+    version = rollback_champion(params.base, params.registry, by=by, reason=reason)
     typer.echo(f"version {version} is champion again")
 
 
@@ -211,7 +235,8 @@ def registry_show() -> None:
 
     from shopseq.registry import describe
 
-    typer.echo(json.dumps(describe(_params()), indent=2, default=str))
+    params = _params()
+    typer.echo(json.dumps(describe(params.base, params.registry), indent=2, default=str))
 
 
 @app.command("versions")
@@ -231,7 +256,7 @@ def versions_command(
     if record:
         recorded = versions.snapshot(Path.cwd(), params)
         typer.echo(f"recorded data version {recorded.name} (tag {recorded.tag})")
-    by_data = versions_for_data(params)
+    by_data = versions_for_data(params.base, params.registry)
     rows = [
         {
             "data_version": version.name,
@@ -317,6 +342,32 @@ def benchmark_quality(
     report = run_quality(source, path, out, _params(), options)
     typer.echo(markdown_table([report]), nl=False)
     typer.echo(f"wrote {out / 'quality.json'} and {out / 'quality.md'}")
+
+
+@benchmark_app.command("volume")
+def benchmark_volume(
+    source: str = typer.Option(..., help="Source format of SAMPLE (taobao, rees46)."),
+    path: Path = typer.Option(..., help="The real sample to grow (its published layout; .gz read transparently)."),
+    events: str = typer.Option("1000000,10000000", help="Sizes to grow the sample to, comma-separated."),
+    engine: str = typer.Option("embedded", help="base.engine for the run: embedded | spark."),
+    out: Path = typer.Option(..., help="Directory for volume.json (and the grown data under work/)."),
+    stages: str = typer.Option("ingest,validate,sequences", help="Stages to run, in order, comma-separated."),
+    src: Optional[Path] = typer.Option(None, help="Run the stages with the shopseq package in this src/ (older code, side by side)."),
+    keep_data: bool = typer.Option(False, help="Keep each size's grown data and outputs under OUT/work/."),
+) -> None:
+    """Grow a real sample to each size in its published layout and time each stage on it."""
+    from shopseq.benchmarks.volume import run_volume
+
+    try:
+        sizes = [int(size.replace("_", "")) for size in events.split(",") if size]
+    except ValueError as error:
+        raise UserError(f"--events {events!r} is not a comma-separated list of whole numbers", hint="e.g. 1000000,10000000") from error
+    result = run_volume(
+        source, path, sizes, engine, out, Path(_state["params"]), tuple(s for s in stages.split(",") if s), src, keep_data
+    )
+    for row in result["rows"]:
+        typer.echo(f"{row['events']:>12,} {row['engine']:<9} {row['stage']:<10} {row['seconds']:>8.1f} s {row['peak_mb']:>9,.0f} MB")
+    typer.echo(f"wrote {out / 'volume.json'}")
 
 
 @benchmark_app.command("embed")

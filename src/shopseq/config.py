@@ -8,6 +8,7 @@ silently ignored. Functions receive their own section, never the whole file.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ import yaml
 from shopseq.suggest import did_you_mean
 
 PARAMS_FILE = "params.yaml"
+
+
+ENGINES = ("embedded", "spark")
 
 
 class ConfigError(ValueError):
@@ -33,10 +37,23 @@ class Base:
     mlflow_uri: str = "sqlite:///mlflow/mlflow.db"
     mlflow_artifacts: str = "mlflow/artifacts"
     experiment: str = "shopseq"
+    engine: str = "embedded"  # where the heavy per-user work runs: embedded (DuckDB buckets) | spark
+    spark_master: str = "local[2]"  # with engine spark: spark://host:7077, or local[N] in this process
+    engine_memory: str = "4GB"  # embedded engine: DuckDB's memory_limit (it spills to disk beyond)
+    bucket_events: int = 2_000_000  # events per user bucket: what one bucket holds in pandas at once
 
     def __post_init__(self) -> None:
         _one_of("base.device", self.device, ("auto", "cpu", "cuda"))
         _one_of("base.progress", self.progress, ("auto", "bars", "logs"))
+        _one_of("base.engine", self.engine, ENGINES)
+        if self.engine == "spark" and not self.spark_master.startswith(("spark://", "local")):
+            raise ConfigError(
+                f"base.spark_master must be spark://HOST:PORT or local[N] for engine spark, got {self.spark_master!r}"
+            )
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", self.engine_memory):
+            raise ConfigError(f"base.engine_memory must be a size such as 4GB or 512MB, got {self.engine_memory!r}")
+        if self.bucket_events < 1:
+            raise ConfigError(f"base.bucket_events must be >= 1, got {self.bucket_events}")
 
 
 @dataclass(frozen=True)
@@ -71,9 +88,7 @@ class Synthetic:
     review_rate: float = 0.35
 
     def __post_init__(self) -> None:
-        for name in ("n_users", "n_items", "n_categories", "days", "related_items"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"ingest.synthetic.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "ingest.synthetic", ("n_users", "n_items", "n_categories", "days", "related_items"))
         if self.n_items < 2 * self.n_categories:
             raise ConfigError("ingest.synthetic.n_items must be at least twice n_categories")
         for name in ("follow_related", "churn_rate", "review_rate"):
@@ -146,15 +161,10 @@ class Profiles:
     churn_days: int = 14
 
     def __post_init__(self) -> None:
-        if self.churn_days < 1:
-            raise ConfigError(f"profiles.churn_days must be >= 1, got {self.churn_days}")
-        if self.text_half_life_days <= 0:
-            raise ConfigError(f"profiles.text_half_life_days must be > 0, got {self.text_half_life_days}")
-        for name in ("pca_components", "max_categories"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"profiles.{name} must be >= 0, got {getattr(self, name)}")
-        if self.session_gap_minutes <= 0:
-            raise ConfigError(f"profiles.session_gap_minutes must be > 0, got {self.session_gap_minutes}")
+        _require_min(self, "profiles", ("churn_days",))
+        _require_min(self, "profiles", ("text_half_life_days",), low=0, strict=True)
+        _require_min(self, "profiles", ("pca_components", "max_categories"), low=0)
+        _require_min(self, "profiles", ("session_gap_minutes",), low=0, strict=True)
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,10 @@ NEGATIVE_SAMPLINGS = ("uniform", "popularity")  # train.negative_sampling
 
 
 BLENDABLE = ("markov", "item_knn", "session_knn")  # baselines a trained model can be blended with
+
+
+STUDY_STORAGE_ENV = "SHOPSEQ_OPTUNA_STORAGE"
+"""Environment variable naming the Optuna study's RDB storage; wins over train.study_storage."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,8 @@ class Train:
     )
     family_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # family -> overrides of `defaults`
     search_space: dict[str, Any] = field(default_factory=dict)
+    processes: int = 1  # data-parallel training processes; > 1 runs the stage under torchrun
+    study_storage: str | None = None  # Optuna RDB URL shared by workers (SHOPSEQ_OPTUNA_STORAGE wins); None: in memory
 
     def defaults_for(self, family: str) -> dict[str, Any]:
         """`defaults` with the overrides `family_defaults` names for `family`."""
@@ -219,11 +235,11 @@ class Train:
 
     def __post_init__(self) -> None:
         _one_of("train.model", self.model, MODEL_FAMILIES)
+        if self.processes < 1:
+            raise ConfigError(f"train.processes must be >= 1 (1: no torchrun); got {self.processes}")
         _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.negative_sampling", self.negative_sampling, NEGATIVE_SAMPLINGS)
-        for name in ("sampled_loss_above", "negatives"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        _require_min(self, "train", ("sampled_loss_above", "negatives"), low=0)
         if self.negatives == 0 and not self.in_batch_negatives:
             raise ConfigError("train.negatives is 0 and train.in_batch_negatives is false: the sampled loss "
                               "would have no negatives; set negatives >= 1 or in_batch_negatives: true")
@@ -270,9 +286,7 @@ class Evaluate:
     def __post_init__(self) -> None:
         if unknown := [name for name in self.baselines if name not in BASELINES]:
             raise ConfigError(f"evaluate.baselines: unknown {unknown}; choose from {', '.join(BASELINES)}")
-        for name in ("recent_days", "knn_neighbours", "knn_history", "knn_sessions"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"evaluate.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "evaluate", ("recent_days", "knn_neighbours", "knn_history", "knn_sessions"))
 
 
 @dataclass(frozen=True)
@@ -313,8 +327,8 @@ class Campaign:
             raise ConfigError(f"{where}.items: the list is empty")
         if self.size is None and self.min_score is None:
             raise ConfigError(f"{where}: give a size, a min_score or both")
-        if self.size is not None and self.size < 1:
-            raise ConfigError(f"{where}.size must be >= 1, got {self.size}")
+        if self.size is not None:
+            _require_min(self, where, ("size",))
 
 
 @dataclass(frozen=True)
@@ -325,9 +339,7 @@ class Lookalikes:
     neighbours: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("seed_top", "size", "neighbours"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"audiences.lookalikes.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "audiences.lookalikes", ("seed_top", "size", "neighbours"))
 
 
 @dataclass(frozen=True)
@@ -344,11 +356,9 @@ class Audiences:
     lookalikes: Lookalikes = field(default_factory=Lookalikes)
 
     def __post_init__(self) -> None:
-        for name in ("top_users", "batch_size", "recent_days", "holdout_days", "max_categories", "train_windows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"audiences.{name} must be >= 1, got {getattr(self, name)}")
-        if self.half_life_days <= 0:
-            raise ConfigError(f"audiences.half_life_days must be > 0, got {self.half_life_days}")
+        names = ("top_users", "batch_size", "recent_days", "holdout_days", "max_categories", "train_windows")
+        _require_min(self, "audiences", names)
+        _require_min(self, "audiences", ("half_life_days",), low=0, strict=True)
         _one_of("audiences.outcome", self.outcome, AUDIENCE_OUTCOMES)
         names = [c.name for c in self.campaigns]
         if duplicated := sorted({n for n in names if names.count(n) > 1}):
@@ -362,9 +372,7 @@ class Score:
     recent_days: int = 7
 
     def __post_init__(self) -> None:
-        for name in ("k", "batch_size", "recent_days"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"score.{name} must be >= 1, got {getattr(self, name)}")
+        _require_min(self, "score", ("k", "batch_size", "recent_days"))
 
 
 @dataclass(frozen=True)
@@ -382,11 +390,8 @@ class Serve:
             raise ConfigError(f"serve.threads must be >= 0 (0: torch's default), got {self.threads}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"serve.port must be in 1..65535, got {self.port}")
-        for name in ("max_k", "max_items", "recent_days"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"serve.{name} must be >= 1, got {getattr(self, name)}")
-        if self.poll_seconds <= 0:
-            raise ConfigError(f"serve.poll_seconds must be > 0, got {self.poll_seconds}")
+        _require_min(self, "serve", ("max_k", "max_items", "recent_days"))
+        _require_min(self, "serve", ("poll_seconds",), low=0, strict=True)
 
 
 @dataclass(frozen=True)
@@ -404,9 +409,8 @@ class Forecast:
     dispersion_windows: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("horizon", "season", "backtest_origins", "trees", "threads", "report_items", "dispersion_windows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"forecast.{name} must be >= 1, got {getattr(self, name)}")
+        names = ("horizon", "season", "backtest_origins", "trees", "threads", "report_items", "dispersion_windows")
+        _require_min(self, "forecast", names)
         for name in ("interval", "service_level", "learning_rate"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ConfigError(f"forecast.{name} must be in (0, 1), got {getattr(self, name)}")
@@ -521,6 +525,17 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
     if not isinstance(value, kind):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
+
+
+def _require_min(section: Any, where: str, names: tuple[str, ...], low: int = 1, strict: bool = False) -> None:
+    """Reject the first of `names` in `section` below `low` (or at it, if `strict`), naming the key.
+
+    One wording for every lower bound in params.yaml: `<where>.<name> must be >= 1, got 0`.
+    """
+    for name in names:
+        value = getattr(section, name)
+        if value <= low if strict else value < low:
+            raise ConfigError(f"{where}.{name} must be {'>' if strict else '>='} {low}, got {value}")
 
 
 def _one_of(where: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -32,14 +32,17 @@ def git_commit(directory: str | Path = ".", paths: tuple[str, ...] = ()) -> str:
 
 
 def params_hash(params: Params) -> str:
-    """A short, stable hash of every tunable (the whole params file as loaded)."""
+    """A short, stable hash of every tunable (the whole params file as loaded).
+
+    The one library function that takes the whole `Params`: its job is to name all of them.
+    """
     canonical = json.dumps(dataclasses.asdict(params), sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def data_version(params: Params) -> str:
-    """The validated data's version as the validate stage recorded it."""
-    summary = Path(params.paths.reports) / "validation" / "summary.json"
+def data_version(reports: str | Path) -> str:
+    """The validated data's version as the validate stage recorded it under `reports`."""
+    summary = Path(reports) / "validation" / "summary.json"
     if not summary.exists():
         raise FileNotFoundError(f"{summary} not found: run the validate stage first")
     return json.loads(summary.read_text())["data_version"]

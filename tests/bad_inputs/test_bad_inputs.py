@@ -67,14 +67,14 @@ def test_bad_input_is_an_error_or_quarantined_never_lost(
     out = tmp_path / "out"
     if case.expect == ERROR:
         with pytest.raises(FormatError) as caught:
-            check_data(case.source, case.path, out, params)
+            check_data(case.source, case.path, out, params.ingest, params.validate, params.base.seed)
         message = str(caught.value)
         assert_names_the_file(message, case)
         assert re.search(case.error, message), message
         assert not (out / "summary.json").exists()
         return
 
-    summary = check_data(case.source, case.path, out, params)
+    summary = check_data(case.source, case.path, out, params.ingest, params.validate, params.base.seed)
     assert read_json(out / "summary.json") == json.loads(json.dumps(summary))
     assert_nothing_lost(summary, case)
     table = summary["tables"][case.table]
@@ -142,7 +142,8 @@ def test_the_command_line_gives_the_same_result(
         assert done.returncode == 1 and len(errors) == 1, done.stderr
         assert str(case.path) in errors[0] and re.search(case.error, errors[0]), errors[0]
         return
-    library = check_data(case.source, case.path, tmp_path / "library", params)
+    library = check_data(case.source, case.path, tmp_path / "library",
+                         params.ingest, params.validate, params.base.seed)
     assert read_json(out / "summary.json") == json.loads(json.dumps(library))
     if case.expect == FAILS:
         assert done.returncode == 1 and len(errors) == 1, done.stderr
@@ -164,7 +165,7 @@ def test_a_user_with_a_million_events_is_read_whole(tmp_path: Path, params: Para
         for c in build_corpus(tmp_path / "corpus", huge_user_events=1_000_000)
         if c.kind == "user_with_1m_events"
     ]
-    summary = check_data(case.source, case.path, tmp_path / "out", params)
+    summary = check_data(case.source, case.path, tmp_path / "out", params.ingest, params.validate, params.base.seed)
     assert_nothing_lost(summary, case)
     assert summary["passed"] is True
     assert summary["tables"]["events"]["rows_accepted"] == 1_000_000

@@ -59,7 +59,8 @@ def _registry(project: Path) -> dict:
     from shopseq.registry import describe
 
     with chdir(project):
-        return describe(load_params(project / "params.yaml"))
+        params = load_params(project / "params.yaml")
+        return describe(params.base, params.registry)
 
 
 @pytest.fixture(scope="module")

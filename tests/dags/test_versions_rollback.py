@@ -66,7 +66,8 @@ def _registry(project: Path) -> dict:
 
     with chdir(project):
         params = load_params(project / "params.yaml")
-        return {"aliases": describe(params), "by_data": versions_for_data(params)}
+        aliases = describe(params.base, params.registry)
+        return {"aliases": aliases, "by_data": versions_for_data(params.base, params.registry)}
 
 
 def _data_version(project: Path) -> str:

@@ -94,7 +94,8 @@ def test_good_files_pass_with_quarantine_and_docs(tmp_path: Path, params_file: P
 
 def test_table_failure_is_reported_not_raised(tmp_path: Path, params_file: Path) -> None:
     shop, out = _write_shop(tmp_path / "shop", n_events=3), tmp_path / "out"
-    summary = check_data("canonical", shop, out, load_params(params_file))
+    params = load_params(params_file)
+    summary = check_data("canonical", shop, out, params.ingest, params.validate, params.base.seed)
     assert summary["passed"] is False
     # Each error line names the data it is about, so it can be read alone (e.g. in a CI log).
     assert read_json(out / "summary.json")["tables"]["events"]["errors"][0].startswith(

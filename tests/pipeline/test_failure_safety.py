@@ -73,8 +73,8 @@ def test_registering_the_same_candidate_twice_gives_one_version(project: Path) -
     sh(str(DVC), "repro", "gate", cwd=project)
     with chdir(project):
         params = load_params(project / "params.yaml")
-        first = register_candidate(params)
-        again = register_candidate(params)
+        first = register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports)
+        again = register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports)
         from mlflow import MlflowClient
 
         versions = MlflowClient().search_model_versions(f"name = '{params.registry.model_name}'")

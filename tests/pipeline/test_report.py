@@ -76,7 +76,9 @@ def project(tmp_path_factory) -> Path:
         run_stages(*STAGES)
         from shopseq.registry import promote, register_candidate
 
-        promote(load_params(), approved_by="tester", version=register_candidate(load_params()), reason="first")
+        loaded = load_params()
+        version = register_candidate(loaded.base, loaded.registry, loaded.paths.candidate, loaded.paths.reports)
+        promote(loaded.base, loaded.registry, approved_by="tester", version=version, reason="first")
         params = yaml.safe_load(Path("params.yaml").read_text())
         params["train"]["epochs"] = 3
         Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -67,7 +67,7 @@ def project(tmp_path_factory):
             with mlflow.start_run(run_name=f"seed{seed}"):
                 uri = log_recommender(model_dir)
             mlflow.register_model(uri, params.registry.model_name)
-        promote(params, approved_by="tester", version="1", reason="first")
+        promote(params.base, params.registry, approved_by="tester", version="1", reason="first")
         yield root
     finally:
         os.chdir(old)
@@ -77,7 +77,7 @@ def project(tmp_path_factory):
 def client(project, monkeypatch):
     monkeypatch.chdir(project)
     params = load_params()
-    promote(params, approved_by="tester", version="1", reason="each test starts from version 1")
+    promote(params.base, params.registry, approved_by="tester", version="1", reason="each test starts from version 1")
     with TestClient(create_app(params)) as client:
         yield client
 
@@ -166,14 +166,14 @@ def test_the_service_swaps_to_a_new_champion_while_answering_without_errors(proj
 
     monkeypatch.chdir(project)
     params = load_params()
-    promote(params, approved_by="tester", version="1", reason="start from version 1")
+    promote(params.base, params.registry, approved_by="tester", version="1", reason="start from version 1")
 
     def body(i: int) -> dict:
         return {"user_id": f"u{i % 30:02d}", "k": 5} if i % 2 else {"items": ["i01", "i04"], "k": 5}
 
     with _service(params) as url, _asking(url, body, lambda answer: answer.get("model_version")) as answers:
         _wait_for(lambda: len(answers) >= 20, "answers from version 1")
-        promote(params, approved_by="tester", version="2", reason="swap under load")
+        promote(params.base, params.registry, approved_by="tester", version="2", reason="swap under load")
         _wait_for(lambda: httpx.get(url + "/health").json()["model_version"] == "2", "the swap to version 2")
         seen = len(answers)
         _wait_for(lambda: len(answers) >= seen + 20, "answers after the swap")
@@ -182,7 +182,7 @@ def test_the_service_swaps_to_a_new_champion_while_answering_without_errors(proj
     versions = [version for _, version in answers]
     first_new = versions.index("2")
     assert versions[0] == "1" and set(versions[first_new:]) == {"2"}  # never back to the old model
-    assert describe(params)["champion"]["version"] == "2"
+    assert describe(params.base, params.registry)["champion"]["version"] == "2"
 
 
 def test_a_user_added_to_the_validated_events_becomes_known_without_a_restart(project, monkeypatch):
@@ -194,7 +194,7 @@ def test_a_user_added_to_the_validated_events_becomes_known_without_a_restart(pr
 
     monkeypatch.chdir(project)
     params = load_params()
-    promote(params, approved_by="tester", version="1", reason="start from version 1")
+    promote(params.base, params.registry, approved_by="tester", version="1", reason="start from version 1")
     events_file = project / "data/validated/events.parquet"
     original = pd.read_parquet(events_file)
 
@@ -282,7 +282,7 @@ def test_the_registry_source_tells_a_missing_alias_from_a_missing_model(project,
     monkeypatch.chdir(project)
     params = load_params()
     source = ChampionSource.from_params(params)
-    assert source.champion_version() == describe(params)["champion"]["version"]
+    assert source.champion_version() == describe(params.base, params.registry)["champion"]["version"]
     MlflowClient(tracking_uri=source.store_uri, registry_uri=source.store_uri).create_registered_model("no-alias")
     for name in ("no-alias", "no-such-model"):
         other = ChampionSource(source.store_uri, name)
@@ -321,7 +321,8 @@ def test_the_cli_serves_the_champion_from_the_projects_store_with_no_mlflow_vari
 
     from shopseq.benchmarks.serve import free_port
 
-    promote(load_params(project / "params.yaml"), approved_by="tester", version="1", reason="tests start from 1")
+    params = load_params(project / "params.yaml")
+    promote(params.base, params.registry, approved_by="tester", version="1", reason="tests start from 1")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     port = free_port()
     shopseq = str(Path(sys.executable).with_name("shopseq"))
@@ -360,7 +361,8 @@ schema.app = SCHEMA_APP
 @pytest.fixture
 def schema_app(project, monkeypatch):
     monkeypatch.chdir(project)
-    promote(load_params(), approved_by="tester", version="1", reason="each test starts from version 1")
+    params = load_params()
+    promote(params.base, params.registry, approved_by="tester", version="1", reason="each test starts from version 1")
     return SCHEMA_APP
 
 

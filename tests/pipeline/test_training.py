@@ -111,13 +111,14 @@ def test_registry_aliases_move_and_every_move_is_recorded(in_project):
     from shopseq.registry import describe, promote, register_candidate, reject, rollback_champion
 
     params = load_params()
-    first = register_candidate(params)
-    assert register_candidate(params) == first  # a retried task registers nothing new
-    assert describe(params)["challenger"]["version"] == first
-    assert describe(params)["champion"] is None
+    paths = params.paths
+    first = register_candidate(params.base, params.registry, paths.candidate, paths.reports)
+    assert register_candidate(params.base, params.registry, paths.candidate, paths.reports) == first  # a retry adds none
+    assert describe(params.base, params.registry)["challenger"]["version"] == first
+    assert describe(params.base, params.registry)["champion"] is None
 
-    promote(params, approved_by="alice", reason="better than popularity")
-    state = describe(params)
+    promote(params.base, params.registry, approved_by="alice", reason="better than popularity")
+    state = describe(params.base, params.registry)
     assert state["champion"]["version"] == first and state["challenger"] is None
     assert state["champion"]["tags"]["promoted_by"] == "alice"
     assert state["champion"]["tags"]["promoted_from"] == "none"
@@ -126,19 +127,19 @@ def test_registry_aliases_move_and_every_move_is_recorded(in_project):
     write_tiny_params(in_project, base={"seed": 8})
     run_stages("train", "evaluate", "gate")
     params = load_params()
-    second = register_candidate(params)
+    second = register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports)
     assert second != first
-    reject(params, second, rejected_by="bob", reason="wait for the sale to end")
-    state = describe(params)
+    reject(params.base, params.registry, second, rejected_by="bob", reason="wait for the sale to end")
+    state = describe(params.base, params.registry)
     assert state["champion"]["version"] == first and state["challenger"] is None
     rejected = mlflow_client().get_model_version(params.registry.model_name, second)
     assert rejected.tags["rejected_by"] == "bob"
 
     # Promoted later, then rolled back: champion returns to the first version.
-    promote(params, approved_by="carol", version=second)
-    assert describe(params)["champion"]["tags"]["promoted_from"] == first
-    assert rollback_champion(params, by="dave", reason="conversion dropped") == first
-    assert describe(params)["champion"]["version"] == first
+    promote(params.base, params.registry, approved_by="carol", version=second)
+    assert describe(params.base, params.registry)["champion"]["tags"]["promoted_from"] == first
+    assert rollback_champion(params.base, params.registry, by="dave", reason="conversion dropped") == first
+    assert describe(params.base, params.registry)["champion"]["version"] == first
 
 
 def test_the_champion_stage_fetches_the_champion_model(in_project):
@@ -146,11 +147,11 @@ def test_the_champion_stage_fetches_the_champion_model(in_project):
     from shopseq.sequences.recommender import load_recommender
 
     params = load_params()
-    if describe(params)["champion"] is None:
+    if describe(params.base, params.registry)["champion"] is None:
         pytest.skip("needs the registry test's champion (run the module as a whole)")
     run_stages("champion", "evaluate")
     champion = read_json("models/champion/champion.json")
-    assert champion["version"] == describe(params)["champion"]["version"]
+    assert champion["version"] == describe(params.base, params.registry)["champion"]["version"]
     assert load_recommender("models/champion").item_ids
     metrics = read_json("reports/evaluate/metrics.json")
     assert metrics["champion_version"] == champion["version"] and metrics["champion"]["n_targets"] > 0

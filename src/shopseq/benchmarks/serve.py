@@ -164,7 +164,8 @@ def register_throwaway_champion(params: Params, artifacts: Path) -> str:
     with mlflow.start_run(run_name="serve-benchmark"):
         model_uri = log_recommender(candidate)
     version = str(mlflow.register_model(model_uri, params.registry.model_name).version)
-    return promote(params, approved_by=THROWAWAY_APPROVER, version=version, reason="throwaway registry for the latency benchmark")
+    reason = "throwaway registry for the latency benchmark"
+    return promote(params.base, params.registry, approved_by=THROWAWAY_APPROVER, version=version, reason=reason)
 
 
 @contextlib.contextmanager

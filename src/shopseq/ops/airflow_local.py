@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 from shopseq.ops.orchestration import DVC_POOL, PROJECT_ENV
 from shopseq.ops.pipeline import OFFLINE_ENV
-from shopseq.ops.ports import PORT_ENV, busy_in_block
+from shopseq.ops.ports import PORT_ENV, in_use
 
 log = logging.getLogger(__name__)
 
@@ -140,36 +140,59 @@ class LocalAirflow:
         self.airflow("db", "migrate")
         self.airflow("pools", "set", DVC_POOL, "1", "tasks that change the DVC workspace")
 
+    def components(self) -> dict[str, list[str]]:
+        """The processes to start, by name (each logs to `<home>/<name>.log`): here one standalone."""
+        return {"standalone": ["standalone"]}
+
+    def component_env(self, name: str) -> dict[str, str]:
+        """The environment of one component (the same for all of them here)."""
+        return self.env()
+
+    @property
+    def scheduler_log(self) -> Path:
+        """The file the scheduler writes its log to (standalone: all components together)."""
+        return self.log_file
+
+    def ports(self) -> list[int]:
+        """Every port this Airflow listens on (API and log servers)."""
+        return [self.port, self.port + 1, self.port + 2]
+
     @contextmanager
     def running(self, ready_timeout_s: float = 240.0) -> Iterator["AirflowApi"]:
-        """Start `airflow standalone` in its own process group; yield a logged-in REST client.
+        """Start every component, each in its own process group; yield a logged-in REST client.
 
-        The process group is stopped when the block ends, whatever ends it.
+        The process groups are stopped when the block ends, whatever ends it.
         """
-        if busy := busy_in_block(self.port):
+        busy = [port for port in self.ports() if in_use(port)]
+        if busy:
             raise AirflowError(
                 f"port {busy[0]} is already in use (another Airflow?); stop it, or set {PORT_ENV} "
                 f"to a port P with P, P+1 and P+2 free (unset, the demo picks free ones)"
             )
         self.prepare()
-        log.info("airflow: starting standalone on %s (log: %s)", self.url, self.log_file)
-        with self.log_file.open("ab") as sink:
-            process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "airflow"), "standalone"],
-                env=self.env(),
-                cwd=self.project,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # setsid: its own process group, stopped as one below
-            )
+        processes: list[subprocess.Popen] = []
         previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         try:
+            for name, args in self.components().items():
+                log_file = self.home / f"{name}.log"
+                log.info("airflow: starting %s on %s (log: %s)", name, self.url, log_file)
+                with log_file.open("ab") as sink:
+                    processes.append(
+                        subprocess.Popen(
+                            [str(Path(sys.executable).parent / "airflow"), *args],
+                            env=self.component_env(name),
+                            cwd=self.project,
+                            stdout=sink,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,  # setsid: its own process group, stopped as one below
+                        )
+                    )
             wait_until(
                 lambda: healthy(self.url),
                 timeout_s=ready_timeout_s,
                 what="Airflow to become healthy",
-                alive=lambda: process.poll() is None,
-                hint=f"see {self.log_file}",
+                alive=lambda: all(process.poll() is None for process in processes),
+                hint=f"see the logs in {self.home}",
             )
             yield AirflowApi.login(self.url, self.user, self.password())
         finally:
@@ -177,7 +200,8 @@ class LocalAirflow:
             previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             try:
-                stop_process_group(process)
+                for process in reversed(processes):
+                    stop_process_group(process)
             finally:
                 signal.signal(signal.SIGINT, previous_sigint)
                 signal.signal(signal.SIGTERM, previous_sigterm)

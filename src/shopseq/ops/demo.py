@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from shopseq.ops.airflow_local import AirflowApi, AirflowError, LocalAirflow, wait_until
 from shopseq.io import write_json
@@ -249,6 +249,7 @@ def build_summary(
     approved_by: str | None,
     wall_seconds: float,
     runs: dict[str, str],
+    summary_name: str = "demo_summary.json",
 ) -> dict[str, Any]:
     """The demo's summary with the keys DESIGN.md promises (stable; add keys, never rename)."""
     params = load_project_params(project)
@@ -274,7 +275,7 @@ def build_summary(
             "validation": str(report_dir / "validation" / "summary.json"),
             "evaluate": str(report_dir / "evaluate" / "metrics.json"),
             "gate": str(report_dir / "gate.json"),
-            "summary": str(report_dir / "demo_summary.json"),
+            "summary": str(report_dir / summary_name),
         },
     }
 
@@ -285,23 +286,37 @@ def current_champion(project: Path) -> str | None:
 
     from shopseq.registry import describe
 
+    params = load_project_params(project)
     with chdir(project):
-        champion = describe(load_project_params(project)).get("champion")
+        champion = describe(params.base, params.registry).get("champion")
     return str(champion["version"]) if champion else None
 
 
-def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, Any]:
-    """Run the whole demo in `project`; write and return its summary."""
+def run_demo(
+    project: Path,
+    settings: DemoSettings | None = None,
+    airflow: LocalAirflow | None = None,
+    summary_name: str = "demo_summary.json",
+    extend: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run the whole demo in `project`; write and return its summary.
+
+    Args:
+        airflow: the Airflow to run it on; default the embedded one (LocalExecutor, SQLite).
+            The cluster demo passes its CeleryExecutor Airflow: the same steps on either.
+        summary_name: the summary's file name under `paths.reports`.
+        extend: adds keys to the summary once Airflow has stopped (the cluster's worker counts).
+    """
     settings = settings or DemoSettings.from_env()
     project = project.resolve()
     start = time.monotonic()
-    airflow = LocalAirflow(project=project, port=settings.port, user=settings.user)
+    airflow = airflow or LocalAirflow(project=project, port=settings.port, user=settings.user)
     runs: dict[str, str] = {}
     approved_by: str | None = None
     with airflow.running(ready_timeout_s=settings.start_timeout_s) as api:
         log.info("airflow is up: %s (user %s)", airflow.url, settings.user)
         triggered_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        log_offset = airflow.log_file.stat().st_size
+        log_offset = airflow.scheduler_log.stat().st_size if airflow.scheduler_log.exists() else 0
         for dag_id in (RETRAIN, *DOWNSTREAM):
             fail_leftover_runs(api, dag_id)
         run_id = trigger(api, RETRAIN)
@@ -311,7 +326,7 @@ def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, A
         # re-run `evaluate` against it and metrics.json no longer shows the champion before.
         reports = Reports.load(project, load_project_params(project))
         if outcome == "approval":
-            approved_by = approve(api, watcher, airflow.log_file, log_offset, settings)
+            approved_by = approve(api, watcher, airflow.scheduler_log, log_offset, settings)
         runs[RETRAIN] = wait_for_run(watcher, settings.retrain_timeout_s)
         if runs[RETRAIN] != "success":
             raise AirflowError(f"{RETRAIN} run {run_id} ended {runs[RETRAIN]}; see the Airflow UI")
@@ -330,10 +345,13 @@ def run_demo(project: Path, settings: DemoSettings | None = None) -> dict[str, A
         approved_by=approved_by,
         wall_seconds=time.monotonic() - start,
         runs=runs,
+        summary_name=summary_name,
     )
     summary["reports"]["html"] = run_report
     summary["airflow_port"] = settings.port
     summary["next_steps"] = next_steps(project, summary, settings)
+    if extend is not None:
+        summary = extend(summary)
     write_json(Path(summary["reports"]["summary"]), summary)
     return summary
 

@@ -150,7 +150,7 @@ def register_challenger(project: Path, report: str | None = None) -> dict[str, s
     with _in_project(project):
         from shopseq.registry import register_candidate
 
-        version = str(register_candidate(params))
+        version = str(register_candidate(params.base, params.registry, params.paths.candidate, params.paths.reports))
     reports = Reports.load(project, params)
     log.info("registered version %s of %s as challenger", version, params.registry.model_name)
     body = approval_body(reports, version, params.registry.model_name)
@@ -214,7 +214,7 @@ def promote_challenger(project: Path, version: str, approval: dict[str, Any]) ->
     with _in_project(project):
         from shopseq.registry import promote
 
-        promoted = str(promote(params, version=version, approved_by=approved_by, reason=reason))
+        promoted = promote(params.base, params.registry, version=version, approved_by=approved_by, reason=reason)
     log.info("version %s is now champion, approved by %s: %s", promoted, approved_by, reason)
     return promoted
 
@@ -227,7 +227,7 @@ def reject_challenger(project: Path, version: str, approval: dict[str, Any]) -> 
     with _in_project(project):
         from shopseq.registry import reject
 
-        reject(params, version=version, rejected_by=rejected_by, reason=reason)
+        reject(params.base, params.registry, version=version, rejected_by=rejected_by, reason=reason)
     log.info("version %s rejected by %s: %s; champion unchanged", version, rejected_by, reason)
 
 

@@ -45,11 +45,11 @@ def _rollback(project: Path, params: Params, data_version: str, by: str, reason:
         data_before = versions.current_name(project, params)
     except versions.VersionError:
         data_before = "none"
-    champion_before = (registry.describe(params)[registry.CHAMPION] or {}).get("version")
+    champion_before = (registry.describe(params.base, params.registry)[registry.CHAMPION] or {}).get("version")
     restored = versions.restore(project, params, target)
 
     why = f"rollback to data version {target}" + (f": {reason}" if reason else "")
-    model = registry.version_for_data(params, target)
+    model = registry.version_for_data(params.base, params.registry, target)
     retrained = model is None
     if retrained:
         log.info("no usable model registered for %s: reproducing the pipeline from the restored data", target)
@@ -58,8 +58,9 @@ def _rollback(project: Path, params: Params, data_version: str, by: str, reason:
             raise registry.RegistryError(
                 f"retrained on data version {target}, but the candidate failed the gate; champion stays {champion_before}"
             )
-        model = registry.register_candidate(params)
-    registry.promote(params, approved_by=by, version=model, reason=why)
+        paths = params.paths
+        model = registry.register_candidate(params.base, params.registry, paths.candidate, paths.reports)
+    registry.promote(params.base, params.registry, approved_by=by, version=model, reason=why)
     run_dvc_stage("champion", project, single=True)
 
     audit = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from shopseq.config import Params
+from shopseq.config import Base
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -18,13 +18,13 @@ class RegistryError(ValueError):
     """A registry operation cannot be done as asked (no challenger, gate failed, unknown version)."""
 
 
-def registry_client(params: Params):
-    """An MlflowClient on the tracking store `params.base` names (MLflow is imported here, not at import time)."""
+def registry_client(base: Base):
+    """An MlflowClient on the tracking store `base` names (MLflow is imported here, not at import time)."""
     from mlflow import MlflowClient
 
     from shopseq.tracking import configure_mlflow
 
-    configure_mlflow(params.base)
+    configure_mlflow(base)
     return MlflowClient()
 
 

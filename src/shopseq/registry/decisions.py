@@ -14,26 +14,27 @@ import json
 import logging
 from pathlib import Path
 
-from shopseq.config import Params
+from shopseq.config import Base, Registry
 from shopseq.io import read_json
 from shopseq.registry.client import CHALLENGER, CHAMPION, RegistryError, alias_version, now, registry_client
 
 log = logging.getLogger(__name__)
 
 
-def register_candidate(params: Params) -> str:
-    """Register `paths.candidate` as a new version with alias `challenger`; return the version.
+def register_candidate(base: Base, registry: Registry, candidate: str | Path, reports: str | Path) -> str:
+    """Register the `candidate` model directory as a new version with alias `challenger`; return it.
+
+    `reports` is the directory holding the gate's verdict (`gate.json`) and the evaluate metrics.
 
     Raises:
         RegistryError: the gate has not passed for this candidate.
     """
-    candidate = Path(params.paths.candidate)
-    meta = read_json(candidate / "meta.json")
-    gate = read_json(Path(params.paths.reports) / "gate.json")
+    meta = read_json(Path(candidate) / "meta.json")
+    gate = read_json(Path(reports) / "gate.json")
     if not gate["passed"]:
         raise RegistryError(f"the gate failed, the candidate is not registered: {'; '.join(gate['reasons'])}")
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     existing = client.search_model_versions(f"name = '{name}' and tags.candidate_run = '{meta['mlflow_run_id']}'")
     if existing:
         version = existing[0].version
@@ -41,7 +42,7 @@ def register_candidate(params: Params) -> str:
     else:
         import mlflow
 
-        metrics = read_json(Path(params.paths.reports) / "evaluate" / "metrics.json")
+        metrics = read_json(Path(reports) / "evaluate" / "metrics.json")
         tags = {
             "candidate_run": meta["mlflow_run_id"],
             "git_commit": meta["git_commit"],
@@ -58,10 +59,10 @@ def register_candidate(params: Params) -> str:
     return str(version)
 
 
-def promote(params: Params, approved_by: str, version: str | None = None, reason: str = "") -> str:
+def promote(base: Base, registry: Registry, approved_by: str, version: str | None = None, reason: str = "") -> str:
     """Move `champion` to `version` (default: the challenger), recording who, when, why, from what."""
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     if version is None:
         challenger = alias_version(client, name, CHALLENGER)
         if challenger is None:
@@ -85,10 +86,10 @@ def promote(params: Params, approved_by: str, version: str | None = None, reason
     return str(version)
 
 
-def reject(params: Params, version: str, rejected_by: str, reason: str = "") -> None:
+def reject(base: Base, registry: Registry, version: str, rejected_by: str, reason: str = "") -> None:
     """Record a rejection on `version`; the champion stays where it is."""
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     for key, value in {"rejected_by": rejected_by, "rejected_at": now(), "rejection_reason": reason}.items():
         client.set_model_version_tag(name, str(version), key, value)
     challenger = alias_version(client, name, CHALLENGER)
@@ -97,10 +98,10 @@ def reject(params: Params, version: str, rejected_by: str, reason: str = "") -> 
     log.info("%s version %s rejected by %s", name, version, rejected_by)
 
 
-def rollback_champion(params: Params, by: str, reason: str = "") -> str:
+def rollback_champion(base: Base, registry: Registry, by: str, reason: str = "") -> str:
     """Point `champion` back at the version the current champion replaced; return that version."""
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     current = alias_version(client, name, CHAMPION)
     if current is None:
         raise RegistryError(f"{name} has no champion to roll back")

@@ -1,4 +1,4 @@
-"""The champion's model out of the registry into `paths.champion`, for evaluation and downstream stages."""
+"""The champion's model out of the registry into a directory, for evaluation and downstream stages."""
 
 from __future__ import annotations
 
@@ -8,25 +8,25 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from shopseq.config import Params
+from shopseq.config import Base, Registry
 from shopseq.io import atomic_dir
 from shopseq.registry.client import CHAMPION, alias_version, registry_client
 
 log = logging.getLogger(__name__)
 
 
-def fetch_champion(params: Params) -> dict:
-    """Write the champion's model directory to `paths.champion` with `champion.json`; return it.
+def fetch_champion(base: Base, registry: Registry, out: str | Path) -> dict:
+    """Write the champion's model directory to `out` with `champion.json`; return it.
 
     With no champion yet, the directory holds only `champion.json` with `version: null`.
     """
     import mlflow
 
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     champion = alias_version(client, name, CHAMPION)
     info = {"model_name": name, "version": None}
-    with atomic_dir(params.paths.champion) as out:
+    with atomic_dir(out) as target:
         if champion is not None:
             info.update(
                 version=str(champion.version),
@@ -38,8 +38,8 @@ def fetch_champion(params: Params) -> dict:
                 local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{champion.version}", dst_path=tmp))
                 model_dir = local / _pyfunc_artifact(local, "model_dir")
                 for file in model_dir.iterdir():
-                    shutil.copy2(file, out / file.name)
-        (out / "champion.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+                    shutil.copy2(file, target / file.name)
+        (target / "champion.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     log.info("champion: %s", info)
     return info
 

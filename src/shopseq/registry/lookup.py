@@ -6,17 +6,17 @@ rollback restores; `describe` is the champion and challenger with their tags.
 
 from __future__ import annotations
 
-from shopseq.config import Params
+from shopseq.config import Base, Registry
 from shopseq.registry.client import CHALLENGER, CHAMPION, alias_version, registry_client
 
 
-def versions_for_data(params: Params) -> dict[str, list[dict]]:
+def versions_for_data(base: Base, registry: Registry) -> dict[str, list[dict]]:
     """Every registered version grouped by the data version it was trained on, oldest first.
 
     Each entry: version, aliases, gate result, and who promoted or rejected it.
     """
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     aliases: dict[str, list[str]] = {}
     for alias in (CHAMPION, CHALLENGER):
         version = alias_version(client, name, alias)
@@ -38,23 +38,23 @@ def versions_for_data(params: Params) -> dict[str, list[dict]]:
     return grouped
 
 
-def version_for_data(params: Params, data_version: str) -> str | None:
+def version_for_data(base: Base, registry: Registry, data_version: str) -> str | None:
     """The registered version to serve for `data_version`, or None when there is none.
 
     Rejected versions never qualify; among the rest a version that was champion before wins,
     then the newest.
     """
-    usable = [v for v in versions_for_data(params).get(data_version, []) if not v["rejected_by"]]
+    usable = [v for v in versions_for_data(base, registry).get(data_version, []) if not v["rejected_by"]]
     if not usable:
         return None
     usable.sort(key=lambda v: (v["promoted_by"] is not None, int(v["version"])))
     return usable[-1]["version"]
 
 
-def describe(params: Params) -> dict:
+def describe(base: Base, registry: Registry) -> dict:
     """The champion and challenger versions with their tags (None where an alias is unset)."""
-    client = registry_client(params)
-    name = params.registry.model_name
+    client = registry_client(base)
+    name = registry.model_name
     out = {}
     for alias in (CHAMPION, CHALLENGER):
         version = alias_version(client, name, alias)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from shopseq import schema as s
@@ -54,22 +55,41 @@ def phase_steps(
     steps = collapse_steps(events)
     if steps.empty:
         raise ValueError("sequences: no events to build sequences from")
+    valid_start, test_start = time_cuts(steps[s.TS].max(), config)
+    return assign_phase(steps, config, valid_start, test_start), valid_start, test_start
+
+
+def time_cuts(end: pd.Timestamp, config: Sequences) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The temporal split's validation and test starts, counted back from the last step `end`.
+
+    Both are None for leave_last_out, which cuts each user's own timeline instead.
+    """
+    if config.split != "temporal":
+        return None, None
+    test_start = end - pd.Timedelta(days=config.test_days)
+    return test_start - pd.Timedelta(days=config.valid_days), test_start
+
+
+def assign_phase(
+    steps: pd.DataFrame, config: Sequences, valid_start: pd.Timestamp | None, test_start: pd.Timestamp | None
+) -> pd.DataFrame:
+    """Add `position` and `phase` to collapsed steps of whole users, given the split's time cuts.
+
+    Per user, apart from the cuts: any set of whole users (a bucket of a large shop) gets exactly
+    the phases it gets as part of the full table, once the cuts come from the full table.
+    """
+    steps = steps.copy()
     steps["position"] = steps.groupby(s.USER_ID).cumcount()
+    phase = pd.Series("train", index=steps.index)
     if config.split == "temporal":
-        end = steps[s.TS].max()
-        test_start = end - pd.Timedelta(days=config.test_days)
-        valid_start = test_start - pd.Timedelta(days=config.valid_days)
-        phase = pd.Series("train", index=steps.index)
         phase[steps[s.TS] >= valid_start] = "valid"
         phase[steps[s.TS] >= test_start] = "test"
     else:  # leave_last_out: each user's last step is test, the one before is valid
-        valid_start = test_start = None
         from_end = steps.groupby(s.USER_ID).cumcount(ascending=False)
-        phase = pd.Series("train", index=steps.index)
         phase[from_end == 1] = "valid"
         phase[from_end == 0] = "test"
     steps["phase"] = phase
-    return steps, valid_start, test_start
+    return steps
 
 
 def training_steps(events: pd.DataFrame, config: Sequences) -> pd.DataFrame:
@@ -79,51 +99,99 @@ def training_steps(events: pd.DataFrame, config: Sequences) -> pd.DataFrame:
 
 
 def split_sequences(events: pd.DataFrame, config: Sequences) -> Split:
-    """Build the split named by `config.split` from validated events."""
+    """Build the split named by `config.split` from validated events (all in memory).
+
+    The same per-user function (`sequence_parts`) that the out-of-core engines run bucket by
+    bucket (`shopseq.sequences.scale`), here on the whole table at once.
+    """
     steps, valid_start, test_start = phase_steps(events, config)
-    train_steps = steps[steps["phase"] == "train"]
-    train = (
-        train_steps.groupby(s.USER_ID, sort=True)[s.ITEM_ID]
-        .agg(lambda items: [str(item) for item in items])  # plain lists: parquet round-trips them
-        .astype(object)
-        .rename(ITEMS)
-        .reset_index()
-    )
-    train = train[train[ITEMS].map(len) >= config.min_train_items].reset_index(drop=True)
-    vocabulary = (
-        train_steps[s.ITEM_ID].value_counts().rename_axis(s.ITEM_ID).rename("count").reset_index()
-    )
+    parts = sequence_parts(steps, config)
+    counts = parts[parts[KIND] == COUNT].sort_values([COUNT, s.USER_ID, POSITION], ascending=[False, True, True], kind="stable")
+    vocabulary = counts[[s.ITEM_ID, COUNT]].astype({COUNT: "int64"}).reset_index(drop=True)
     known = set(vocabulary[s.ITEM_ID])
-    valid, cold_valid = _targets(steps, "valid", known, config.max_len)
-    test, cold_test = _targets(steps, "test", known, config.max_len)
+    targets = {}
+    cold = {}
+    for phase in ("valid", "test"):
+        rows = parts[parts[KIND] == phase]
+        hot = rows[s.ITEM_ID].isin(known)
+        cold[phase] = int((~hot).sum())
+        targets[phase] = _target_frame(rows[hot])
+    train = parts.loc[parts[KIND] == "train", [s.USER_ID, ITEMS]].reset_index(drop=True)
     return Split(
         train=train,
-        valid=valid,
-        test=test,
+        valid=targets["valid"],
+        test=targets["test"],
         vocabulary=vocabulary,
         valid_start=valid_start,
         test_start=test_start,
-        cold_targets={"valid": cold_valid, "test": cold_test},
+        cold_targets=cold,
     )
 
 
-def _targets(
-    steps: pd.DataFrame, phase: str, known: set[str], max_len: int
-) -> tuple[pd.DataFrame, int]:
-    """Each step of `phase` whose item was seen in training, with the user's earlier steps as history.
+# `sequence_parts` returns one long frame, the same columns for every kind of row, so any engine
+# (pandas, DuckDB buckets, Spark's applyInPandas) can carry it with one schema:
+#   kind=train:       user_id, items (the user's training sequence)
+#   kind=valid|test:  user_id, position, items (history), item_id (target), ts
+#   kind=count:       item_id, count (training steps on it), user_id + position (its first step)
+KIND, COUNT, POSITION = "kind", "count", "position"
+PART_COLUMNS = [KIND, s.USER_ID, POSITION, ITEMS, s.ITEM_ID, s.TS, COUNT]
 
-    Targets on items never seen in training cannot be ranked by any model trained on that data;
-    they are left out and counted (the second value) so reports can say how many.
+
+def sequence_parts(steps: pd.DataFrame, config: Sequences) -> pd.DataFrame:
+    """Everything the split needs from phased steps of whole users, as one long frame.
+
+    Targets are not yet checked against the training vocabulary (which needs every user); the
+    caller keeps those whose item has a `count` row and counts the others as cold.
     """
-    rows = []
-    cold = 0
-    for user, group in steps.groupby(s.USER_ID, sort=False):
-        items = group[s.ITEM_ID].tolist()
-        for position, (item, ts, p) in enumerate(zip(items, group[s.TS], group["phase"])):
-            if p != phase or position == 0:
-                continue
-            if item not in known:
-                cold += 1
-                continue
-            rows.append((user, items[max(0, position - max_len) : position], item, ts))
-    return pd.DataFrame(rows, columns=[s.USER_ID, HISTORY, TARGET, s.TS]), cold
+    train_steps = steps[steps["phase"] == "train"]
+    items = train_steps.groupby(s.USER_ID, sort=True)[s.ITEM_ID].agg(lambda column: [str(i) for i in column])
+    items = items[items.map(len) >= config.min_train_items]
+    train = pd.DataFrame({KIND: "train", s.USER_ID: items.index, ITEMS: items.to_numpy()})
+    counts = train_steps.groupby(s.ITEM_ID, sort=False).agg(
+        **{COUNT: (s.USER_ID, "size"), s.USER_ID: (s.USER_ID, "first"), POSITION: ("position", "first")}
+    )
+    counts = counts.reset_index().assign(**{KIND: COUNT})
+    frames = [train, counts, _target_parts(steps, config.max_len)]
+    parts = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+    parts = parts.reindex(columns=PART_COLUMNS)
+    parts[POSITION] = parts[POSITION].astype("Int64")
+    parts[COUNT] = parts[COUNT].astype("Int64")
+    parts[s.TS] = pd.to_datetime(parts[s.TS], utc=True).astype(s.EVENTS.required[s.TS])
+    return parts
+
+
+def _target_parts(steps: pd.DataFrame, max_len: int) -> pd.DataFrame:
+    """Each valid/test step after a user's first, with the user's (at most max_len) earlier items.
+
+    `steps` holds whole users, each contiguous and in time order, so a history is the slice of
+    the flat item array that ends just before the target row.
+    """
+    steps = steps.reset_index(drop=True)
+    flat = steps[s.ITEM_ID].astype(str).to_numpy(dtype=object)
+    position = steps["position"].to_numpy()
+    order = np.flatnonzero((steps["phase"] != "train").to_numpy() & (position > 0))
+    history = [flat[i - min(p, max_len) : i].tolist() for i, p in zip(order, position[order])]
+    chosen = steps.iloc[order].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            KIND: chosen["phase"],
+            s.USER_ID: chosen[s.USER_ID],
+            POSITION: chosen["position"],
+            ITEMS: pd.Series(history, dtype=object),
+            s.ITEM_ID: chosen[s.ITEM_ID],
+            s.TS: chosen[s.TS],
+        }
+    )
+
+
+def _target_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Target rows of `sequence_parts` in the split's file layout: user_id, history, target, ts."""
+    frame = rows.sort_values([s.USER_ID, POSITION], kind="stable").reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            s.USER_ID: frame[s.USER_ID].astype(str),
+            HISTORY: frame[ITEMS],
+            TARGET: frame[s.ITEM_ID].astype(str),
+            s.TS: frame[s.TS],
+        }
+    )

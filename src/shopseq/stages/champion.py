@@ -11,4 +11,4 @@ from shopseq.config import Params
 def run(params: Params) -> None:
     from shopseq.registry import fetch_champion
 
-    fetch_champion(params)
+    fetch_champion(params.base, params.registry, params.paths.champion)

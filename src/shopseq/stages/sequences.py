@@ -1,4 +1,8 @@
-"""Stage `sequences`: per-user item sequences and the train/valid/test split."""
+"""Stage `sequences`: per-user item sequences and the train/valid/test split.
+
+Runs on `base.engine` (`shopseq.sequences.scale`): user buckets on DuckDB, or Spark, so the
+events never need to fit in memory at once.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,18 @@ import logging
 from pathlib import Path
 
 from shopseq.config import Params
-from shopseq.io import read_parquet, write_json, write_parquet
+from shopseq.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
-    from shopseq.sequences.split import split_sequences
+    from shopseq.sequences.scale import build_sequence_files
 
-    events = read_parquet(Path(params.paths.validated) / "events.parquet")
-    split = split_sequences(events, params.sequences)
-    out = Path(params.paths.sequences)
-    write_parquet(split.train, out / "train.parquet")
-    write_parquet(split.valid, out / "valid.parquet")
-    write_parquet(split.test, out / "test.parquet")
-    write_parquet(split.vocabulary, out / "vocabulary.parquet")
-    metrics = {
-        "split": params.sequences.split,
-        "train_users": len(split.train),
-        "train_steps": int(split.train["items"].map(len).sum()),
-        "valid_targets": len(split.valid),
-        "test_targets": len(split.test),
-        "cold_targets": split.cold_targets,
-        "items": len(split.vocabulary),
-        "valid_start": split.valid_start,
-        "test_start": split.test_start,
-    }
+    events = Path(params.paths.validated) / "events.parquet"
+    if not events.exists():
+        raise FileNotFoundError(f"{events} not found: run the stage that writes it first (dvc repro)")
+    with atomic_dir(params.paths.sequences) as out:
+        metrics = build_sequence_files(events, out, params.sequences, params.base)
     write_json(Path(params.paths.reports) / "sequences" / "metrics.json", metrics)
     log.info("sequences: %s", metrics)

@@ -21,24 +21,30 @@ def run(params: Params) -> None:
     from shopseq.sequences.baselines import BaselineSettings
     from shopseq.training.blend import fit_blend
     from shopseq.training.data import load_training_data
+    from shopseq.training import distributed
     from shopseq.training.fit import resolve_device
     from shopseq.training.tune import tune
     from shopseq.tracking import configure_mlflow
 
     train = params.train
-    device = resolve_device(params.base.device)
+    device = distributed.device_for(resolve_device(params.base.device))
+    world = distributed.init_process_group(device)
     data = load_training_data(params)
-    configure_mlflow(params.base)
     facts = {
         "git_commit": lineage.git_commit(),
-        "data_version": lineage.data_version(params),
+        "data_version": lineage.data_version(params.paths.reports),
         "params_hash": lineage.params_hash(params),
     }
+    study_name = f"train-{facts['data_version']}-{facts['params_hash']}"
+    if not world.primary:  # under torchrun: train the same trials in step with rank 0, which writes
+        tune(data, train, params.evaluate.ks, params.base.seed, device, params.base.progress, study_name)
+        return
+    configure_mlflow(params.base)
     started = time.monotonic()
     with mlflow.start_run(run_name=f"train-{train.model}") as run:
-        mlflow.set_tags({**facts, "stage": "train", "device": str(device)})
+        mlflow.set_tags({**facts, "stage": "train", "device": str(device), "processes": str(world.size)})
         mlflow.log_params({f"train.{k}": v for k, v in vars(train).items() if k not in ("defaults", "family_defaults", "search_space")})
-        result = tune(data, train, params.evaluate.ks, params.base.seed, device, params.base.progress)
+        result = tune(data, train, params.evaluate.ks, params.base.seed, device, params.base.progress, study_name)
         result.best.model.cpu()
         blend, curves = fit_blend(result.best, data.sequences, data.valid, train.blend,
                                   BaselineSettings.from_params(params.evaluate))

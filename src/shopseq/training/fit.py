@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from shopseq.progress import progress
+from shopseq.training import distributed
 from shopseq.sequences.models import NextItemModel, pad_batch
 from shopseq.sequences.sampled_loss import NegativeSampler
 
@@ -74,6 +75,7 @@ def fit(
     if profiles is not None and len(profiles.rows) != len(windows):
         raise ValueError(f"profiles: {len(profiles.rows)} rows for {len(windows)} windows")
     device = next(model.parameters()).device
+    distributed.broadcast_parameters(model)
     optimizers = make_optimizers(model, lr, weight_decay, sparse_items=sampler is not None)
     order = random.Random(seed)
     losses: list[float] = []
@@ -84,19 +86,24 @@ def fit(
         batches = [shuffled[i : i + batch_size] for i in range(0, len(shuffled), batch_size)]
         total, count = 0.0, 0
         for batch in progress(batches, f"epoch {epoch}/{epochs}", mode=progress_mode, unit="batch"):
-            seq, lengths = pad_batch([windows[i] for i in batch], model.config.max_len + 1)
+            mine = distributed.shard(batch)  # the whole batch, or this process's share under torchrun
+            if not mine:
+                continue  # a last batch smaller than the number of processes: skipped by every process
+            seq, lengths = pad_batch([windows[i] for i in mine], model.config.max_len + 1)
             inputs, targets = seq[:, :-1], seq[:, 1:]  # (B, T-1) each; 0 marks padding
-            profile = None if profiles is None else profiles.batch(batch, inputs.shape[1]).to(device)  # (B, T-1, P)
+            profile = None if profiles is None else profiles.batch(mine, inputs.shape[1]).to(device)  # (B, T-1, P)
             loss = model.calculate_loss(inputs.to(device), (lengths - 1).clamp(min=1).to(device), targets.to(device),
                                         profile, sampler)
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.share_gradients(model, len(mine) / len(batch))
             clip_gradients(model.parameters(), 5.0)
             for optimizer in optimizers:
                 optimizer.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
+            total += loss.item() * len(mine)
+            count += len(mine)
+        total, count = distributed.sum_across(total, device), distributed.sum_across(count, device)
         losses.append(total / max(count, 1))
         log.info("epoch %d/%d: train loss %.4f", epoch, epochs, losses[-1])
         if on_epoch is not None:

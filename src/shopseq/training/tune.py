@@ -7,15 +7,17 @@ behind, and the best epoch of the best trial becomes the candidate.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
 
-from shopseq.config import Train
+from shopseq.config import STUDY_STORAGE_ENV, Train
 from shopseq.profiles.inputs import UserProfiles
 from shopseq.seed import set_seed
 from shopseq.sequences.models import ModelConfig, NextItemModel
@@ -153,6 +155,23 @@ def train_trial(
     return TrialOutcome(model, state["value"], history, state["pruned"])
 
 
+class _NoTracking:
+    """Stands in for `mlflow` on the processes of a torchrun world other than rank 0."""
+
+    def start_run(self, **_: object) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
+
+    def _ignore(self, *_: object, **__: object) -> None:
+        return None
+
+    log_params = log_metrics = log_metric = set_tags = _ignore
+
+
+def study_storage(train: Train) -> str | None:
+    """Where the Optuna study lives: $SHOPSEQ_OPTUNA_STORAGE, else `train.study_storage`, else memory."""
+    return os.environ.get(STUDY_STORAGE_ENV) or train.study_storage
+
+
 def tune(
     data: TrainingData,
     train: Train,
@@ -160,34 +179,50 @@ def tune(
     seed: int,
     device: torch.device,
     progress_mode: str = "auto",
+    study_name: str | None = None,
 ) -> TuneResult:
-    """Run `train.n_trials` Optuna trials and return the best model and its history."""
+    """Run `train.n_trials` Optuna trials and return the best model and its history.
+
+    With an RDB storage (`study_storage`) the study named `study_name` is shared: trials that
+    other workers run for the same data and params inform this one's sampler. Under torchrun
+    every process trains the same trials in step: rank 0 picks the hyperparameters and the
+    pruning decisions and alone logs to MLflow and to the study.
+    """
     import mlflow
     import optuna
 
+    from shopseq.training import distributed
+
+    primary = distributed.world().primary
+    tracking = mlflow if primary else _NoTracking()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = study_storage(train) if primary else None
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=train.pruner_warmup_epochs),
+        storage=storage,
+        study_name=study_name if storage else None,
+        load_if_exists=bool(storage),
     )
     best: dict = {"value": float("-inf")}
 
     def objective(trial: optuna.Trial) -> float:
-        hp = suggest(trial, train)
+        hp = distributed.from_primary(suggest(trial, train))
         log.info("trial %d/%d: %s", trial.number + 1, train.n_trials, hp)
 
         def report(epoch: int, loss: float, metrics: dict) -> None:
-            mlflow.log_metrics({"train_loss": loss, **{_metric_key(f"valid_{k}"): v for k, v in metrics.items()}}, step=epoch)
+            tracking.log_metrics({"train_loss": loss, **{_metric_key(f"valid_{k}"): v for k, v in metrics.items()}}, step=epoch)
             trial.report(metrics[OBJECTIVE], epoch)
-            if trial.should_prune():
+            if distributed.from_primary(trial.should_prune()):
                 raise TrialPruned
 
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
-            mlflow.log_params(hp)
-            outcome = train_trial(hp, data, train, ks, seed + trial.number, device, progress_mode, report)
-            mlflow.set_tags({"trial": trial.number, "pruned": outcome.pruned})
-            mlflow.log_metric(_metric_key(f"best_valid_{OBJECTIVE}"), outcome.value)
+        number = distributed.from_primary(trial.number)  # a shared study numbers trials of every worker
+        with tracking.start_run(run_name=f"trial-{number}", nested=True):
+            tracking.log_params(hp)
+            outcome = train_trial(hp, data, train, ks, seed + number, device, progress_mode, report)
+            tracking.set_tags({"trial": number, "pruned": outcome.pruned})
+            tracking.log_metric(_metric_key(f"best_valid_{OBJECTIVE}"), outcome.value)
         log.info("trial %d: %s=%.4f %s%s", trial.number, OBJECTIVE, outcome.value, hp, " (pruned)" if outcome.pruned else "")
         if outcome.value > best["value"]:
             best.update(value=outcome.value, model=outcome.model, params=hp, history=outcome.history)

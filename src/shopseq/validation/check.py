@@ -6,16 +6,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shopseq.config import Params
+from shopseq.config import Ingest, Validate
 from shopseq.validation.tables import validate_tables, write_outcome
 
 log = logging.getLogger(__name__)
 
 
-def check_data(source: str, path: Path, out: Path, params: Params) -> dict[str, Any]:
+def check_data(source: str, path: Path, out: Path, ingest: Ingest, validate: Validate, seed: int) -> dict[str, Any]:
     """Load `source` from `path`, validate it like the `validate` stage, report under `out`.
 
-    Writes `out/summary.json` (plus the adapter's `ingest` report: files read and counted
+    `ingest` and `seed` shape how the source is read, `validate` the suites' thresholds. Writes
+    `out/summary.json` (plus the adapter's `ingest` report: files read and counted
     notes), `out/quarantine/<table>.parquet` and the Data Docs site in `out/docs/`. A
     table-level failure does not raise: it is `passed: false` with one line per problem in
     `errors`, and the caller decides the exit code.
@@ -29,9 +30,9 @@ def check_data(source: str, path: Path, out: Path, params: Params) -> dict[str, 
     """
     from shopseq.data.sources import read_source
 
-    loaded = read_source(source, path, params.ingest, params.base.seed)
+    loaded = read_source(source, path, ingest, seed)
     out = Path(out)
-    outcome = validate_tables(*loaded.tables, params.validate, docs_dir=out / "docs", rejected=loaded.rejected)
+    outcome = validate_tables(*loaded.tables, validate, docs_dir=out / "docs", rejected=loaded.rejected)
     name_the_data(outcome.summary, path)
     # The adapter's counted decisions (duplicates dropped, session-only users, ...) sit beside
     # the validation counts, under a key of their own.

@@ -73,6 +73,25 @@ def test_missing_file_says_what_to_do(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"ingest": {"synthetic": {"days": 0}}}, "ingest.synthetic.days must be >= 1, got 0"),
+        ({"profiles": {"text_half_life_days": 0}}, "profiles.text_half_life_days must be > 0, got 0.0"),
+        ({"profiles": {"pca_components": -1}}, "profiles.pca_components must be >= 0, got -1"),
+        ({"audiences": {"lookalikes": {"size": 0}}}, "audiences.lookalikes.size must be >= 1, got 0"),
+        ({"audiences": {"campaigns": [{"name": "c", "objective": "retention", "category": "x", "size": 0}]}},
+         "audiences.campaigns['c'].size must be >= 1, got 0"),
+        ({"serve": {"poll_seconds": -2.5}}, "serve.poll_seconds must be > 0, got -2.5"),
+        ({"forecast": {"trees": 0}}, "forecast.trees must be >= 1, got 0"),
+    ],
+)
+def test_a_value_below_its_bound_is_rejected_with_key_bound_and_value(raw, message):
+    with pytest.raises(ConfigError) as error:
+        from_dict(Params, raw)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
     ("raw", "named"),
     [
         ({"loss": "softmax"}, "train.loss"),
@@ -91,3 +110,22 @@ def test_auto_loss_switches_to_sampled_above_the_catalogue_size():
     assert not auto.uses_sampled_loss(1000) and auto.uses_sampled_loss(1001)
     assert from_dict(Train, {"loss": "sampled"}).uses_sampled_loss(10)
     assert not from_dict(Train, {"loss": "full"}).uses_sampled_loss(10_000_000)
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ({"engine": "polars"}, "base.engine must be one of embedded, spark"),
+        ({"engine": "spark", "spark_master": "yarn"}, "base.spark_master must be spark://HOST:PORT or local"),
+        ({"engine_memory": "lots"}, "base.engine_memory must be a size"),
+        ({"bucket_events": 0}, "base.bucket_events must be >= 1"),
+    ],
+)
+def test_engine_settings_are_checked(base, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(Params, {"base": base})
+
+
+def test_a_spark_cluster_master_is_accepted():
+    params = from_dict(Params, {"base": {"engine": "spark", "spark_master": "spark://spark-master.internal:7077", "engine_memory": "512MB"}})
+    assert (params.base.engine, params.base.spark_master) == ("spark", "spark://spark-master.internal:7077")

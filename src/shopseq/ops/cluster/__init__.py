@@ -1,0 +1,1 @@
+"""The cluster path: PostgreSQL, Redis, an MLflow server and Airflow on Celery, run for real."""
