@@ -31,7 +31,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow"
 
-demo: setup
+# The port check runs before the install: a busy SHOPSEQ_AIRFLOW_PORT fails in a second, not
+# after minutes of pip (unset, the demo picks free ports itself and says which).
+demo:
+	$(PYTHON) -I src/shopseq/ops/ports.py
+	$(MAKE) setup
 	$(BIN)/shopseq demo
 
 # The demo on a cluster brought up on this machine (PostgreSQL, Redis, an MLflow server, Airflow on

@@ -17,17 +17,21 @@ import typer
 
 from shopseq.config import SOURCES, ConfigError, load_params
 from shopseq.stages import PIPELINE as STAGES
+from shopseq.suggest import did_you_mean
 
 
+# Plain (click-style) help: Typer 0.29's rich help labels every flag, --help included, `<bool>`
+# as if it took a value; the plain layout shows flags bare and typed options as `--port <int>`.
+HELP_STYLE = {"rich_markup_mode": None, "no_args_is_help": True}
 app = typer.Typer(
     help="shopseq: governed next-item models from e-commerce behaviour logs.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    **HELP_STYLE,
 )
-registry_app = typer.Typer(help="Model registry operations (MLflow aliases).", no_args_is_help=True)
+registry_app = typer.Typer(help="Model registry operations (MLflow aliases).", **HELP_STYLE)
 app.add_typer(registry_app, name="registry")
-benchmark_app = typer.Typer(help="Measure quality and speed; each writes one JSON report.", no_args_is_help=True)
+benchmark_app = typer.Typer(help="Measure quality and speed; each writes one JSON report.", **HELP_STYLE)
 app.add_typer(benchmark_app, name="benchmark")
 
 _state = {"debug": False, "params": "params.yaml"}
@@ -74,7 +78,7 @@ def _params():
 def run_stage(stage: str = typer.Argument(..., help=f"One of: {', '.join(STAGES)}.")) -> None:
     """Run one pipeline stage outside Airflow (the dvc.yaml cmds call exactly this)."""
     if stage not in STAGES:
-        raise UserError(f"unknown stage {stage!r}", hint=f"choose one of: {', '.join(STAGES)}")
+        raise UserError(f"unknown stage {stage!r}{did_you_mean(stage, STAGES)}", hint=f"choose one of: {', '.join(STAGES)}")
     params = _params()
     if stage == "train" and params.train.processes > 1 and "WORLD_SIZE" not in os.environ:
         from shopseq.training.distributed import run_under_torchrun
@@ -93,9 +97,18 @@ def check_data(
 ) -> None:
     """Ingest and validate one data set on its own; exit 1 on a table-level failure."""
     from shopseq.validation.check import check_data as run_check
+    from shopseq.validation.check import describe_counts
 
     params = _params()
+    if source not in SOURCES:
+        raise UserError(f"unknown --source {source!r}{did_you_mean(source, SOURCES)}", hint=f"one of: {', '.join(SOURCES)}")
+    if not path.exists():
+        raise UserError(
+            f"--path {path} does not exist (relative paths start at {Path.cwd()})",
+            hint=f"pass --path the file or directory that holds the {source} data; check-data reads it, nothing builds it",
+        )
     summary = run_check(source, path, out, params.ingest, params.validate, params.base.seed)
+    typer.echo(describe_counts(summary, source))
     typer.echo(f"wrote {out / 'summary.json'}")
     if not summary["passed"]:
         first = next((e for t in summary["tables"].values() for e in t["errors"]), "validation failed")
@@ -114,10 +127,11 @@ def demo(
     ),
 ) -> None:
     """Run the main job through a local Airflow: retrain, approve as demo-approver, downstream DAGs."""
-    from shopseq.ops.airflow_local import AirflowError
+    from shopseq.ops.airflow_local import AirflowError, LocalAirflow
     from shopseq.ops.cluster.services import ServiceError
     from shopseq.ops.demo import format_summary, run_demo
     from shopseq.ops.demo import serve as serve_airflow
+    from shopseq.ops.ports import PortError
 
     try:
         if serve:
@@ -129,10 +143,17 @@ def demo(
             summary = run_cluster_demo(project)
         else:
             summary = run_demo(project)
+    except PortError as error:
+        raise UserError(str(error), hint="nothing was started; the demo checks its ports first") from error
     except ServiceError as error:
         raise UserError(str(error), hint="the cluster needs PostgreSQL and Redis (see docs/cluster.md)") from error
     except AirflowError as error:
-        raise UserError(str(error), hint="the Airflow logs are in airflow/ (standalone.log, scheduler.log, ...)") from error
+        airflow_log = LocalAirflow(project=project.resolve()).log_file
+        hint = (
+            f"Airflow's logs are in {airflow_log.parent} (standalone.log, scheduler.log, ...)" if airflow_log.exists()
+            else "Airflow had not started, so it wrote no log yet; rerun with --debug for the traceback"
+        )
+        raise UserError(str(error), hint=hint) from error
     typer.echo(format_summary(summary))
     failed = [dag for dag, state in summary["dag_runs"].items() if state != "success"]
     if failed:
@@ -269,7 +290,9 @@ def versions_command(
 @app.command("rollback")
 def rollback_command(
     data_version: str = typer.Option(..., "--data-version", help="The data version to restore (see `shopseq versions`)."),
-    by: str = typer.Option(os.environ.get("USER", "unknown"), help="Who rolls back (kept in the audit record)."),
+    by: Optional[str] = typer.Option(
+        None, help="Who rolls back, kept in the audit record (default: your login name on this machine)."
+    ),
     reason: str = typer.Option("", help="Why (kept in the audit record)."),
 ) -> None:
     """Restore a data version byte for byte and make its model champion (retrain only if none was registered)."""
@@ -277,7 +300,7 @@ def rollback_command(
 
     from shopseq.ops.rollback import rollback_to
 
-    audit = rollback_to(Path.cwd(), _params(), data_version, by=by, reason=reason)
+    audit = rollback_to(Path.cwd(), _params(), data_version, by=by or login_name(), reason=reason)
     typer.echo(json.dumps(audit, indent=2))
 
 
@@ -485,6 +508,19 @@ def serve(
     uvicorn.run(
         app, host=host or params.serve.host, port=port or params.serve.port, access_log=access_log, log_level="info"
     )
+
+
+def login_name() -> str:
+    """The OS user running the command, for audit records; a UserError when the OS cannot say."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (some containers)
+        name = ""
+    if not name:
+        raise UserError("cannot tell who you are for the audit record", hint="pass --by NAME")
+    return name
 
 
 def error_hint(error: BaseException) -> str:

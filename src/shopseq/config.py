@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from shopseq.suggest import did_you_mean
+
 PARAMS_FILE = "params.yaml"
 
 
@@ -450,8 +452,25 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path} not found: run shopseq from the project root or pass --params")
-    raw = yaml.safe_load(path.read_text()) or {}
-    return from_dict(Params, raw, where=str(path))
+    return from_dict(Params, read_yaml(path), where=str(path))
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; a syntax mistake is a ConfigError naming the file, line and column.
+
+    PyYAML's message ("mapping values are not allowed here", with `<unicode string>` for the
+    file) reads like a crash; the usual cause is indentation, so the message says to check it.
+    """
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(
+            f"{where}: not valid YAML ({problem}); check that line's indentation: "
+            "the keys of one section line up under each other, two spaces in from the section name"
+        ) from None
 
 
 def from_dict(cls: type, raw: Any, where: str = "params") -> Any:
@@ -462,7 +481,9 @@ def from_dict(cls: type, raw: Any, where: str = "params") -> Any:
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key {', '.join(map(repr, unknown))}; known keys: {', '.join(fields)}"
+            f"{where}: unknown key {', '.join(map(repr, unknown))}"
+            + "".join(did_you_mean(key, fields) for key in unknown)
+            + f"; known keys: {', '.join(fields)}"
         )
     hints = typing.get_type_hints(cls)
     values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in raw.items()}
@@ -519,4 +540,4 @@ def _require_min(section: Any, where: str, names: tuple[str, ...], low: int = 1,
 
 def _one_of(where: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(f"{where} must be one of {', '.join(allowed)}; got {value!r}{did_you_mean(value, allowed)}")

@@ -191,6 +191,11 @@ def test_demo_runs_retrain_approval_and_downstream_on_tiny_data(demo) -> None:
     assert summary["gate"]["passed"] is True and summary["validation"]["passed"] is True
     assert "answers Approve through the REST API" in result.stderr
     assert "champion version   1 (approved by demo-approver)" in result.stdout
+    # What the console showed while it waited: the running task's own progress, from its log.
+    assert "  train | trial 1/1: " in result.stderr and "  train | epoch 1/1: train loss " in result.stderr
+    assert "next steps" in result.stdout and "#/models/shopseq-next-item/versions/1" in result.stdout
+    report = Path(summary["reports"]["html"])
+    assert report.is_file() and "Audiences — not run" not in report.read_text(), "rebuilt after the downstream DAGs"
     assert _processes_using(project / "airflow") == [], "the demo left Airflow processes running"
     assert not (project / "mlflow.db").exists(), "something used MLflow's default store instead of the project's"
 
@@ -289,3 +294,92 @@ def test_the_demo_answers_only_once_the_scheduler_saw_the_task_park(tmp_path: Pa
         stream.write(line.format(state="awaiting_input", try_number=2))
     assert scheduler_saw_park(log, offset, run, 2)
     assert not scheduler_saw_park(log, offset, "manual__other", 2)
+
+
+def test_a_busy_default_port_is_skipped_and_the_choice_is_said() -> None:
+    from shopseq.ops.ports import choose_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        port, said = choose_port({}, preferred=busy)
+    assert port != busy and port >= busy + 3
+    assert said == f"port {busy} is busy, so Airflow will listen on {port}-{port + 2} (set SHOPSEQ_AIRFLOW_PORT to choose)"
+
+
+def test_a_busy_pinned_port_stops_the_demo_before_anything_starts(tmp_path: Path) -> None:
+    """`shopseq demo` with SHOPSEQ_AIRFLOW_PORT busy: one line, exit 1, no Airflow home made, no missing log named."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "SHOPSEQ_AIRFLOW_PORT": str(port)}
+        shopseq = str(Path(sys.executable).parent / "shopseq")
+        done = subprocess.run([shopseq, "demo", "--project", str(tmp_path)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-2].startswith(f"error: port {port} is already in use (SHOPSEQ_AIRFLOW_PORT={port}")
+    assert lines[-1] == "hint: nothing was started; the demo checks its ports first"
+    assert not (tmp_path / "airflow").exists()
+
+
+def test_make_demo_checks_the_port_before_the_install(tmp_path: Path) -> None:
+    """The Makefile runs ports.py with the bare system Python (no venv, stdlib only) before `setup`."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert recipe.index("src/shopseq/ops/ports.py") < recipe.index("setup")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-I", str(ROOT / "src/shopseq/ops/ports.py")], capture_output=True,
+                              text=True, env={"SHOPSEQ_AIRFLOW_PORT": str(port), "PATH": os.environ["PATH"]})
+    assert done.returncode == 1 and f"port {port} is already in use" in done.stderr
+
+
+def test_the_console_shows_running_tasks_progress_from_their_logs(tmp_path: Path) -> None:
+    from shopseq.ops.task_logs import TaskLogTail, task_log_dir
+
+    run = "manual__2026-07-01T00:00:00+00:00"
+    folder = task_log_dir(tmp_path, "shopseq_retrain", run, "train")
+    folder.mkdir(parents=True)
+    log = folder / "attempt=1.log"
+
+    def event(message: str) -> str:
+        return json.dumps({"timestamp": "2026-07-01T00:00:01Z", "level": "info", "event": message,
+                           "logger": "shopseq.ops.pipeline"}) + "\n"
+
+    log.write_text(event("running dvc repro --single-item train in /p") + event("Running stage 'train':")
+                   + event("2026-07-01 00:00:02,001 INFO shopseq.training.tune: trial 1/3: {'family': 'gru'}"))
+    tail = TaskLogTail(tmp_path, "shopseq_retrain", run)
+    assert tail.new_progress("train") == ["Running stage 'train':", "trial 1/3: {'family': 'gru'}"]
+    assert tail.new_progress("train") == []
+    with log.open("a") as stream:
+        stream.write(event("2026-07-01 00:00:09,001 INFO shopseq.training.fit: epoch 2/5: train loss 5.1234")
+                     + event("some mlflow chatter") + '{"event": "epoch 3/5: train loss 4.9')  # half-written
+    assert tail.new_progress("train") == ["epoch 2/5: train loss 5.1234"]
+    (folder / "attempt=2.log").write_text(event("embed: 640/2000 texts (95.3 texts/s)"))
+    assert tail.new_progress("train") == ["embed: 640/2000 texts (95.3 texts/s)"], "the newest attempt is followed"
+    assert tail.new_progress("score") == []
+
+
+def test_the_summary_ends_with_next_steps(reports: Reports, tmp_path: Path) -> None:
+    from shopseq.ops.demo import DemoSettings, next_steps
+
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    summary = build_summary(reports, tmp_path, "3", "demo-approver", 61.0, {"shopseq_retrain": "success"})
+    summary["reports"]["html"] = str(tmp_path / "reports/runs/manual_1/report.html")
+    env = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI",) if k in os.environ}
+    try:
+        summary["next_steps"] = next_steps(tmp_path, summary, DemoSettings(port=8083))
+    finally:
+        os.environ.update(env)
+    text = format_summary(summary)
+    assert f"run report (HTML)  {tmp_path}/reports/runs/manual_1/report.html" in text
+    assert ".venv/bin/shopseq demo --serve  (then http://localhost:8083, user demo-approver" in text
+    assert f".venv/bin/mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow/mlflow.db --port 5000" in text
+    assert "champion model   http://localhost:5000/#/models/shopseq-next-item/versions/3" in text
+    assert "training runs" not in text, "no experiment in an empty store: no link to a page that does not exist"

@@ -139,3 +139,10 @@ def test_a_failed_gate_is_reported_with_its_reasons(project: Path, caplog: pytes
     with caplog.at_level("WARNING", logger="shopseq.ops.orchestration"):
         assert orch.report_gate_failure(project) == ["fail: ndcg@10 0.01 vs floor 0.02"]
     assert "champion unchanged: fail: ndcg@10 0.01 vs floor 0.02" in caplog.text
+
+
+def test_the_approval_request_links_the_run_report(tmp_path: Path) -> None:
+    report = tmp_path / "reports" / "runs" / "manual_1" / "report.html"
+    line = orch.report_link(str(report))
+    assert f"[open the run report]({report.as_uri()})" in line  # markdown: a link in Airflow's UI
+    assert f"open `{report}`" in line

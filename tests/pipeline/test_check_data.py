@@ -117,3 +117,21 @@ def test_missing_column_exits_1_with_one_readable_line(tmp_path: Path, params_fi
     assert len(errors) == 1, done.stderr
     assert "events" in errors[0] and "event_type" in errors[0]
     assert "Traceback" not in done.stderr
+
+
+def test_item_rows_built_from_events_are_counted_apart(tmp_path: Path, params_file: Path) -> None:
+    """Taobao has no item file: the item rows validation checks are counted as built, not read."""
+    lines = [f"{user},{item},7,pv,{1511544070 + k}" for k, (user, item) in enumerate(
+        [(1, 10), (1, 11), (2, 10), (2, 12), (3, 11), (3, 12), (4, 10), (4, 13)]
+    )]
+    data = tmp_path / "UserBehavior.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    args = ["--params", str(params_file), "check-data", "--source", "taobao", "--path", str(data), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = read_json(out / "summary.json")
+    assert summary["tables"]["events"]["rows_in"] == 8 and summary["tables"]["items"]["rows_in"] == 4
+    assert (summary["rows_in"], summary["rows_read"], summary["rows_derived"]) == (12, 8, 4)
+    assert summary["tables"]["items"]["rows_derived"] == 4 and summary["tables"]["events"]["rows_derived"] == 0
+    assert "items 4 (built from the events' item ids: taobao has no item file), events 8" in result.output

@@ -13,6 +13,7 @@ import pandas as pd
 
 from shopseq.config import SOURCES, Ingest
 from shopseq.data.adapters import IngestReport, Loaded, adapter_for
+from shopseq.suggest import did_you_mean
 
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 
@@ -36,7 +37,9 @@ def read_source(source: str, path: str | Path | None, ingest: Ingest, seed: int 
     """
     if source not in SOURCES:
         where = f" for {path}" if path is not None else ""
-        raise ValueError(f"unknown source {source!r}{where}; known sources: {', '.join(SOURCES)}")
+        raise ValueError(
+            f"unknown source {source!r}{where}{did_you_mean(source, SOURCES)}; known sources: {', '.join(SOURCES)}"
+        )
     if source == "synthetic":
         from shopseq.data.synthetic import generate_shop
 

@@ -9,7 +9,9 @@ DataFrames, and is what the DAGs, `shopseq demo`, `shopseq versions` and `shopse
 - `rollback`: an earlier data version and its champion back in place, with an audit record;
 - `airflow_local`, `demo`: a local Airflow for the project and the end-to-end demo run on it;
 - `cluster`: the same on a cluster started here (PostgreSQL, Redis, an MLflow server, Airflow on
-  Celery), for `shopseq demo --cluster` and the cluster tests.
+  Celery), for `shopseq demo --cluster` and the cluster tests;
+- `ports`, `task_logs`: the demo's free ports (checked before any slow step) and the running
+  tasks' progress lines it shows.
 
 Importing this package imports nothing: DAG files import `orchestration`, which stays light.
 """

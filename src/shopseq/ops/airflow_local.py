@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 from shopseq.ops.orchestration import DVC_POOL, PROJECT_ENV
 from shopseq.ops.pipeline import OFFLINE_ENV
+from shopseq.ops.ports import PORT_ENV, in_use
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,11 @@ class LocalAirflow:
         return self.home / "simple_auth_manager_passwords.json.generated"
 
     @property
+    def logs(self) -> Path:
+        """Where Airflow writes task logs (its default base_log_folder)."""
+        return self.home / "logs"
+
+    @property
     def log_file(self) -> Path:
         return self.home / "standalone.log"
 
@@ -78,6 +83,7 @@ class LocalAirflow:
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
                 "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs),  # the demo tails task logs here
                 # The log servers default to 8793/8794; tie them to the API port instead, so
                 # two local Airflows (a demo beside a test run) never fight over them.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.port + 1),
@@ -157,11 +163,11 @@ class LocalAirflow:
 
         The process groups are stopped when the block ends, whatever ends it.
         """
-        busy = [port for port in self.ports() if _port_in_use(port)]
+        busy = [port for port in self.ports() if in_use(port)]
         if busy:
             raise AirflowError(
-                f"port {busy[0]} is already in use (another Airflow?); stop it, or set SHOPSEQ_AIRFLOW_PORT "
-                f"to a port P with P, P+1 and P+2 free"
+                f"port {busy[0]} is already in use (another Airflow?); stop it, or set {PORT_ENV} "
+                f"to a port P with P, P+1 and P+2 free (unset, the demo picks free ones)"
             )
         self.prepare()
         processes: list[subprocess.Popen] = []
@@ -243,11 +249,6 @@ def _group_running(pgid: int) -> bool:
         if int(group) == pgid and state != "Z":
             return True
     return False
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def healthy(url: str) -> bool:

@@ -9,7 +9,6 @@ says so), waits for the promotion and for the asset-triggered `shopseq_audiences
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,8 @@ from shopseq.ops.airflow_local import AirflowApi, AirflowError, LocalAirflow, wa
 from shopseq.io import write_json
 from shopseq.ops.orchestration import HEADLINE_METRICS, load_project_params
 from shopseq.ops.pipeline import Reports
+from shopseq.ops.ports import choose_port
+from shopseq.ops.task_logs import TaskLogTail
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,14 @@ class DemoSettings:
 
     @classmethod
     def from_env(cls) -> "DemoSettings":
-        return cls(port=int(os.environ.get("SHOPSEQ_AIRFLOW_PORT", "8080")))
+        """Settings with free ports: SHOPSEQ_AIRFLOW_PORT when set, else the first free block from 8080.
+
+        Raises:
+            PortError: the pinned ports are busy (said before any slow step starts).
+        """
+        port, said = choose_port()
+        log.info("%s", said)
+        return cls(port=port)
 
 
 @dataclass
@@ -54,16 +62,33 @@ class RunWatcher:
     dag_id: str
     run_id: str
     states: dict[str, str] = field(default_factory=dict)
+    logs: Path | None = None  # AIRFLOW_HOME/logs: when set, running tasks' progress lines are shown
+
+    def __post_init__(self) -> None:
+        self.tail = TaskLogTail(self.logs, self.dag_id, self.run_id) if self.logs else None
 
     def poll(self) -> dict[str, str]:
-        """Fetch task states; log every task whose state changed since the last poll."""
+        """Fetch task states; log every task whose state changed and what running tasks report."""
         answer = self.api.get(f"/dags/{self.dag_id}/dagRuns/{self.run_id}/taskInstances", limit=100)
         current = {ti["task_id"]: str(ti["state"] or "none") for ti in answer["task_instances"]}
+        self.show_progress(current)
         for task_id, state in current.items():
             if self.states.get(task_id) != state and state not in ("none", "scheduled", "queued"):
                 log.info("%s: %s %s", self.dag_id, task_id, state)
         self.states = current
         return current
+
+    def show_progress(self, current: dict[str, str]) -> None:
+        """Log the progress lines (trial i/n, epoch j/m, texts/s) that running tasks wrote since the last poll.
+
+        A task that finished since the last poll is read once more, so its last lines are not lost.
+        """
+        if self.tail is None:
+            return
+        for task_id, state in current.items():
+            if state == "running" or self.states.get(task_id) == "running":
+                for line in self.tail.new_progress(task_id):
+                    log.info("  %s | %s", task_id, line)
 
     def running(self) -> str:
         """Which tasks run now, for the periodic 'still waiting' line."""
@@ -198,7 +223,7 @@ def wait_for_run(watcher: RunWatcher, timeout_s: float) -> str:
     return wait_until(finished, timeout_s=timeout_s, what=f"{dag_id} run {run_id}", detail=watcher.running)
 
 
-def wait_for_downstream(api: AirflowApi, dag_id: str, after: str, timeout_s: float) -> str:
+def wait_for_downstream(api: AirflowApi, dag_id: str, after: str, timeout_s: float, logs: Path | None = None) -> str:
     """Wait for the asset-triggered run of `dag_id` created after `after` (ISO time) to finish."""
 
     def created() -> str | None:
@@ -207,7 +232,7 @@ def wait_for_downstream(api: AirflowApi, dag_id: str, after: str, timeout_s: flo
         return fresh[0]["dag_run_id"] if fresh else None
 
     run_id = wait_until(created, timeout_s=timeout_s, what=f"{dag_id} to be triggered by the new champion")
-    return wait_for_run(RunWatcher(api, dag_id, run_id), timeout_s)
+    return wait_for_run(RunWatcher(api, dag_id, run_id, logs=logs), timeout_s)
 
 
 def headline(row: dict[str, Any] | None) -> dict[str, float] | None:
@@ -295,7 +320,7 @@ def run_demo(
         for dag_id in (RETRAIN, *DOWNSTREAM):
             fail_leftover_runs(api, dag_id)
         run_id = trigger(api, RETRAIN)
-        watcher = RunWatcher(api, RETRAIN, run_id)
+        watcher = RunWatcher(api, RETRAIN, run_id, logs=airflow.logs)
         outcome = wait_for_decision_point(watcher, settings.retrain_timeout_s)
         # Read the reports now: once the new champion is promoted, the downstream DAGs
         # re-run `evaluate` against it and metrics.json no longer shows the champion before.
@@ -307,9 +332,12 @@ def run_demo(
             raise AirflowError(f"{RETRAIN} run {run_id} ended {runs[RETRAIN]}; see the Airflow UI")
         if outcome == "approval":
             for dag_id in DOWNSTREAM:
-                runs[dag_id] = wait_for_downstream(api, dag_id, triggered_at, settings.downstream_timeout_s)
+                runs[dag_id] = wait_for_downstream(
+                    api, dag_id, triggered_at, settings.downstream_timeout_s, logs=airflow.logs
+                )
         else:
             log.warning("the gate failed, so nothing was offered for approval; champion unchanged")
+    run_report = refresh_run_report(project, run_id)
     summary = build_summary(
         reports,
         project,
@@ -319,10 +347,84 @@ def run_demo(
         runs=runs,
         summary_name=summary_name,
     )
+    summary["reports"]["html"] = run_report
+    summary["airflow_port"] = settings.port
+    summary["next_steps"] = next_steps(project, summary, settings)
     if extend is not None:
         summary = extend(summary)
     write_json(Path(summary["reports"]["summary"]), summary)
     return summary
+
+
+def refresh_run_report(project: Path, run_id: str) -> str | None:
+    """Rebuild the run's HTML report now that approval and the downstream DAGs are done; return its path.
+
+    The retrain DAG writes the page before approval (the approver reads it), when audiences and
+    forecasts cannot exist yet; rebuilt here, the same page shows them. A failure only costs
+    the refresh: the page from the DAG stays and the demo says so.
+    """
+    from shopseq.ops.orchestration import write_run_report
+
+    try:
+        path = write_run_report(project, run_id)
+    except Exception as error:  # the demo's result stands without the refreshed page
+        log.warning("could not rebuild the run report (%s); the page written before approval stays", error)
+        return None
+    log.info("rebuilt the run report with audiences and forecast: %s", path)
+    return path
+
+
+def mlflow_experiment_id(project: Path) -> str | None:
+    """The id of the project's MLflow experiment, for a direct link to its runs (None if unknown)."""
+    from contextlib import chdir
+
+    from mlflow.tracking import MlflowClient
+
+    from shopseq.tracking import tracking_uri
+
+    params = load_project_params(project)
+    try:
+        with chdir(project):
+            experiment = MlflowClient(tracking_uri(params.base)).get_experiment_by_name(params.base.experiment)
+    except Exception as error:  # a link less, not a failed demo
+        log.warning("could not read the MLflow experiment (%s)", error)
+        return None
+    return experiment.experiment_id if experiment else None
+
+
+def next_steps(project: Path, summary: dict[str, Any], settings: DemoSettings) -> dict[str, str]:
+    """Where to look after the demo: the report, the Airflow and MLflow UIs with direct URLs, the service.
+
+    MLflow 3's UI opens on a GenAI welcome page and an experiment on its traces tab; the links
+    go straight to the training runs and to the registered champion version.
+    """
+    from contextlib import chdir
+
+    from shopseq.tracking import tracking_uri
+
+    params = load_project_params(project)
+    with chdir(project):
+        uri = tracking_uri(params.base)
+    mlflow_url = "http://localhost:5000"
+    steps = {
+        "report": summary["reports"].get("html") or "`.venv/bin/shopseq report` writes reports/report.html",
+        "airflow_ui": f".venv/bin/shopseq demo --serve  (then {f'http://localhost:{settings.port}'}, "
+        f"user {settings.user}, password in airflow/simple_auth_manager_passwords.json.generated)",
+        "mlflow_ui": f".venv/bin/mlflow ui --backend-store-uri {uri} --port 5000",
+    }
+    if uri.startswith(("http://", "https://")):
+        steps["mlflow_ui"] = f"the MLflow server at {uri}"
+        mlflow_url = uri.rstrip("/")
+    if experiment_id := mlflow_experiment_id(project):
+        steps["mlflow_runs"] = f"{mlflow_url}/#/experiments/{experiment_id}/runs"
+    model = f"{mlflow_url}/#/models/{params.registry.model_name}"
+    version = summary.get("champion_version")
+    steps["mlflow_model"] = f"{model}/versions/{version}" if version else model
+    steps["serve"] = (
+        f".venv/bin/shopseq serve  (then POST http://{params.serve.host}:{params.serve.port}/recommend, "
+        f"docs at /docs)"
+    )
+    return steps
 
 
 def serve(project: Path, settings: DemoSettings | None = None) -> None:
@@ -381,4 +483,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  wall time          {summary['wall_seconds']:.0f} s",
         f"  reports            {summary['reports']['summary']} (and validation, evaluate, gate beside it)",
     ]
+    steps = summary.get("next_steps")
+    if steps:
+        labels = {
+            "report": "run report (HTML)",
+            "airflow_ui": "Airflow UI",
+            "mlflow_ui": "MLflow UI",
+            "mlflow_runs": "  training runs",
+            "mlflow_model": "  champion model",
+            "serve": "HTTP service",
+        }
+        lines += ["", "next steps"]
+        lines += [f"  {labels.get(key, key):<18} {value}" for key, value in steps.items()]
     return "\n".join(lines)

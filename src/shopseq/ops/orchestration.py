@@ -129,6 +129,17 @@ def approval_body(reports: Reports, version: str, model_name: str) -> str:
     return "\n".join(lines)
 
 
+def report_link(report: str) -> str:
+    """The approval body's closing line: the run report as a link that clicks, and its path to paste.
+
+    Browsers may refuse to open a file:// link from Airflow's http page; the path is there for that.
+    """
+    return (
+        f"\n\nThe whole run, with plots and lineage: [open the run report]({Path(report).resolve().as_uri()})"
+        f" (if your browser does not follow file links from this page, open `{report}`)"
+    )
+
+
 def register_challenger(project: Path, report: str | None = None) -> dict[str, str]:
     """Register models/candidate as the `challenger` and build the approval request for it.
 
@@ -144,7 +155,7 @@ def register_challenger(project: Path, report: str | None = None) -> dict[str, s
     log.info("registered version %s of %s as challenger", version, params.registry.model_name)
     body = approval_body(reports, version, params.registry.model_name)
     if report:
-        body += f"\n\nThe whole run, with plots and lineage: `{report}`"
+        body += report_link(report)
     return {
         "version": version,
         "subject": f"Promote {params.registry.model_name} version {version} to champion?",

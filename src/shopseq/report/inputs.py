@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shopseq.config import Params
+from shopseq.report.series import demand_series
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class ReportInputs:
     champion_params: dict[str, str] | None = None  # the champion's MLflow run params
     search_space: dict = field(default_factory=dict)  # train.search_space, for parameter importances
     git_commit: str = "unknown"  # the commit the report was built at
+    demand: dict | None = None  # recent daily units, forecast and seasonal naive (report.series)
+    stage_pages: dict[str, Path] = field(default_factory=dict)  # audiences/forecast -> their own HTML page
     notes: list[str] = field(default_factory=list)  # things that could not be read, shown on the page
 
     def get(self, name: str) -> Any:
@@ -82,6 +85,13 @@ def collect_inputs(params: Params, use_mlflow: bool = True) -> ReportInputs:
     )
     docs = reports / "validation" / "docs" / "index.html"
     inputs.data_docs = docs if docs.exists() else None
+    for name in ("audiences", "forecast"):
+        if (page := reports / name / "report.html").exists():
+            inputs.stage_pages[name] = page
+    try:
+        inputs.demand = demand_series(params)
+    except (OSError, ValueError, KeyError) as error:  # a chart less, not a failed report
+        inputs.notes.append(f"demand chart left out: {error}")
     if use_mlflow:
         _read_mlflow(params, inputs)
     return inputs

@@ -109,3 +109,81 @@ def metric_bars(evaluate: dict, models: list[str], metric: str) -> str:
         ax.set(title=f"test {metric}")
         ax.grid(axis="y", visible=False)
         return _data_uri(figure)
+
+
+def lift_curves(panels: list[dict]) -> str:
+    """Small multiples, one per audience: precision by audience size, the model against each heuristic.
+
+    Each panel is {"title", "curves": {name: [{"share" or "k", "precision"}, ...]}, "random": float}; the
+    model's line is drawn in the accent colour, heuristics in the others, random as a dashed line.
+    """
+    import matplotlib
+    import matplotlib.ticker
+
+    with matplotlib.rc_context(STYLE):
+        columns = min(len(panels), 3)
+        rows = -(-len(panels) // columns)
+        figure = _figure(3.4 * columns, 2.5 * rows)
+        axes = figure.subplots(rows, columns, squeeze=False).ravel()
+        for ax, panel in zip(axes, panels):
+            others = iter(PALETTE[1:])
+            for name, curve in panel["curves"].items():
+                xs = [100 * point["share"] if "share" in point else point["k"] for point in curve]
+                color = ACCENT if name == "model" else next(others)
+                ax.plot(xs, [point["precision"] for point in curve], marker="o", markersize=3, color=color,
+                        linewidth=2.2 if name == "model" else 1.2, label=name)
+            if panel.get("random") is not None:
+                ax.axhline(panel["random"], color=GREY, linestyle="--", linewidth=1, label="random")
+            uses_share = all("share" in point for curve in panel["curves"].values() for point in curve)
+            ax.set_xscale("log")  # the small audiences a campaign targets are where the curves differ
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+            ax.set(title=panel["title"], xlabel="audience size (% of users)" if uses_share else "audience size (users)",
+                   ylabel="precision", ylim=(0, None))
+            ax.legend(frameon=False, fontsize=7)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        return _data_uri(figure)
+
+
+def grouped_bars(title: str, groups: list[str], series: dict[str, list[float | None]], xlabel: str = "") -> str:
+    """Horizontal bars per group, one bar per series (the first series, e.g. the model, in the accent colour)."""
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        n = max(len(series), 1)
+        figure = _figure(6.4, 0.7 + 0.09 * n * max(len(groups), 2) + 0.1 * len(groups))
+        ax = figure.subplots()
+        height = 0.8 / n
+        positions = range(len(groups))
+        for k, (name, values) in enumerate(series.items()):
+            color = ACCENT if k == 0 else PALETTE[1:][(k - 1) % (len(PALETTE) - 1)]
+            ax.barh([p + k * height for p in positions], [v or 0.0 for v in values], height=height,
+                    color=color, label=name)
+        ax.set_yticks([p + (n - 1) * height / 2 for p in positions], groups)
+        ax.invert_yaxis()
+        ax.set(title=title, xlabel=xlabel)
+        ax.grid(axis="y", visible=False)
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        return _data_uri(figure)
+
+
+def demand_chart(series: dict) -> str:
+    """Daily units sold (all items), then the model's forecast and seasonal naive for the horizon."""
+    import matplotlib
+    import pandas as pd
+
+    with matplotlib.rc_context(STYLE):
+        figure = _figure(8.0, 2.8)
+        ax = figure.subplots()
+        history = pd.to_datetime(series["dates"])
+        ahead = pd.to_datetime(series["forecast_dates"])
+        ax.plot(history, series["actual"], color=GREY, linewidth=1.2, label="actual units")
+        ax.plot(ahead, series["forecast"], color=ACCENT, linewidth=2, marker="o", markersize=3, label="model forecast")
+        if series.get("naive") is not None:
+            ax.plot(ahead, series["naive"], color=PALETTE[1], linestyle="--", marker="o", markersize=3,
+                    label=f"seasonal naive ({series['season']} days)")
+        ax.axvline(ahead[0], color=GREY, linewidth=0.8, linestyle=":")
+        ax.set(title="demand, all items: the last weeks and the forecast", ylabel="units per day", ylim=(0, None))
+        ax.legend(frameon=False)
+        figure.autofmt_xdate()
+        return _data_uri(figure)

@@ -23,6 +23,8 @@ SECTIONS = (
     ("downstream", "Audiences & forecast"),
     ("lineage", "Lineage"),
 )
+# The training facts shown before the rest is folded away (train/metrics.json keys, dotted).
+TRAINING_HEADLINE = ("best_params.model", "best_valid_ndcg@10", "n_trials", "pruned_trials", "train_seconds", "device")
 SEGMENT_LABELS = {"user:new": "new users", "user:returning": "returning users", "item:cold": "cold items", "item:warm": "warm items"}
 
 
@@ -137,7 +139,11 @@ def _segments(inputs: ReportInputs) -> dict | None:
         cells = {m: (segments[m].get(key) or {}).get(metric) for m in models}
         counts = [(segments[m].get(key) or {}).get("n_targets") for m in models]
         rows.append({"segment": label, "n_targets": next((c for c in counts if c is not None), 0), **cells})
-    return {"models": models, "rows": rows, "metric": metric, "cold_max_count": segments.get("cold_max_count")}
+    plot = plots.grouped_bars(
+        f"test {metric} per segment", [r["segment"] for r in rows], {m: [r[m] for r in rows] for m in models}
+    )
+    return {"models": models, "rows": rows, "metric": metric, "cold_max_count": segments.get("cold_max_count"),
+            "plot": plot}
 
 
 def _training(inputs: ReportInputs) -> dict | None:
@@ -145,7 +151,8 @@ def _training(inputs: ReportInputs) -> dict | None:
     if train is None and not history:
         return None
     facts = [(k, v) for k, v in scalars(train or {}) if k != "mlflow_run_id"]
-    return {"facts": facts, "plot": plots.training_curves(history) if history else None}
+    headline = [(k, v) for k, v in facts if k in TRAINING_HEADLINE]
+    return {"facts": facts, "headline": headline, "plot": plots.training_curves(history) if history else None}
 
 
 def _tuning(inputs: ReportInputs) -> dict | None:
@@ -165,17 +172,82 @@ def _tuning(inputs: ReportInputs) -> dict | None:
     }
 
 
-def _downstream(inputs: ReportInputs) -> list[dict]:
+def _downstream(inputs: ReportInputs, out: Path) -> list[dict]:
+    """Audiences and forecast: headline figures and charts up front, every raw value in a closed <details>."""
     parts = []
     for name, title in (("audiences", "Audiences"), ("forecast", "Demand forecast")):
         payload = inputs.get(name)
-        parts.append({
+        page = inputs.stage_pages.get(name)
+        part = {
             "title": title,
             "found": payload is not None,
             "scalars": scalars(payload) if payload else [],
             "tables": tables(payload) if payload else [],
-        })
+            "page": Path(os.path.relpath(page.resolve(), out.resolve().parent)).as_posix() if page else None,
+            "cards": [],
+            "plots": [],
+        }
+        if payload and name == "audiences":
+            part.update(_audience_charts(payload))
+        elif payload:
+            part.update(_forecast_charts(payload, inputs.demand))
+        parts.append(part)
     return parts
+
+
+def _audience_charts(payload: dict) -> dict:
+    """Lift curves (model vs heuristics vs random) per audience and per-category precision bars."""
+    check = payload.get("offline_check") or {}
+    cards = [("audiences", payload.get("n_audiences")), ("users in audiences", payload.get("n_users")),
+             ("precision vs best heuristic", _times(check.get("lift_over_heuristic"))),
+             ("precision vs random", _times(check.get("lift_over_random"))),
+             ("best heuristic", check.get("best_heuristic"))]
+    panels = []
+    if check.get("lift_curve"):
+        curves = {"model": check["lift_curve"]}
+        if check.get("heuristic_lift_curve"):
+            curves[check.get("best_heuristic") or "best heuristic"] = check["heuristic_lift_curve"]
+        panels.append({"title": "all category audiences", "curves": curves,
+                       "random": (check.get("precision") or {}).get("random")})
+    for campaign, spec in (payload.get("campaigns") or {}).items():
+        campaign_check = spec.get("offline_check") or {}
+        if campaign_check.get("lift_curve"):
+            curves = {"model": campaign_check["lift_curve"], **(campaign_check.get("heuristic_curves") or {})}
+            panels.append({"title": campaign, "curves": curves,
+                           "random": (campaign_check.get("precision") or {}).get("random")})
+    plot_list = []
+    if panels:
+        plot_list.append(("precision of the top users, model vs heuristics (held-out week)", plots.lift_curves(panels)))
+    per_category = check.get("per_category") or []
+    if per_category:
+        names = [c for c in per_category[0] if c != "category"]
+        names = ["model", *[c for c in names if c != "model"]] if "model" in names else names
+        plot_list.append(("precision per category audience", plots.grouped_bars(
+            "precision per category audience", [str(r.get("category")) for r in per_category],
+            {n: [r.get(n) for r in per_category] for n in names}, xlabel="precision")))
+    return {"cards": [(k, v) for k, v in cards if v is not None], "plots": plot_list}
+
+
+def _forecast_charts(payload: dict, demand: dict | None) -> dict:
+    """Backtest error per method (bars) and the forecast after the recent actuals, against seasonal naive."""
+    by_method = payload.get("by_method") or {r.get("method"): r for r in payload.get("rows", []) if r.get("method")}
+    model, naive = by_method.get("model") or {}, by_method.get("seasonal_naive") or {}
+    cards = [("horizon (days)", payload.get("horizon")), ("items", payload.get("n_items")),
+             ("model WAPE", model.get("wape")), ("seasonal naive WAPE", naive.get("wape")),
+             ("model / naive", model["wape"] / naive["wape"] if model.get("wape") and naive.get("wape") else None)]
+    plot_list = []
+    if demand:
+        plot_list.append(("demand and forecast", plots.demand_chart(demand)))
+    if by_method:
+        methods = ["model", *[m for m in by_method if m != "model"]] if "model" in by_method else list(by_method)
+        metrics = [m for m in ("wape", "wape_total", "mase") if any(m in (by_method[x] or {}) for x in methods)]
+        plot_list.append(("backtest error per method", plots.grouped_bars(
+            "backtest error (lower is better)", metrics, {x: [(by_method[x] or {}).get(m) for m in metrics] for x in methods})))
+    return {"cards": [(k, v) for k, v in cards if v is not None], "plots": plot_list}
+
+
+def _times(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.2f}x"
 
 
 def _lineage(inputs: ReportInputs) -> dict:
@@ -227,7 +299,7 @@ def render_html(inputs: ReportInputs, out: Path, generated: datetime | None = No
         "training": _training(inputs),
         "tuning": _tuning(inputs),
         "gate": inputs.get("gate"),
-        "downstream": _downstream(inputs),
+        "downstream": _downstream(inputs, out),
         "lineage": _lineage(inputs),
         "notes": inputs.notes,
     }

@@ -37,6 +37,7 @@ img.plot { max-width:100%; height:auto; border:1px solid var(--line); border-rad
 ul.reasons li { margin:2px 0; } code { background:var(--bg); padding:1px 4px; border-radius:3px; }
 .muted { color:var(--muted); font-size:12px; }
 tr.changed td { background:#fff9db; }
+details { margin:8px 0; } details > summary { cursor:pointer; color:var(--accent); font-size:13px; }
 """
 
 TEMPLATE = """<!doctype html>
@@ -55,7 +56,10 @@ TEMPLATE = """<!doctype html>
 <main>
 
 {% macro not_run(what) %}<p class="notrun">{{ what }} — not run (no output found).</p>{% endmacro %}
+{% macro cards(rows) %}<div class="cards">{% for k, v in rows %}<div class="card"><div class="v">{{ v|fmt }}</div><div class="k">{{ k }}</div></div>{% endfor %}</div>{% endmacro %}
+{% macro folded(summary, body) %}<details><summary>{{ summary }}</summary>{{ body }}</details>{% endmacro %}
 {% macro kv(rows) %}<table>{% for k, v in rows %}<tr><td>{{ k }}</td><td{% if v is string and v|length > 24 %} class="text"{% endif %}>{{ v|fmt }}</td></tr>{% endfor %}</table>{% endmacro %}
+{% macro tables_html(ts) %}{% for t in ts %}{{ table(t) }}{% endfor %}{% endmacro %}
 {% macro table(t) %}<h3>{{ t.title }}</h3><table><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for row in t.rows %}<tr>{% for c in t.columns %}<td{% if row[c] is string %} class="text"{% endif %}>{{ row[c]|fmt }}</td>{% endfor %}</tr>{% endfor %}</table>{% endmacro %}
 
@@ -65,8 +69,8 @@ TEMPLATE = """<!doctype html>
 {% for t in data.tables %}<tr><td>{{ t.name }}</td><td>{{ t.rows_in|fmt }}</td><td>{{ t.rows_accepted|fmt }}</td><td>{{ t.rows_quarantined|fmt }}</td>
 <td class="text">{% for reason, n in t.reasons %}{{ reason }}: {{ n|fmt }}{% if not loop.last %}<br>{% endif %}{% else %}<span class="muted">none</span>{% endfor %}</td></tr>{% endfor %}</table>
 {% else %}{{ not_run("validate") }}{% endif %}
-{% if data.sequences %}<h3>Sequences split</h3>{{ kv(data.sequences) }}{% else %}{{ not_run("sequences") }}{% endif %}
-{% if data.profiles %}<h3>User profiles</h3>{{ kv(data.profiles) }}{% else %}{{ not_run("profiles") }}{% endif %}
+{% if data.sequences %}{{ folded("Sequences split: " ~ data.sequences|length ~ " values", kv(data.sequences)) }}{% else %}{{ not_run("sequences") }}{% endif %}
+{% if data.profiles %}{{ folded("User profiles: " ~ data.profiles|length ~ " values", kv(data.profiles)) }}{% else %}{{ not_run("profiles") }}{% endif %}
 </section>
 
 <section id="validation"><h2>Validation</h2>
@@ -91,12 +95,14 @@ TEMPLATE = """<!doctype html>
 {% if segments %}<p class="muted">New users have no training sequence; cold items occur fewer than {{ segments.cold_max_count }} times in training.</p>
 <table><tr><th>segment</th><th>targets</th>{% for model in segments.models %}<th>{{ model }} {{ segments.metric }}</th>{% endfor %}</tr>
 {% for row in segments.rows %}<tr><td>{{ row.segment }}</td><td>{{ row.n_targets|fmt }}</td>{% for model in segments.models %}<td>{{ row[model]|fmt }}</td>{% endfor %}</tr>{% endfor %}</table>
+<div class="plots"><img class="plot" alt="test {{ segments.metric }} per segment" src="{{ segments.plot }}"></div>
 {% else %}{{ not_run("per-segment evaluation") }}{% endif %}
 </section>
 
 <section id="training"><h2>Training curves</h2>
-{% if training %}{{ kv(training.facts) }}
+{% if training %}{{ kv(training.headline) }}
 {% if training.plot %}<div class="plots"><img class="plot" alt="training curves" src="{{ training.plot }}"></div>{% else %}<p class="notrun">no training history</p>{% endif %}
+{{ folded("All " ~ training.facts|length ~ " values of reports/train/metrics.json", kv(training.facts)) }}
 {% else %}{{ not_run("train") }}{% endif %}
 </section>
 
@@ -116,17 +122,23 @@ TEMPLATE = """<!doctype html>
 </section>
 
 <section id="downstream"><h2>Audiences and demand forecast</h2>
-{% for part in downstream %}<h3>{{ part.title }}</h3>
-{% if part.found %}{{ kv(part.scalars) }}{% for t in part.tables %}{{ table(t) }}{% endfor %}{% else %}{{ not_run(part.title) }}{% endif %}
+{% for part in downstream %}<h3>{{ part.title }}{% if part.page %} <a class="muted" href="{{ part.page }}">(its own page)</a>{% endif %}</h3>
+{% if part.found %}{{ cards(part.cards) }}
+{% if part.plots %}<div class="plots">{% for alt, src in part.plots %}<img class="plot" alt="{{ alt }}" src="{{ src }}">{% endfor %}</div>{% endif %}
+{{ folded("All " ~ part.scalars|length ~ " values and " ~ part.tables|length ~ " tables", kv(part.scalars) ~ tables_html(part.tables)) }}
+{% else %}<p class="notrun">{{ part.title }} — not run yet. They come after approval: the shopseq_audiences and shopseq_forecast DAGs run once a champion is promoted, and <code>shopseq report</code> (or <code>make demo</code>, which does it for you) rebuilds this page with them.</p>{% endif %}
 {% endfor %}
 </section>
 
 <section id="lineage"><h2>Lineage</h2>
 {{ kv(lineage.facts) }}
 <h3>Params: candidate vs champion</h3>
-{% if lineage.diff %}<p class="muted">{{ lineage.n_changed }} of {{ lineage.diff|length }} params differ (highlighted).</p>
-<table><tr><th>param</th><th>candidate</th><th>champion</th></tr>
-{% for row in lineage.diff %}<tr class="{{ 'changed' if row.changed else '' }}"><td>{{ row.name }}</td><td class="text">{{ row.candidate|fmt }}</td><td class="text">{{ row.champion|fmt }}</td></tr>{% endfor %}</table>
+{% if lineage.diff %}{% set changed = lineage.diff|selectattr("changed")|list %}{% set same = lineage.diff|rejectattr("changed")|list %}
+<p class="muted">{{ lineage.n_changed }} of {{ lineage.diff|length }} params differ.</p>
+{% macro diff_rows(rows) %}<table><tr><th>param</th><th>candidate</th><th>champion</th></tr>
+{% for row in rows %}<tr class="{{ 'changed' if row.changed else '' }}"><td>{{ row.name }}</td><td class="text">{{ row.candidate|fmt }}</td><td class="text">{{ row.champion|fmt }}</td></tr>{% endfor %}</table>{% endmacro %}
+{% if changed %}{{ diff_rows(changed) }}{% endif %}
+{% if same %}{{ folded("The " ~ same|length ~ " params that are the same", diff_rows(same)) }}{% endif %}
 {% else %}<p class="notrun">{{ lineage.diff_note }}</p>{% endif %}
 </section>
 

@@ -209,6 +209,7 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         hp = distributed.from_primary(suggest(trial, train))
+        log.info("trial %d/%d: %s", trial.number + 1, train.n_trials, hp)
 
         def report(epoch: int, loss: float, metrics: dict) -> None:
             tracking.log_metrics({"train_loss": loss, **{_metric_key(f"valid_{k}"): v for k, v in metrics.items()}}, step=epoch)

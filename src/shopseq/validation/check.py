@@ -37,6 +37,7 @@ def check_data(source: str, path: Path, out: Path, ingest: Ingest, validate: Val
     # The adapter's counted decisions (duplicates dropped, session-only users, ...) sit beside
     # the validation counts, under a key of their own.
     outcome.summary["ingest"] = loaded.report.to_dict()
+    count_derived_rows(outcome.summary, loaded.report.notes)
     write_outcome(outcome, quarantine_dir=out / "quarantine", summary_path=out / "summary.json")
     log.info(
         "check-data %s %s: %s, %d rows in, %d quarantined, data version %s",
@@ -48,6 +49,39 @@ def check_data(source: str, path: Path, out: Path, ingest: Ingest, validate: Val
         outcome.summary["data_version"],
     )
     return outcome.summary
+
+
+def count_derived_rows(summary: dict[str, Any], notes: dict[str, int]) -> None:
+    """Say how many of `rows_in` the data held and how many the adapter built (added keys only).
+
+    A format without an item file (Taobao, YOOCHOOSE, ...) gets one item row per item id its
+    events mention; validation checks those rows too, so `rows_in` counts them. `rows_read` is
+    what the files held, `rows_derived` what was built, per table in `tables.<name>.rows_derived`.
+    """
+    from shopseq.data.adapters.base import ITEMS_ADDED_FROM_EVENTS, ITEMS_BUILT_FROM_EVENTS
+
+    derived = {"items": int(notes.get(ITEMS_BUILT_FROM_EVENTS, 0) or notes.get(ITEMS_ADDED_FROM_EVENTS, 0))}
+    for name, table in summary["tables"].items():
+        table["rows_derived"] = derived.get(name, 0)
+    summary["rows_derived"] = sum(derived.values())
+    summary["rows_read"] = summary["rows_in"] - summary["rows_derived"]
+
+
+def describe_counts(summary: dict[str, Any], source: str) -> str:
+    """One line on what was checked: rows per table, which of them were built rather than read."""
+    parts = []
+    for name, table in summary["tables"].items():
+        derived = table.get("rows_derived", 0)
+        built = ""
+        if derived == table["rows_in"] and derived:
+            built = f" (built from the events' item ids: {source} has no item file)"
+        elif derived:
+            built = f" ({derived:,} of them built from the events' item ids)"
+        parts.append(f"{name} {table['rows_in']:,}{built}")
+    return (
+        f"{summary['rows_in']:,} rows checked: {', '.join(parts)}; "
+        f"{summary['rows_accepted']:,} accepted, {summary['rows_quarantined']:,} quarantined"
+    )
 
 
 def name_the_data(summary: dict[str, Any], path: Path) -> None:

@@ -241,3 +241,35 @@ def test_finish_drops_exact_copies_only_and_fills_items_for_validation() -> None
     assert catalogue.loc["j", s.TITLE] == "" and catalogue.loc["j", s.CATEGORY] == "unknown"
     assert notes["items_without_metadata"] == 1
     assert not loaded.items[list(s.ITEMS.required)].isna().any().any()
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "header", "row"),
+    [
+        ("taobao", "UserBehavior.csv", "user_id,item_id,category_id,behavior_type,timestamp", "1,2,3,pv,1511544070"),
+        ("yoochoose", "yoochoose-clicks.dat", "session_id,timestamp,item_id,category", "1,2014-04-07T10:51:09.277Z,5,0"),
+    ],
+)
+def test_a_header_row_in_a_headerless_format_is_named_as_such(
+    tmp_path: Path, source: str, name: str, header: str, row: str
+) -> None:
+    """The message says the first line is a header to remove, not 'expected X, found X'."""
+    file = _write(tmp_path / name, f"{header}\n{row}\n")
+    with pytest.raises(ValueError) as caught:
+        load_source(source, file, Ingest())
+    message = str(caught.value)
+    assert f"not in the {source} layout" in message
+    assert f"its first line `{header}` is a header row, but {source} files have no header" in message
+    assert f"tail -n +2 {name} > noheader-{name}" in message
+    assert "found [" not in message
+
+
+def test_a_wrong_first_row_in_a_headerless_format_says_how_it_differs(tmp_path: Path) -> None:
+    file = _write(tmp_path / "UserBehavior.csv", "1,2,3\n")
+    with pytest.raises(ValueError, match=r"the first line `1,2,3` has 3 field\(s\); expected a headerless data row"):
+        load_source("taobao", file, Ingest())
+
+
+def test_an_unknown_source_suggests_the_close_one(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown source 'taobo' for x \(did you mean 'taobao'\?\)"):
+        load_source("taobo", "x", Ingest())

@@ -112,13 +112,14 @@ def test_gate_segments_and_missing_stages_are_visible(page):
     text = " ".join(parsed.text)
     assert "FAILED" in text and "fail: ndcg@10 below markov" in text
     assert "new users" in text and "cold items" in text
-    assert "Audiences — not run" in text
+    assert "Audiences — not run yet. They come after approval" in text
     assert "seasonal_naive" in text
 
 
 def test_every_image_is_an_inline_svg_that_parses(page):
     _, parsed = page
-    assert len(parsed.images) == 4  # metric bars, training curves, trial history, importances
+    # metric bars, segment bars, training curves, trial history, importances, forecast backtest bars
+    assert len(parsed.images) == 6
     for src in parsed.images:
         assert src.startswith("data:image/svg+xml;base64,")
         root = ET.fromstring(base64.b64decode(src.split(",", 1)[1]))
@@ -172,3 +173,52 @@ def test_the_stylesheet_is_not_html_escaped(page):
     html, _ = page
     style = html.split("<style>", 1)[1].split("</style>", 1)[0]
     assert '"Segoe UI"' in style and "&#34;" not in style  # escaped quotes would drop the font rules
+
+
+AUDIENCES = {
+    "n_audiences": 3, "n_users": 40,
+    "offline_check": {
+        "best_heuristic": "recent_viewers", "lift_over_heuristic": 1.1, "lift_over_random": 3.7,
+        "precision": {"model": 0.7, "random": 0.2, "recent_viewers": 0.6},
+        "lift_curve": [{"share": s, "precision": 0.8 - s} for s in (0.05, 0.1, 0.2)],
+        "heuristic_lift_curve": [{"share": s, "precision": 0.7 - s} for s in (0.05, 0.1, 0.2)],
+        "per_category": [{"category": c, "model": 0.7, "random": 0.2, "recent_viewers": 0.6} for c in ("audio", "coffee")],
+    },
+    "campaigns": {"kitchen_discount": {"offline_check": {
+        "precision": {"random": 0.05},
+        "lift_curve": [{"k": k, "share": k / 500, "precision": 0.2} for k in (10, 50)],
+        "heuristic_curves": {"recent_buyers": [{"k": k, "share": k / 500, "precision": 0.1} for k in (10, 50)]},
+    }}},
+}
+
+
+def test_audiences_and_forecast_are_charts_first_with_the_raw_values_folded(tmp_path):
+    inputs = hand_inputs(tmp_path)
+    inputs.files["audiences"] = AUDIENCES
+    inputs.demand = {"dates": ["2026-07-01", "2026-07-02"], "actual": [3.0, 5.0], "forecast_dates": ["2026-07-03"],
+                     "forecast": [4.0], "naive": [3.0], "season": 2}
+    page = tmp_path / "reports" / "forecast" / "report.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html></html>")
+    inputs.stage_pages["forecast"] = page
+    html = render_html(inputs, tmp_path / "reports" / "report.html")
+    parsed = Page()
+    parsed.feed(html)
+    downstream = html.split('<section id="downstream">', 1)[1].split("</section>", 1)[0]
+    alts = [alt for alt in ("precision of the top users, model vs heuristics (held-out week)",
+                            "precision per category audience", "demand and forecast", "backtest error per method")
+            if f'alt="{alt}"' in downstream]
+    assert len(alts) == 4, alts
+    assert "1.10x" in downstream and "3.70x" in downstream  # headline cards
+    # The flattened keys a reader would otherwise scroll through sit inside a closed <details>.
+    before, folded = downstream.split("<details>", 1)
+    assert "offline_check.lift_over_heuristic" not in before and "offline_check.lift_over_heuristic" in folded
+    assert "forecast/report.html" in parsed.links
+    assert len(parsed.images) == 9  # five charts before this section, four in it
+
+
+def test_training_shows_its_headline_and_folds_the_rest(page):
+    html, _ = page
+    training = html.split('<section id="training">', 1)[1].split("</section>", 1)[0]
+    before, folded = training.split("<details>", 1)
+    assert "best_valid_ndcg@10" in before and "All 2 values of reports/train/metrics.json" in folded

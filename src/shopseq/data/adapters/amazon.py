@@ -179,7 +179,7 @@ def _load_reviews(files: list[Path], metas: list[Path], report: IngestReport) ->
         meta = _read_meta(metas, product, report)
         items = items.merge(meta, on=s.ITEM_ID, how="left", suffixes=("_file", ""))
         items[s.CATEGORY] = items[s.CATEGORY].fillna(items.pop(f"{s.CATEGORY}_file"))
-    return finish(events, items, reviews, report)
+    return finish(events, items, reviews, report, items_from_events=True)
 
 
 def parse_price(value: Any) -> float | None:

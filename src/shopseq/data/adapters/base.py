@@ -39,6 +39,7 @@ DUPLICATE_REVIEWS_DROPPED = "duplicate_reviews_dropped"
 SESSION_ONLY_USERS = "session_only_users"
 ITEMS_WITHOUT_METADATA = "items_without_metadata"
 ITEMS_ADDED_FROM_EVENTS = "items_added_from_events"
+ITEMS_BUILT_FROM_EVENTS = "items_built_from_events"
 CATALOGUE_ITEMS_WITHOUT_EVENTS = "catalogue_items_without_events"
 TIMEZONE_ASSUMED_UTC = "timezone_assumed_utc"
 LOCAL_TIME_CONVERTED_TO_UTC = "local_time_converted_to_utc"
@@ -252,6 +253,43 @@ def format_error(file: Path, source: str, expected: Sequence[str], found: Sequen
     return FormatError(message + (f"; {hint}" if hint else ""))
 
 
+def headerless_error(
+    file: Path, source: str, layouts: dict[str, Sequence[str]], row: Sequence[str], rule: str
+) -> FormatError:
+    """The error for a headerless format whose first line is not a data row; says how it differs.
+
+    A first line made of the format's own column names is a header row the format does not have:
+    the message says so and what to remove, instead of listing two identical-looking column lists.
+
+    Args:
+        layouts: the format's column layouts by name (e.g. clicks and buys), in file order.
+        row: the first line, split into fields.
+        rule: what a data row must look like (field count, kinds of values).
+    """
+    names = {name.lower() for columns in layouts.values() for name in columns}
+    fields = [field.strip().lower() for field in row]
+    shown = ",".join(row)
+    wanted = "; ".join(f"{kind}: {','.join(cols)}" if len(layouts) > 1 else ",".join(cols) for kind, cols in layouts.items())
+    if fields and sum(field in names for field in fields) >= max(2, len(fields) // 2):
+        return FormatError(
+            f"{file}: not in the {source} layout as published: its first line `{shown}` is a header row, "
+            f"but {source} files have no header (the columns are, in order, {wanted}); "
+            f"remove that line ({_drop_first_line_command(file)}) or convert the file to the canonical layout"
+        )
+    return FormatError(
+        f"{file}: not in the {source} layout: the first line `{shown}` has {len(row)} field(s); "
+        f"expected a headerless data row with the columns {wanted} ({rule})"
+    )
+
+
+def _drop_first_line_command(file: Path) -> str:
+    """A shell command that writes `file` without its first line beside it."""
+    if file.name.endswith(".gz"):
+        stem = file.name[: -len(".gz")]
+        return f"`zcat {file.name} | tail -n +2 | gzip > noheader-{stem}.gz`"
+    return f"`tail -n +2 {file.name} > noheader-{file.name}`"
+
+
 def require_header(file: Path, source: str, expected: Sequence[str], sep: str = ",") -> list[str]:
     """Return the file's header after checking it holds every expected column (any order).
 
@@ -384,8 +422,13 @@ def finish(
     items: pd.DataFrame | None,
     reviews: pd.DataFrame | None,
     report: IngestReport,
+    items_from_events: bool = False,
 ) -> Loaded:
     """Conform the adapter's frames to the canonical schema and apply the shared decisions.
+
+    `items_from_events`: the format has no item file, so `items` was built from the event (or
+    review) rows; the item rows are then counted as `items_built_from_events`, so a reader
+    of the row counts can tell rows read from rows built.
 
     - Rows an adapter marked with `mark_unparsed` are taken out with their reason.
     - Rows identical in every canonical column (after mapping) are taken out as `duplicate` and
@@ -411,6 +454,8 @@ def finish(
         reviews = reject_duplicates(reviews, s.REVIEWS.name, DUPLICATE_REVIEWS_DROPPED, report)
         reviews = reviews.reset_index(drop=True)
     items = _catalogue(events, items, reviews, report)
+    if items_from_events:
+        report.count(ITEMS_BUILT_FROM_EVENTS, len(items))
     report.notes.setdefault(SESSION_ONLY_USERS, 0)
     report.notes.setdefault(TIMEZONE_ASSUMED_UTC, 0)
     log.info(

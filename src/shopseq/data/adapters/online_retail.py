@@ -194,7 +194,7 @@ def load(path: Path) -> Loaded:
     )
     # A wall time that happened twice (clocks back) is NaT: quarantined with its raw value, not guessed.
     mark_unparsed(events, s.TS, lines["invoice_date"], AMBIGUOUS_LOCAL_TIME)
-    return finish(events, _items(raw), None, report)
+    return finish(events, _items(raw), None, report, items_from_events=True)
 
 
 def _items(raw: pd.DataFrame) -> pd.DataFrame:

@@ -93,4 +93,4 @@ def load(path: Path) -> Loaded:
     # event) does not make the catalogue item, and with it every event of the item, invalid.
     items[s.PRICE] = items.groupby(s.ITEM_ID)[s.PRICE].transform("median")
     items = items.sort_values("_ts", kind="stable").drop(columns="_ts")
-    return finish(events, items, None, report)
+    return finish(events, items, None, report, items_from_events=True)

@@ -23,7 +23,7 @@ from shopseq.data.adapters.base import (
     files_in,
     finish,
     first_row,
-    format_error,
+    headerless_error,
     mark_unparsed,
     no_files_error,
     pick_matching,
@@ -41,9 +41,8 @@ def check(file: Path) -> None:
     row = first_row(file)
     ok = len(row) == 5 and row[3] in BEHAVIOURS and all(row[k].strip().isdigit() for k in (0, 1, 2, 4))
     if not ok:
-        raise format_error(
-            file, SOURCE, COLUMNS, row, hint=f"headerless, behaviour one of {sorted(BEHAVIOURS)}; first row shown"
-        )
+        rule = f"5 fields, numbers except behavior_type, which is one of {sorted(BEHAVIOURS)}"
+        raise headerless_error(file, SOURCE, {"events": COLUMNS}, row, rule)
 
 
 def load(path: Path) -> Loaded:
@@ -72,4 +71,4 @@ def load(path: Path) -> Loaded:
     )
     mark_unparsed(events, s.TS, raw["timestamp"], INVALID_TS)
     items = pd.DataFrame({s.ITEM_ID: clean_ids(raw["item_id"]), s.CATEGORY: clean_ids(raw["category_id"])})
-    return finish(events, items, None, report)
+    return finish(events, items, None, report, items_from_events=True)

@@ -31,7 +31,7 @@ from shopseq.data.adapters.base import (
     files_in,
     finish,
     first_row,
-    format_error,
+    headerless_error,
     mark_unparsed,
     no_files_error,
     parse_times_utc,
@@ -52,13 +52,8 @@ def kind_of(file: Path) -> str:
     # Buys end in an integer quantity; a 5th field that is not one is a clicks file with an extra column.
     looks_like = looks_like and (len(row) == 4 or row[4].strip().lstrip("-").isdigit())
     if not looks_like:
-        raise format_error(
-            file,
-            SOURCE,
-            [f"clicks: {','.join(CLICKS)}", f"buys: {','.join(BUYS)}"],
-            row,
-            hint="headerless; first row shown",
-        )
+        rule = "a numeric session id, an ISO timestamp such as 2014-04-07T10:51:09.277Z, then the item's fields"
+        raise headerless_error(file, SOURCE, {"clicks": CLICKS, "buys": BUYS}, row, rule)
     return "clicks" if len(row) == 4 else "buys"
 
 
@@ -97,7 +92,7 @@ def load(path: Path) -> Loaded:
     events = pd.concat(parts, ignore_index=True)
     made = events[s.USER_ID].dropna()
     report.notes["session_only_users"] = int(made.nunique())
-    return finish(events, items, None, report)
+    return finish(events, items, None, report, items_from_events=True)
 
 
 def _events(raw: pd.DataFrame, event_type: str, report: IngestReport) -> pd.DataFrame:
