@@ -69,8 +69,8 @@ def check_reachable(uri: str, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def _environment_kept(*names: str) -> Iterator[None]:
-    """Undo what the block writes to these environment variables.
+def environment_restored(*names: str) -> Iterator[None]:
+    """Undo what the block writes to these environment variables (restored as they were before it).
 
     `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which `tracking_uri` reads as the
     operator's choice: a process that configured one project (a test session, a long-lived worker)
@@ -101,7 +101,7 @@ def configure_mlflow(base: Base) -> str:
     check_reachable(uri)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    with environment_restored("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
     experiment = mlflow.get_experiment_by_name(base.experiment)

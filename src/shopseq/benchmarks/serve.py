@@ -36,6 +36,7 @@ import numpy as np
 from shopseq import schema as s
 from shopseq.config import Params
 from shopseq.io import atomic_path, read_parquet
+from shopseq.tracking import environment_restored
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ def champion_registry(params: Params, choice: str) -> Iterator[tuple[dict[str, s
         log.info("the project registry has no champion: serving %s from a throwaway registry", params.paths.candidate)
     with tempfile.TemporaryDirectory(prefix="shopseq-serve-bench-") as tmp:
         uri = f"sqlite:///{Path(tmp).resolve()}/mlflow.db"
-        with _environment(MLFLOW_TRACKING_URI=uri):
+        with environment_restored("MLFLOW_TRACKING_URI"):
+            os.environ["MLFLOW_TRACKING_URI"] = uri
             register_throwaway_champion(params, Path(tmp) / "artifacts")
             yield {**os.environ, "MLFLOW_TRACKING_URI": uri}, "throwaway"
 
@@ -295,18 +297,3 @@ def _get_json(url: str) -> dict[str, Any]:
     response = httpx.get(url, timeout=5.0)
     response.raise_for_status()
     return response.json()
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the block, restoring the previous values after it."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
