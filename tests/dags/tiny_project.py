@@ -64,14 +64,9 @@ def make_tiny_project(project: Path) -> Path:
 @contextmanager
 def dags_pointed_at(project: Path) -> Iterator[Path]:
     """Point the DAGs at `project` ($SHOPSEQ_PROJECT_DIR) and its own MLflow store, then restore."""
-    previous = {name: os.environ.get(name) for name in ("SHOPSEQ_PROJECT_DIR", "MLFLOW_TRACKING_URI")}
-    os.environ["SHOPSEQ_PROJECT_DIR"] = str(project)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    try:
+    from shopseq.tracking import environment_restored
+
+    with environment_restored("SHOPSEQ_PROJECT_DIR", "MLFLOW_TRACKING_URI"):
+        os.environ["SHOPSEQ_PROJECT_DIR"] = str(project)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
         yield project
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
