@@ -48,6 +48,7 @@ from shopseq.ops import orchestration as orch
 
 DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
 SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
+NAMES = orch.WorkspaceNames(SETTINGS.workspace)
 
 
 class RecordedApproval(ApprovalOperator):
@@ -70,7 +71,7 @@ def _project() -> Path:
 def _stage_task(stage: str):
     """One task that reproduces one dvc.yaml stage (task id = stage name)."""
 
-    @task(task_id=stage, pool=orch.DVC_POOL)
+    @task(task_id=stage, pool=NAMES.pool)
     def reproduce() -> None:
         project = _project()
         if stage == "ingest":
@@ -90,7 +91,7 @@ def _stage_task(stage: str):
 
 
 @dag(
-    dag_id="shopseq_retrain",
+    dag_id=NAMES.dag_id("shopseq_retrain"),
     schedule=SETTINGS.retrain_schedule,
     catchup=False,
     max_active_runs=1,
@@ -121,7 +122,7 @@ def shopseq_retrain() -> None:
     def check_new_data() -> bool:
         return orch.needs_training(_project(), force=bool(get_current_context()["params"].get("force")))
 
-    @task(task_id="snapshot", pool=orch.DVC_POOL)
+    @task(task_id="snapshot", pool=NAMES.pool)
     def snapshot() -> str:
         return orch.record_data_version(_project())
 
@@ -170,7 +171,7 @@ def shopseq_retrain() -> None:
 
     @task(
         task_id="promote",
-        outlets=[Asset(orch.CHAMPION_ASSET), Asset(orch.PROFILES_ASSET)],
+        outlets=[Asset(NAMES.champion), Asset(NAMES.profiles)],
     )
     def promote(registered: dict[str, str]) -> str:
         answer: dict[str, Any] = get_current_context()["ti"].xcom_pull(task_ids="approval", key="answer")
