@@ -14,7 +14,9 @@ Each DVC stage of the pipeline is one task that runs `dvc repro --single-item <s
 project directory (the parent of `dags/`, or `$SHOPSEQ_PROJECT_DIR`). Airflow's edges give
 the order, so each task reproduces exactly its own stage: one log and one retry per stage,
 and DVC still skips a stage whose inputs did not change. All stage tasks share the pool
-`shopseq_dvc` (one slot), so two runs never write the DVC workspace at the same time.
+`shopseq_dvc` (one slot), so two runs never write the DVC workspace at the same time. With
+`dags.workspace` set (one Airflow serving several shops) the DAG id, the pool and the assets end
+in `.<workspace>`: each shop has its own, and two shops' runs proceed side by side.
 
 After `gate` and `snapshot`, `report` writes the run's HTML page (reports/runs/<run id>/
 report.html: data, validation, metrics against champion and baselines, training curves, trials,
