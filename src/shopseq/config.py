@@ -425,7 +425,7 @@ class Dags:
     # Airflow users who may answer the approval request (HITL respondent restriction);
     # empty: any user allowed to edit the DAG may answer.
     approvers: list[str] = field(default_factory=lambda: ["demo-approver"])
-    # The shop this project is, when one Airflow serves several (shopseq.ops.cluster.workspaces):
+    # The shop this project is, when one Airflow serves several (ClusterAirflow.workspaces, docs/cluster.md):
     # its DAG ids, DVC pool and assets get the suffix `.<workspace>`. Empty: the project's own Airflow.
     workspace: str = ""
 
