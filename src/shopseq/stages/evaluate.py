@@ -35,7 +35,7 @@ def run(params: Params) -> None:
     champion = None if champion_info["version"] is None else load_recommender(params.paths.champion)
     for model in (candidate, champion):
         if model is not None:
-            use_text_vectors_as_of(model, params, test_start)
+            use_text_vectors_as_of(model, params.paths.embeddings, params.embed.review_weight, test_start)
     metrics = {
         "candidate": evaluate_recommender(candidate, test, ks),
         "popularity": evaluate_popularity(vocabulary, test, ks),
