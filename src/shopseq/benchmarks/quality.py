@@ -250,24 +250,20 @@ def has_text(items: pd.DataFrame) -> bool:
 
 def embed_items(items: pd.DataFrame, item_ids: list[str], params: Params):
     """(len(item_ids) + 1, D) text vectors for the vocabulary (row 0 padding) and the seconds spent."""
-    import torch
-
-    from shopseq.embeddings import VectorCache, embed_texts, item_texts, load_encoder
+    from shopseq.embeddings import VectorCache, embed_texts, item_texts
+    from shopseq.embeddings.precision_check import load_checked_encoder
+    from shopseq.training.data import vocabulary_rows
 
     started = time.perf_counter()
     wanted = items[items[s.ITEM_ID].isin(set(item_ids))].drop_duplicates(s.ITEM_ID)
-    config = params.embed
-    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads)
+    texts = item_texts(wanted)
+    encoder, _ = load_checked_encoder(params.embed, params.base.device, params.paths.embed_cache, texts)
     cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
-    result = embed_texts(item_texts(wanted), encoder, cache, config.batch_size, "logs")
-    position = {item: i for i, item in enumerate(wanted[s.ITEM_ID])}
-    out = np.zeros((len(item_ids) + 1, encoder.dim), dtype=np.float32)
-    for row, item in enumerate(item_ids, start=1):
-        if item in position:
-            out[row] = result.vectors[position[item]]
+    result = embed_texts(texts, encoder, cache, params.embed.batch_size, "logs")
+    vectors = vocabulary_rows(wanted[s.ITEM_ID].to_numpy(), result.vectors, item_ids)  # the train stage's lookup
     seconds = time.perf_counter() - started
-    log.info("embedded %d of %d vocabulary items' text in %.1f s", len(position), len(item_ids), seconds)
-    return torch.from_numpy(out), round(seconds, 2)
+    log.info("embedded %d of %d vocabulary items' text in %.1f s", len(wanted), len(item_ids), seconds)
+    return vectors, round(seconds, 2)
 
 
 def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params):
