@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--peer-epochs", type=int, default=None, help="RecBole's maximum epochs (default: the same as shopseq's models got)")
     parser.add_argument("--peer-models", default=",".join(PEER_MODELS),
                         help="comma-separated RecBole rows to train (SASRec alone halves the time)")
+    parser.add_argument("--peer-lrs", default=None,
+                        help="comma-separated learning rates RecBole chooses from on validation (default: recbole_peer.LR_GRID)")
     parser.add_argument("--peer-only", action="store_true", help="add the peer rows to existing results only")
     args = parser.parse_args()
     if args.peer_only and not args.peer:
@@ -157,6 +159,8 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         command += ["--epochs", str(args.peer_epochs)]
     if args.peer_models != ",".join(PEER_MODELS):
         command += ["--models", args.peer_models]
+    if args.peer_lrs:
+        command += ["--lrs", args.peer_lrs]
     shown = "$RECBOLE_PYTHON " + shlex.join(command[1:]).replace(str(ROOT) + "/", "")  # unquoted: a variable to expand
     print(f"   peer: {shown}", flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
