@@ -97,7 +97,7 @@ def fake_python(tmp_path) -> Path:
 
 def test_peer_models_choose_which_recbole_rows_train(script, tmp_path, fake_python):
     write_run(tmp_path, [row("markov", 0.3)], ["shopseq benchmark quality --source synthetic"])
-    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=6, timeout=60.0,
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=6, timeout=60.0, peer_lrs=None,
                               peer_models="recbole_sasrec")
 
     script.run_peer(args, tmp_path)
@@ -108,9 +108,21 @@ def test_peer_models_choose_which_recbole_rows_train(script, tmp_path, fake_pyth
     assert (tmp_path / "command.txt").read_text().splitlines()[-1].endswith("--models recbole_sasrec")
 
 
+def test_peer_lrs_narrow_the_learning_rate_grid(script, tmp_path, fake_python):
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=None, timeout=60.0, peer_lrs="0.001,0.003",
+                              peer_models="recbole_sasrec,recbole_gru4rec")
+
+    script.run_peer(args, tmp_path)
+
+    argv = (tmp_path / "argv.txt").read_text().split()
+    assert argv[argv.index("--lrs") + 1] == "0.001,0.003"
+    assert (tmp_path / "command.txt").read_text().splitlines()[-1].endswith("--lrs 0.001,0.003")  # recorded for a rerun
+
+
 def test_both_peer_models_by_default(script, tmp_path, fake_python):
     write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
-    args = argparse.Namespace(peer=str(fake_python), peer_epochs=3, epochs=None, timeout=60.0,
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=3, epochs=None, timeout=60.0, peer_lrs=None,
                               peer_models="recbole_sasrec,recbole_gru4rec")
 
     script.run_peer(args, tmp_path)
@@ -123,7 +135,7 @@ def test_both_peer_models_by_default(script, tmp_path, fake_python):
 def test_a_peer_run_for_one_model_keeps_the_other_models_command(script, tmp_path, fake_python):
     sasrec = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --epochs 6 --models recbole_sasrec"
     write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", sasrec])
-    args = argparse.Namespace(peer=str(fake_python), peer_epochs=6, epochs=None, timeout=60.0,
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=6, epochs=None, timeout=60.0, peer_lrs=None,
                               peer_models="recbole_gru4rec")
 
     script.run_peer(args, tmp_path)
