@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 
 from shopseq.benchmarks.quality_choice import add_choice_and_comparisons, read_per_target, write_per_target
 
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 ITEMS = ["a", "b", "c", "d", "e"]
 TEST_ROWS = [  # (history, target); "x" is not in the training catalogue
     (["a", "b"], "c"),
@@ -20,15 +18,6 @@ TEST_ROWS = [  # (history, target); "x" is not in the training catalogue
     (["c", "x", "d"], "x"),  # target outside the catalogue: a miss for every model
     (["d"], "a"),
 ]
-
-
-@pytest.fixture
-def peer():
-    """benchmarks/recbole_peer.py as a module: stdlib only at import, so no RecBole is needed here."""
-    spec = importlib.util.spec_from_file_location("recbole_peer", BENCHMARKS / "recbole_peer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
