@@ -70,7 +70,7 @@ def main() -> None:
     epochs, patience = fair_budget(report, args.epochs, args.patience)
     lrs = [float(lr) for lr in args.lrs.split(",") if lr]
     for name in args.models.split(","):
-        tried = [_train_in_process(args.out, name, epochs, patience, lr) for lr in lrs]
+        tried = [trained_or_cached(args.out, name, epochs, patience, lr) for lr in lrs]
         row = choose_on_validation(tried)
         write_per_target(args.out, name, row.pop("per_target"))
         row["settings"] = {"max_epochs": epochs, "patience": patience, "lr": row.pop("lr"), "lr_grid": lrs,
@@ -122,6 +122,22 @@ def in_test_order(test_sessions: list[str | None], scored: dict[str, float]) -> 
     if extra := scored.keys() - written:
         raise SystemExit(f"RecBole scored {len(extra)} sessions that are not test rows (e.g. {sorted(extra)[:3]})")
     return [0.0 if session is None else scored[session] for session in test_sessions]
+
+
+def trained_or_cached(out: Path, name: str, epochs: int, patience: int, lr: float) -> dict:
+    """One grid point's row: trained now, or read back from an earlier run on this very split.
+
+    Each grid point is saved in `split/` (rewritten, so emptied, whenever the benchmark writes a new
+    split), so the grid can be trained one point at a time (`--lrs 0.003`, then `--lrs 0.001`) and a
+    later run over the whole grid chooses among them without training any twice.
+    """
+    cache = out / "split" / f"peer_{name}_lr{lr}_epochs{epochs}_patience{patience}.json"
+    if cache.exists():
+        print(f"{name} lr {lr}: trained earlier on this split ({cache.name})", file=sys.stderr, flush=True)
+        return json.loads(cache.read_text())
+    row = _train_in_process(out, name, epochs, patience, lr)
+    cache.write_text(json.dumps(row))
+    return row
 
 
 def _train_in_process(out: Path, name: str, epochs: int, patience: int, lr: float) -> dict:

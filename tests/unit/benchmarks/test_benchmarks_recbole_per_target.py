@@ -92,3 +92,21 @@ def test_a_written_row_without_a_score_or_a_stray_score_is_an_error(peer):
     with pytest.raises(SystemExit, match="1 sessions that are not test rows"):
         peer.in_test_order(["s1"], {"s1": 1.0, "s9": 0.5})
     assert peer.in_test_order(["s2", None, "s1"], {"s1": 1.0, "s2": 0.5}) == [0.5, 0.0, 1.0]
+
+
+def test_a_grid_point_trained_earlier_on_this_split_is_read_back_not_retrained(peer, split, tmp_path, monkeypatch):
+    trained = []
+
+    def train(out, name, epochs, patience, lr):
+        trained.append(lr)
+        return {"model": name, "lr": lr, "valid_ndcg@10": lr * 10}
+
+    monkeypatch.setattr(peer, "_train_in_process", train)  # RecBole itself is not installed in shopseq's venv
+    digest = peer.split_digest(split)
+    first = peer.trained_or_cached(tmp_path, "recbole_sasrec", 30, 5, 0.003)
+    again = peer.trained_or_cached(tmp_path, "recbole_sasrec", 30, 5, 0.003)
+    other_budget = peer.trained_or_cached(tmp_path, "recbole_sasrec", 6, 5, 0.003)
+
+    assert first == again and trained == [0.003, 0.003]  # the second call read the first back; 6 epochs trained anew
+    assert other_budget["lr"] == 0.003
+    assert peer.split_digest(split) == digest  # saved grid points do not change the split's digest
