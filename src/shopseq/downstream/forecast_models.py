@@ -13,7 +13,12 @@ the history, so the backtest in `shopseq.downstream.forecast` can cut wherever i
   four seasons. On the holdouts the model picks the scaling and the blend weights (a 0.25 grid
   over the three) by the WAPE of the blended mean. Around the mean sits a negative binomial whose
   dispersion is fitted on the same holdouts and then set so that the holdouts' central interval
-  covers its nominal share; that gives quantiles per day and for the horizon's total.
+  covers its nominal share; that gives quantiles per day and for the horizon's total. Demand is
+  counted in whole units, so a central band of a count distribution covers more than its nominal
+  share (an item that sells nothing on 90% of days gets [0, 0], right 90% of the time): the
+  interval band's two quantile levels are therefore chosen on the same holdouts too
+  (`calibrate_band`), so that the holdouts' share below the band and above it are each
+  (1 - interval) / 2.
 - `global_gbm`: the peer a planner would use, mlforecast's standard recipe: LightGBM with default
   settings (squared error) on lags 1, season and 2 x season, rolling means of the last season and
   four seasons, and the day of week, forecast recursively (mlforecast's default).
@@ -58,7 +63,7 @@ class GbmSettings:
     threads: int = 1
     seed: int = 0
     dispersion_windows: int = 2  # holdout windows of `horizon` days the treatment and spread are chosen on
-    interval: float = 0.8  # central interval whose holdout coverage the dispersion is set to
+    interval: float = 0.8  # the interval whose holdout coverage the dispersion and band levels are set to
 
     @classmethod
     def from_config(cls, config: Any, seed: int) -> GbmSettings:
@@ -73,7 +78,7 @@ class Treatment:
     weights: tuple[float, float, float] = (1.0, 0.0, 0.0)  # shares of `PARTS` in the mean
     scaled: bool = False  # LightGBM trained on demand over each series' recent level
     holdout_wape: float | None = None  # WAPE of the chosen blend's mean on the holdouts
-    holdout_coverage: float | None = None  # the chosen dispersion's interval coverage there
+    holdout_coverage: float | None = None  # the interval band's coverage there (levels from `calibrate_band`)
 
     def as_dict(self) -> dict:
         """JSON-ready: weights by part name, scaling, holdout figures."""
@@ -97,6 +102,16 @@ class DemandForecast:
     ets_weight: float = 0.0  # exponential smoothing's share in the mean
     total_dispersion: float = 0.0  # phi of horizon totals fitted on the holdouts (0: days independent)
     treatment: Treatment = Treatment()  # what the holdouts chose
+    band_levels: tuple[float, float] | None = None  # quantile levels of the interval band (None: central)
+
+    def band(self, interval: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bound of each day's `interval` band: two (N, H) arrays.
+
+        The levels chosen on the holdouts for the model's own `GbmSettings.interval` (`band_levels`)
+        when set, else the central ones (0.5 -/+ interval / 2).
+        """
+        lower, upper = self.band_levels or (0.5 - interval / 2, 0.5 + interval / 2)
+        return self.quantile(lower), self.quantile(upper)
 
     def quantile(self, q: float) -> np.ndarray:
         """The q-quantile of each day's demand: (N, H)."""
@@ -339,7 +354,8 @@ def demand_model(
     `horizon` days after its stop, so the holdouts measure out-of-sample error the way the real
     forecast will meet it, and use nothing after `history`. On them the model chooses the
     LightGBM scaling and the blend weights (`choose_treatment`), then the dispersion of that blend
-    per day (`calibrate_dispersion`) and for horizon totals. Windows that would leave fewer than
+    per day (`calibrate_dispersion`) and for horizon totals, and the interval band's quantile
+    levels (`calibrate_band`). Windows that would leave fewer than
     2 x season days of history are skipped; with none left, the mean is the raw LightGBM's alone
     and phi is 0 (Poisson).
     """
@@ -350,18 +366,20 @@ def demand_model(
             break
         held.append(mean_parts(history[:, :stop], dates[:stop], horizon, season, settings, static, (False, True)))
         actual.append(history[:, stop : stop + horizon])  # (N, H)
-    treatment, phi, total_phi = Treatment(), 0.0, 0.0
+    treatment, phi, total_phi, levels = Treatment(), 0.0, 0.0, None
     if actual:
         actual_all = np.concatenate(actual)  # (M, H)
         parts = {scaled: np.concatenate([h[scaled] for h in held]) for scaled in (False, True)}  # (M, H, P)
         treatment = choose_treatment(actual_all, parts)
         blend = parts[treatment.scaled] @ np.asarray(treatment.weights)  # (M, H)
-        phi, coverage = calibrate_dispersion(actual_all, blend, settings.interval)
+        phi, _ = calibrate_dispersion(actual_all, blend, settings.interval)
+        levels, coverage = calibrate_band(actual_all, blend, phi, settings.interval)
         treatment = Treatment(treatment.weights, treatment.scaled, treatment.holdout_wape, coverage)
         total_phi = fit_dispersion(actual_all.sum(axis=1), blend.sum(axis=1))
     final = mean_parts(history, dates, horizon, season, settings, static, (treatment.scaled,))[treatment.scaled]
     mean = final @ np.asarray(treatment.weights)  # (N, H)
-    return DemandForecast(mean=mean, dispersion=phi, ets_weight=treatment.weights[1], total_dispersion=total_phi, treatment=treatment)
+    return DemandForecast(mean=mean, dispersion=phi, ets_weight=treatment.weights[1], total_dispersion=total_phi,
+                          treatment=treatment, band_levels=levels)
 
 
 def blend_grid(step: float = BLEND_STEP) -> list[tuple[float, float, float]]:
@@ -410,6 +428,49 @@ def calibrate_dispersion(actual: np.ndarray, mean: np.ndarray, interval: float) 
         if best is None or abs(coverage - interval) < abs(best[1] - interval) - 1e-12:
             best = (phi, coverage)
     return best
+
+
+def calibrate_band(actual: np.ndarray, mean: np.ndarray, phi: float, interval: float) -> tuple[tuple[float, float], float | None]:
+    """The quantile levels (lower, upper) of the band that left (1 - interval) / 2 of the holdouts on each side.
+
+    Whole-unit demand makes a central band too wide: its bounds are whole numbers, and the mass
+    on them counts as inside. So the upper level is the one (0.5 .. 0.99, step 0.01) whose
+    quantile the holdouts' actuals exceeded closest to (1 - interval) / 2 of the time, and the
+    lower level (0.01 .. upper) the one they fell below closest to that share; ties go to the
+    central level. On dense demand the result stays near (0.5 -/+ interval / 2).
+
+    Args:
+        actual: (M, H) holdout demand; mean: (M, H) the chosen blend's mean there; phi: its dispersion.
+
+    Returns:
+        ((lower, upper), the holdout coverage of that band); coverage is None when there is nothing to cover.
+    """
+    central = (round(0.5 - interval / 2, 2), round(0.5 + interval / 2, 2))
+    if actual.size == 0:
+        return central, None
+    tail = (1 - interval) / 2
+    # For a whole-number quantile k = ppf(q): y < k exactly when cdf(floor(y)) < q, and y > k exactly
+    # when cdf(ceil(y) - 1) >= q; one cdf per holdout value scores every level at once.
+    below_cdf = _nbinom_cdf(np.floor(actual), mean, phi)  # (M, H)
+    above_cdf = _nbinom_cdf(np.ceil(actual) - 1, mean, phi)  # (M, H)
+    steps = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    upper = min(steps[steps >= 0.5], key=lambda q: (abs(float((above_cdf >= q).mean()) - tail), abs(q - central[1])))
+    lower = min(steps[steps <= upper], key=lambda q: (abs(float((below_cdf < q).mean()) - tail), abs(q - central[0])))
+    coverage = 1.0 - float((below_cdf < lower).mean()) - float((above_cdf >= upper).mean())
+    return (float(lower), float(upper)), coverage
+
+
+def _nbinom_cdf(x: np.ndarray, mean: np.ndarray, phi: float) -> np.ndarray:
+    """Negative binomial P(Y <= x) with mean `mean` and var = mean + phi * mean^2 (mean 0: all mass on 0)."""
+    x, mean = np.asarray(x, dtype=np.float64), np.asarray(mean, dtype=np.float64)
+    out = (x >= 0).astype(np.float64)  # mean 0: a point mass at 0
+    positive = mean > 0
+    if phi <= 1e-9:
+        out[positive] = stats.poisson.cdf(x[positive], mean[positive])
+    else:
+        size = 1.0 / phi
+        out[positive] = stats.nbinom.cdf(x[positive], size, size / (size + mean[positive]))
+    return out
 
 
 def _nbinom_ppf(q: float, mean: np.ndarray, phi: np.ndarray | float) -> np.ndarray:

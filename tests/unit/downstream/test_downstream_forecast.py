@@ -40,6 +40,7 @@ from shopseq.downstream.forecast_models import (
     GbmSettings,
     Treatment,
     blend_grid,
+    calibrate_band,
     calibrate_dispersion,
     choose_treatment,
     demand_model,
@@ -257,6 +258,33 @@ def test_dispersion_is_set_so_the_holdout_band_covers_its_nominal_share() -> Non
     assert poisson.mean() < 0.6
 
 
+@pytest.mark.parametrize("kind", ["intermittent", "dense"])
+def test_band_levels_chosen_on_holdouts_cover_new_days_near_nominal(kind: str) -> None:
+    """A count's central band overshoots (an item selling on 1 day in 10 gets [0, 0]); the calibrated one does not."""
+    rng = np.random.default_rng(3)
+    rates = rng.gamma(0.5, 0.4, size=(500, 1)) if kind == "intermittent" else np.full((300, 1), 20.0)
+    mean = rates * np.ones((1, 14))  # (N, 14)
+    holdout, future = rng.poisson(mean).astype(float), rng.poisson(mean).astype(float)
+    phi, _ = calibrate_dispersion(holdout, mean, interval=0.8)
+
+    levels, holdout_coverage = calibrate_band(holdout, mean, phi, interval=0.8)
+
+    def coverage(forecast: DemandForecast) -> float:
+        lower, upper = forecast.band(0.8)
+        return float(((lower <= future) & (future <= upper)).mean())
+
+    assert abs(holdout_coverage - 0.8) <= 0.03
+    assert abs(coverage(DemandForecast(mean, phi, band_levels=levels)) - 0.8) <= 0.03
+    central = coverage(DemandForecast(mean, phi))  # no levels: 0.1 and 0.9
+    assert central > 0.84  # what the band used to be: too wide on counts, most of all intermittent ones
+    lower_bound, upper_bound = DemandForecast(mean, phi, band_levels=levels).band(0.8)
+    assert (lower_bound <= upper_bound).all()
+
+
+def test_band_levels_stay_central_without_holdouts() -> None:
+    assert calibrate_band(np.zeros((0, 7)), np.zeros((0, 7)), 0.0, interval=0.8) == ((0.1, 0.9), None)
+
+
 def test_fitted_total_dispersion_widens_reorder_levels_only() -> None:
     mean = np.full((2, 7), 2.0)
     daily, lasting = DemandForecast(mean, 0.1), DemandForecast(mean, 0.1, total_dispersion=0.5)
@@ -429,7 +457,8 @@ def test_model_scores_its_mean_like_every_method() -> None:
 
 def test_coverage_and_service_count_actuals_inside_the_model_quantiles() -> None:
     folds = _backtest(_panel_values(seed=2), n_origins=2)
-    inside = np.concatenate([(f.model.quantile(0.1) <= f.actual) & (f.actual <= f.model.quantile(0.9)) for f in folds])
+    inside = np.concatenate([(f.model.quantile(f.model.band_levels[0]) <= f.actual)
+                             & (f.actual <= f.model.quantile(f.model.band_levels[1])) for f in folds])
     covered = np.concatenate([f.actual.sum(axis=1) <= f.model.total_quantile(0.95) for f in folds])
 
     assert interval_coverage(folds, 0.8) == pytest.approx(inside.mean())
