@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shopseq.training.data import vocabulary_rows
+from shopseq.sequences.text_vectors import vocabulary_rows
 
 
 def test_text_vectors_follow_the_vocabulary_order():
