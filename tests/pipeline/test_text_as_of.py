@@ -65,7 +65,8 @@ def inputs(root, reviews) -> dict[str, bytes]:
     params = load_params()
     embed.run(params)
     sequences.run(params)
-    data = load_training_data(params)
+    data = load_training_data(params.paths, params.train, params.sequences, params.profiles,
+                              params.embed.review_weight, params.base.seed)
     _, test_start = split_cuts(pd.read_parquet("data/validated/events.parquet"), params.sequences)
     # The evaluate stage's path: a trained text model gets the vectors as of the test start.
     config = ModelConfig("gru", n_items=len(data.item_ids), hidden=8, text_dim=data.text_vectors.shape[1])
@@ -73,9 +74,9 @@ def inputs(root, reviews) -> dict[str, bytes]:
     recommender = Recommender(NextItemModel(config, data.text_vectors.clone()), data.item_ids)
     save_recommender(recommender, params.paths.candidate)  # trained as of the training cut
     write_json(f"{params.paths.champion}/champion.json", {"model_name": "shopseq-next-item", "version": None})
-    use_text_vectors_as_of(recommender, params, test_start)
+    use_text_vectors_as_of(recommender, params.paths.embeddings, params.embed.review_weight, test_start)
     production = load_recommender(params.paths.candidate)
-    assert use_production_text_vectors(production, params) == "all reviews"
+    assert use_production_text_vectors(production, params.paths.embeddings, params.embed.review_weight) == "all reviews"
     score.run(params)
     return {
         "train_text": data.text_vectors.numpy().tobytes(),

@@ -16,24 +16,26 @@ import numpy as np
 import pandas as pd
 import torch
 
-from shopseq.config import Params
-
 log = logging.getLogger(__name__)
 
 ALL_REVIEWS, AS_TRAINED = "all reviews", "as trained"  # which text vectors a production model scores with
 
 
-def load_text_vectors(params: Params, item_ids: list[str], cut: pd.Timestamp | None) -> torch.Tensor:
+def load_text_vectors(
+    embeddings: str | Path, review_weight: float, item_ids: list[str], cut: pd.Timestamp | None
+) -> torch.Tensor:
     """(len(item_ids) + 1, D) text vectors as of `cut`, in vocabulary order; zeros for padding and items without text.
 
-    `cut`: only reviews written before it are fused in (None: every review, production).
+    `embeddings`: the embed stage's directory (`paths.embeddings`); `review_weight`:
+    `embed.review_weight`; `cut`: only reviews written before it are fused in (None: every review,
+    production).
     """
     from shopseq.embeddings.text import load_item_vectors_as_of
 
-    directory = Path(params.paths.embeddings)
+    directory = Path(embeddings)
     if not directory.exists():
         raise FileNotFoundError(f"{directory} not found: run the embed stage, or set train.use_text: false")
-    stored = load_item_vectors_as_of(directory, cut, params.embed.review_weight)
+    stored = load_item_vectors_as_of(directory, cut, review_weight)
     return vocabulary_rows(stored.ids, stored.vectors, item_ids)
 
 
@@ -51,12 +53,15 @@ def vocabulary_rows(ids: np.ndarray, vectors: np.ndarray, item_ids: list[str]) -
     return torch.from_numpy(out)
 
 
-def use_text_vectors_as_of(recommender, params: Params, cut: pd.Timestamp | None) -> bool:
+def use_text_vectors_as_of(
+    recommender, embeddings: str | Path, review_weight: float, cut: pd.Timestamp | None
+) -> bool:
     """Swap a text-using model's item text vectors for those as of `cut`, in place (evaluation and scoring).
 
     A model trains with the vectors as of its training cut; test scoring may read every review
     before the test start, production every review. A model without text is left as it is, and
     so is one whose vectors come from another encoder (a different width), with a warning.
+    `embeddings`, `review_weight`: as `load_text_vectors` takes them.
 
     Returns:
         Whether the vectors were swapped.
@@ -64,7 +69,7 @@ def use_text_vectors_as_of(recommender, params: Params, cut: pd.Timestamp | None
     model = recommender.model
     if not model.config.text_dim:
         return False
-    table = load_text_vectors(params, recommender.item_ids, cut)  # (N+1, D)
+    table = load_text_vectors(embeddings, review_weight, recommender.item_ids, cut)  # (N+1, D)
     if tuple(table.shape) != tuple(model.text_vectors.shape):
         log.warning("text vectors as of %s have shape %s, the model's %s: keeping the model's own",
                     cut, tuple(table.shape), tuple(model.text_vectors.shape))
@@ -74,10 +79,13 @@ def use_text_vectors_as_of(recommender, params: Params, cut: pd.Timestamp | None
     return True
 
 
-def use_production_text_vectors(recommender, params: Params, required: bool = True) -> str | None:
+def use_production_text_vectors(
+    recommender, embeddings: str | Path, review_weight: float, required: bool = True
+) -> str | None:
     """Give a model that is about to score for production the item vectors fused with every review.
 
     Args:
+        embeddings, review_weight: `paths.embeddings` and `embed.review_weight`.
         required: raise when the embed stage's output is missing (the `score` stage, which runs
             after it); False keeps the trained vectors with a warning (a service on a host
             without the project's data).
@@ -87,8 +95,8 @@ def use_production_text_vectors(recommender, params: Params, required: bool = Tr
     """
     if not recommender.model.config.text_dim:
         return None
-    if not required and not Path(params.paths.embeddings).exists():
+    if not required and not Path(embeddings).exists():
         log.warning("no embeddings at %s: scoring with the text vectors the model was trained with "
-                    "(reviews since its training cut do not reach it)", params.paths.embeddings)
+                    "(reviews since its training cut do not reach it)", embeddings)
         return AS_TRAINED
-    return ALL_REVIEWS if use_text_vectors_as_of(recommender, params, None) else AS_TRAINED
+    return ALL_REVIEWS if use_text_vectors_as_of(recommender, embeddings, review_weight, None) else AS_TRAINED

@@ -68,7 +68,8 @@ class ChampionSource:
         from shopseq.tracking import tracking_uri
 
         return cls(tracking_uri(params.base), params.registry.model_name,
-                   lambda recommender: use_production_text_vectors(recommender, params, required=False))
+                   lambda recommender: use_production_text_vectors(
+                       recommender, params.paths.embeddings, params.embed.review_weight, required=False))
 
     def champion_version(self) -> str | None:
         """The version the `champion` alias points at now (None when the model or alias is missing)."""

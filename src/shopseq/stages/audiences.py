@@ -42,7 +42,7 @@ def run(params: Params) -> None:
     scores = _batch_propensity(Path(paths.scores), scored_by, events)
     recommender = load_recommender(model_dir)
     production = load_recommender(model_dir)  # as the score stage scores: item vectors fused with every review
-    use_production_text_vectors(production, params)
+    use_production_text_vectors(production, paths.embeddings, params.embed.review_weight)
     cutoff_profiles = _cutoff_profiles(params, events, items) if any(c.lookalike for c in config.campaigns) else None
 
     result = plan_audiences(recommender, events, items, config, params.profiles, profiles=profiles,

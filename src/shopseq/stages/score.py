@@ -37,7 +37,7 @@ def run(params: Params) -> None:
     items = read_parquet(Path(paths.validated) / "items.parquet")
     model_dir, scored_by = choose_model(paths.champion, paths.candidate)
     recommender = load_recommender(model_dir)
-    text_vectors = use_production_text_vectors(recommender, params)
+    text_vectors = use_production_text_vectors(recommender, paths.embeddings, params.embed.review_weight)
     scores = score_users(
         recommender, events, items, config.k, config.batch_size, config.recent_days,
         mode=params.base.progress,
