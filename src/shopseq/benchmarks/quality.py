@@ -252,7 +252,7 @@ def embed_items(items: pd.DataFrame, item_ids: list[str], params: Params):
     """(len(item_ids) + 1, D) text vectors for the vocabulary (row 0 padding) and the seconds spent."""
     from shopseq.embeddings import VectorCache, embed_texts, item_texts
     from shopseq.embeddings.precision_check import load_checked_encoder
-    from shopseq.training.data import vocabulary_rows
+    from shopseq.sequences.text_vectors import vocabulary_rows
 
     started = time.perf_counter()
     wanted = items[items[s.ITEM_ID].isin(set(item_ids))].drop_duplicates(s.ITEM_ID)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> None:
     from shopseq.sequences.recommender import load_recommender
     from shopseq.sequences.split import leaky_split, split_cuts
-    from shopseq.training.data import use_text_vectors_as_of
+    from shopseq.sequences.text_vectors import use_text_vectors_as_of
     from shopseq.training.evaluate import evaluate_popularity, evaluate_recommender, sample_targets
 
     ks = params.evaluate.ks

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -18,6 +17,11 @@ from shopseq.config import Paths, Profiles, Sequences, Train
 from shopseq.io import read_parquet
 from shopseq.profiles.inputs import ProfileInputs
 from shopseq.sequences.split import ITEMS, split_cuts
+from shopseq.sequences.text_vectors import (  # noqa: F401  (use_text_vectors_as_of, vocabulary_rows: older import path)
+    load_text_vectors,
+    use_text_vectors_as_of,
+    vocabulary_rows,
+)
 from shopseq.training.evaluate import sample_targets
 from shopseq.training.fit import WindowProfiles, make_windows
 from shopseq.training.tune import TrainingData
@@ -92,57 +96,3 @@ def window_profiles(profiles: ProfileInputs, users: list[str], max_len: int) -> 
     table, per_step = profiles.step_rows(users)
     windows = [window[:-1] for rows in per_step for window in make_windows([rows], max_len)]  # input positions
     return WindowProfiles(torch.from_numpy(table), windows)
-
-
-def load_text_vectors(
-    embeddings: str | Path, review_weight: float, item_ids: list[str], cut: pd.Timestamp | None
-) -> torch.Tensor:
-    """(len(item_ids) + 1, D) text vectors as of `cut`, in vocabulary order; zeros for padding and items without text.
-
-    `embeddings`: the embed stage's directory (`paths.embeddings`); `review_weight`:
-    `embed.review_weight`; `cut`: only reviews written before it are fused in (None: every review,
-    production).
-    """
-    from shopseq.embeddings.text import load_item_vectors_as_of
-
-    directory = Path(embeddings)
-    if not directory.exists():
-        raise FileNotFoundError(f"{directory} not found: run the embed stage, or set train.use_text: false")
-    stored = load_item_vectors_as_of(directory, cut, review_weight)
-    return vocabulary_rows(stored.ids, stored.vectors, item_ids)
-
-
-def vocabulary_rows(ids: np.ndarray, vectors: np.ndarray, item_ids: list[str]) -> torch.Tensor:
-    """(len(item_ids) + 1, D) rows of `vectors` (one per id of `ids`) in `item_ids` order; row 0 and unknown ids zero."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    position = pd.Series(np.arange(len(vectors)), index=np.asarray(ids).astype(str))
-    position = position[~position.index.duplicated(keep="last")]  # a repeated id: its last vector
-    sources = position.reindex(pd.Index(item_ids, dtype=str)).fillna(-1).to_numpy(dtype=np.int64)  # (N,), -1: no text
-    out = np.zeros((len(item_ids) + 1, vectors.shape[1]), dtype=np.float32)
-    found = np.flatnonzero(sources >= 0)
-    out[found + 1] = vectors[sources[found]]
-    if missing := len(item_ids) - len(found):
-        log.warning("%d of %d items have no text vector; they use a zero vector", missing, len(item_ids))
-    return torch.from_numpy(out)
-
-
-def use_text_vectors_as_of(
-    recommender, embeddings: str | Path, review_weight: float, cut: pd.Timestamp | None
-) -> None:
-    """Swap a text-using model's item text vectors for those as of `cut`, in place (evaluation and scoring).
-
-    A model trains with the vectors as of its training cut; test scoring may read every review
-    before the test start, production every review. A model without text is left as it is, and
-    so is one whose vectors come from another encoder (a different width), with a warning.
-    `embeddings`, `review_weight`: as `load_text_vectors` takes them.
-    """
-    model = recommender.model
-    if not model.config.text_dim:
-        return
-    table = load_text_vectors(embeddings, review_weight, recommender.item_ids, cut)  # (N+1, D)
-    if tuple(table.shape) != tuple(model.text_vectors.shape):
-        log.warning("text vectors as of %s have shape %s, the model's %s: keeping the model's own",
-                    cut, tuple(table.shape), tuple(model.text_vectors.shape))
-        return
-    with torch.no_grad():
-        model.text_vectors.copy_(table.to(model.text_vectors.device))

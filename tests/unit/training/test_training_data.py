@@ -8,7 +8,8 @@ import pandas as pd
 from shopseq import schema as s
 from shopseq.config import Train
 from shopseq.sequences.split import HISTORY, TARGET
-from shopseq.training.data import training_data, vocabulary_rows
+from shopseq.sequences.text_vectors import vocabulary_rows
+from shopseq.training.data import training_data
 
 
 def test_text_vectors_follow_the_vocabulary_order():
