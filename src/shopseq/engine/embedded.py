@@ -70,14 +70,7 @@ def partition_by_user(source: Path, out: Path, buckets: int, base: Base) -> list
 
 
 def map_users_embedded(
-    fn: UserFunction,
-    source: Path,
-    out: Path,
-    schema: pa.Schema,
-    base: Base,
-    desc: str,
-    bucketed: bool,
-    keep_row: bool = False,
+    fn: UserFunction, source: Path, out: Path, schema: pa.Schema, base: Base, desc: str, bucketed: bool, keep_row: bool
 ) -> Path:
     """`map_users` on this machine: one bucket in memory at a time, one Parquet part per bucket."""
     shutil.rmtree(out, ignore_errors=True)

@@ -99,14 +99,11 @@ def validate_tables_at_scale(
             )
             if site is not None:
                 build_docs(context)
+        tables = {name: (o.accepted.dtypes, len(o.accepted), [o.accepted]) for name, o in outcomes.items()}
+        # The events' rows are hashed as they are written, in raw order, never all in memory.
         accepted = _accepted_in_raw_order(checked, accepted_events, base, work)
-        events_report = outcomes[s.EVENTS.name].report
-        version = data_version_of(
-            {
-                s.EVENTS.name: (_empty_events().dtypes, events_report.rows_accepted, accepted),
-                **{name: (o.accepted.dtypes, len(o.accepted), [o.accepted]) for name, o in outcomes.items() if name != s.EVENTS.name},
-            }
-        )
+        tables[s.EVENTS.name] = (_empty_events().dtypes, outcomes[s.EVENTS.name].report.rows_accepted, accepted)
+        version = data_version_of(tables)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = summarise({name: outcome.report for name, outcome in outcomes.items()}, version)
