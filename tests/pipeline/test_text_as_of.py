@@ -58,12 +58,13 @@ def inputs(root, reviews) -> dict[str, bytes]:
     params = load_params()
     embed.run(params)
     sequences.run(params)
-    data = load_training_data(params)
+    data = load_training_data(params.paths, params.train, params.sequences, params.profiles,
+                              params.embed.review_weight, params.base.seed)
     _, test_start = split_cuts(pd.read_parquet("data/validated/events.parquet"), params.sequences)
     # The evaluate stage's path: a trained text model gets the vectors as of the test start.
     config = ModelConfig("gru", n_items=len(data.item_ids), hidden=8, text_dim=data.text_vectors.shape[1])
     recommender = Recommender(NextItemModel(config, torch.zeros_like(data.text_vectors)), data.item_ids)
-    use_text_vectors_as_of(recommender, params, test_start)
+    use_text_vectors_as_of(recommender, params.paths.embeddings, params.embed.review_weight, test_start)
     return {
         "train_text": data.text_vectors.numpy().tobytes(),
         "windows": repr(data.windows).encode(),

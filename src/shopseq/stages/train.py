@@ -30,7 +30,8 @@ def run(params: Params) -> None:
     train = params.train
     device = distributed.device_for(resolve_device(params.base.device))
     world = distributed.init_process_group(device)
-    data = load_training_data(params)
+    data = load_training_data(params.paths, train, params.sequences, params.profiles, params.embed.review_weight,
+                              params.base.seed)
     facts = {
         "git_commit": lineage.git_commit(),
         "data_version": lineage.data_version(params.paths.reports),
