@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=50)
     parser.add_argument("--only", choices=list(KINDS), default=None)
     args = parser.parse_args()
+    args.out = args.out.resolve()  # the CLI runs from the repository root; dvc runs this from benchmarks/
 
     sets = {
         "synthetic": lambda p: synthetic_series(p, args.synthetic_days),
