@@ -16,7 +16,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from shopseq.config import Params
+from shopseq.config import Params, Serve
 from shopseq.registry import CHAMPION
 from shopseq.serving.holder import Holder
 from shopseq.serving.recommend import Scorer
@@ -45,11 +45,12 @@ ModelHolder = Holder[ServedModel]  # the served model, swapped whole on a new ch
 class ChampionSource:
     """Read-only access to one registered model's `champion` alias and versions."""
 
-    def __init__(self, store_uri: str, model_name: str) -> None:
+    def __init__(self, store_uri: str, model_name: str, serve: Serve | None = None) -> None:
         from mlflow import MlflowClient
 
         self.store_uri = store_uri
         self.model_name = model_name
+        self.serve = serve or Serve()  # how a loaded model is served (candidate index or exact)
         self._client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
 
     @classmethod
@@ -57,7 +58,7 @@ class ChampionSource:
         """The project's store (MLFLOW_TRACKING_URI or base.mlflow_uri) and `registry.model_name`."""
         from shopseq.tracking import tracking_uri
 
-        return cls(tracking_uri(params.base), params.registry.model_name)
+        return cls(tracking_uri(params.base), params.registry.model_name, params.serve)
 
     def champion_version(self) -> str | None:
         """The version the `champion` alias points at now (None when the model or alias is missing)."""
@@ -75,6 +76,7 @@ class ChampionSource:
         import mlflow
 
         from shopseq.serving.fold import fold_text_vectors
+        from shopseq.serving.index import with_index
         from shopseq.tracking import download_model_version
 
         uri = f"models:/{self.model_name}/{version}"
@@ -82,6 +84,7 @@ class ChampionSource:
             local = download_model_version(self.store_uri, self.model_name, str(version), Path(tmp))
             recommender = mlflow.pyfunc.load_model(local).unwrap_python_model().recommender
         recommender = fold_text_vectors(recommender)  # same scores, a fraction of the CPU per request
+        recommender = with_index(recommender, self.serve)  # a candidate index for a very large catalogue
         log.info("loaded %s (%d items)", uri, len(recommender.item_ids))
         return ServedModel(recommender, self.model_name, str(version), uri, datetime.now(timezone.utc))
 
