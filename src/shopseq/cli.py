@@ -431,19 +431,25 @@ def benchmark_catalogue(
     sizes: str = typer.Option("50000,200000,1000000,4000000", help="Catalogue sizes (items), comma-separated."),
     loss: str = typer.Option("full,sampled", help="Losses to train with: full, sampled (comma-separated)."),
     out: Path = typer.Option(..., help="Directory for catalogue.json and catalogue.md."),
-    steps: int = typer.Option(3, help="Timed training steps per row (after as many warm-up steps)."),
+    steps: int = typer.Option(10, help="Timed training steps per row (after 3 warm-up steps); the row shows their median."),
     memory_limit_mb: int = typer.Option(12000, help="Data-size limit of each measuring process; above it: out_of_memory."),
     serve_seconds: float = typer.Option(10.0, help="Seconds of open-loop serving load per size."),
     score_users: int = typer.Option(1000, help="Histories batch-scored per size."),
+    serve_index: Optional[str] = typer.Option(
+        None, help="exact, approximate or auto (default: serve.index); the other index settings come from serve."),
 ) -> None:
     """Training step time, peak memory, scoring and serving cost as the catalogue grows (synthetic data)."""
     from shopseq.benchmarks.catalogue import CatalogueBenchOptions, markdown_table, run_catalogue_benchmark
 
+    serve = _params().serve
     try:
         options = CatalogueBenchOptions(
             sizes=tuple(int(size) for size in sizes.split(",") if size.strip()),
             losses=tuple(name.strip() for name in loss.split(",") if name.strip()),
             steps=steps, memory_limit_mb=memory_limit_mb, serve_seconds=serve_seconds, score_users=score_users,
+            serve_index=serve_index or serve.index, index_above=serve.index_above, index_lists=serve.index_lists,
+            index_probes=serve.index_probes, index_candidates=serve.index_candidates,
+            index_tail_sample=serve.index_tail_sample,
         )
     except ValueError as error:
         raise UserError(f"benchmark catalogue: {error}", hint="e.g. --sizes 50000,1000000 --loss full,sampled") from error
