@@ -458,6 +458,30 @@ def benchmark_catalogue(
     typer.echo(f"wrote {out / 'catalogue.json'} and {out / 'catalogue.md'}")
 
 
+@benchmark_app.command("index-recall")
+def benchmark_index_recall(
+    source: str = typer.Option(..., help=f"Source format: {', '.join(SOURCES)}."),
+    path: Optional[Path] = typer.Option(None, help="File or directory holding the data (not for synthetic)."),
+    out: Path = typer.Option(..., help="Directory for index_recall.json."),
+    epochs: int = typer.Option(2, help="Training epochs of the GRU whose item vectors are indexed."),
+    valid_days: Optional[int] = typer.Option(None, help="Temporal split: validation days (default: sequences.valid_days)."),
+    test_days: Optional[int] = typer.Option(None, help="Temporal split: test days (default: sequences.test_days)."),
+) -> None:
+    """Recall of the approximate serving index (serve.index_*) against exact top-K, on a model trained on real data."""
+    from dataclasses import replace
+
+    from shopseq.benchmarks.index_recall import run_index_recall
+
+    params = _params()
+    overrides = {"valid_days": valid_days, "test_days": test_days}
+    params = replace(params, sequences=replace(params.sequences, **{k: v for k, v in overrides.items() if v is not None}))
+    import json
+
+    report = run_index_recall(source, path, out, params, epochs)
+    typer.echo(json.dumps(report, indent=2))
+    typer.echo(f"wrote {out / 'index_recall.json'}")
+
+
 @benchmark_app.command("forecast")
 def benchmark_forecast(
     series: Path = typer.Option(..., help="CSV with columns id,date,value (one row per series and day)."),
