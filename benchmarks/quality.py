@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--peer-epochs", type=int, default=None, help="RecBole's maximum epochs (default: the same as shopseq's models got)")
     parser.add_argument("--peer-models", default=",".join(PEER_MODELS),
                         help="comma-separated RecBole rows to train (SASRec alone halves the time)")
+    parser.add_argument("--peer-lrs", default=None,
+                        help="comma-separated learning rates RecBole chooses from on validation (default: recbole_peer.LR_GRID)")
     parser.add_argument("--peer-only", action="store_true", help="add the peer rows to existing results only")
     args = parser.parse_args()
     if args.peer_only and not args.peer:
@@ -150,6 +152,22 @@ def _hyperparameters(hp: dict | None) -> str:
     return shown + (f" ({overrides})" if overrides else "")
 
 
+def _peer_settings(report: dict) -> list[str]:
+    """One sub-line per RecBole row trained under the fair rules: its rate, grid, epochs and times."""
+    lines = []
+    for row in report["rows"]:
+        settings = row.get("settings")
+        if not row["model"].startswith("recbole_") or not settings:
+            continue  # rows from before the fair rerun carry no settings; the line above names their epochs
+        grid = ", ".join(f"{point['lr']} → {point['valid_ndcg@10']:.4f} ({point['epochs_trained']} epochs)"
+                         for point in row.get("lr_grid", []))
+        lines.append(f"  - {row['model']}: lr {settings['lr']} chosen on validation NDCG@10 from [{grid}]; "
+                     f"best epoch {row['best_epoch']} of {row['epochs_trained']} (at most {settings['max_epochs']}, "
+                     f"patience {settings['patience']}); {row['train_seconds_to_best']:.0f} s to the best epoch, "
+                     f"{row['train_seconds']:.0f} s in total")
+    return lines
+
+
 def run_peer(args: argparse.Namespace, out: Path) -> None:
     """Add RecBole's rows to `out/quality.json` (its own venv), then redraw `out/quality.md`."""
     command = [args.peer, str(ROOT / "benchmarks" / "recbole_peer.py"), "--out", str(out)]
@@ -157,6 +175,8 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         command += ["--epochs", str(args.peer_epochs)]
     if args.peer_models != ",".join(PEER_MODELS):
         command += ["--models", args.peer_models]
+    if args.peer_lrs:
+        command += ["--lrs", args.peer_lrs]
     shown = "$RECBOLE_PYTHON " + shlex.join(command[1:]).replace(str(ROOT) + "/", "")  # unquoted: a variable to expand
     print(f"   peer: {shown}", flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
@@ -265,6 +285,7 @@ def render(reports: list[dict], skipped: dict[str, str], commands: list[str]) ->
             + (f"; seeds {report['seeds']}" if report.get("seeds") else "; one seed (results from before seeds were recorded)")
             + ("; **leaky split**" if report.get("leaky_split", report["split"]["kind"] == "leave_last_out") else "")
         )
+        lines.extend(_peer_settings(report))
     if skipped:
         lines += ["", "Skipped:"] + [f"- {name}: {reason}" for name, reason in skipped.items()]
     lines += ["", "Commands (`$DATA` = the shared data folder):", "", "```"] + commands + ["```", ""]

@@ -23,6 +23,12 @@ history there), and `ndcg@10_known_history` is NDCG@10 on the rows it scored, th
 benchmark also reports for every shopseq row. Every test row gets its own session id, so RecBole
 masks no "already seen" items. `peer.split_sha256` names the split the rows hold for: rerunning
 the benchmark on an unchanged split keeps them.
+
+Each row also leaves `<out>/per_target/<model>.json` ({"metric": "ndcg@10", "values": [...]}, one
+value per row of `split/test.jsonl`, in that order, 0 for a row it could not score): the file the
+benchmark writes for its own rows, so the paired bootstrap compares `shopseq` with each peer on
+the same targets (`python benchmarks/quality.py --only NAME --peer-only ...` refreshes the
+comparisons).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ MODELS = {"recbole_sasrec": "SASRec", "recbole_gru4rec": "GRU4Rec"}
 MAX_LEN = 50
 LR_GRID = (0.0003, 0.001, 0.003)  # RecBole's default 0.001 and one step of about 3x either side
 SPLIT_FILES = ("items.json", "train.jsonl", "valid.jsonl", "test.jsonl")
+PER_TARGET_DIR, PER_TARGET_METRIC = "per_target", "ndcg@10"  # shopseq.benchmarks.quality_choice's layout
 
 
 def main() -> None:
@@ -63,8 +70,9 @@ def main() -> None:
     epochs, patience = fair_budget(report, args.epochs, args.patience)
     lrs = [float(lr) for lr in args.lrs.split(",") if lr]
     for name in args.models.split(","):
-        tried = [_train_in_process(args.out, name, epochs, patience, lr) for lr in lrs]
+        tried = [trained_or_cached(args.out, name, epochs, patience, lr) for lr in lrs]
         row = choose_on_validation(tried)
+        write_per_target(args.out, name, row.pop("per_target"))
         row["settings"] = {"max_epochs": epochs, "patience": patience, "lr": row.pop("lr"), "lr_grid": lrs,
                            "valid_metric": "ndcg@10", "valid_rows": "split/valid.jsonl (the benchmark's validation targets)"}
         print(json.dumps(row), flush=True)
@@ -90,6 +98,46 @@ def choose_on_validation(tried: list[dict]) -> dict:
     best = max(tried, key=lambda row: (row["valid_ndcg@10"], -tried.index(row)))
     grid = [{k: row[k] for k in ("lr", "valid_ndcg@10", "best_epoch", "epochs_trained", "train_seconds")} for row in tried]
     return {**best, "lr_grid": grid}
+
+
+def write_per_target(out: Path, name: str, values: list[float]) -> None:
+    """`out/per_target/<name>.json`: NDCG@10 of each test row in `split/test.jsonl` order, for paired comparisons."""
+    expected = sum(1 for _ in open(out / "split" / "test.jsonl"))
+    if len(values) != expected:
+        raise SystemExit(f"{name}: {len(values)} per-target values for {expected} rows of {out / 'split' / 'test.jsonl'}")
+    directory = out / PER_TARGET_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {"metric": PER_TARGET_METRIC, "values": [round(float(v), 6) for v in values]}
+    (directory / f"{name}.json").write_text(json.dumps(payload))
+
+
+def in_test_order(test_sessions: list[str | None], scored: dict[str, float]) -> list[float]:
+    """Per-target NDCG@10 in `split/test.jsonl` order from RecBole's {session token: NDCG@10}; unscorable rows 0.
+
+    Raises SystemExit when a written test row got no score or RecBole scored a row that was not written.
+    """
+    written = {session for session in test_sessions if session is not None}
+    if missing := written - scored.keys():
+        raise SystemExit(f"RecBole scored no value for {len(missing)} test rows (e.g. {sorted(missing)[:3]})")
+    if extra := scored.keys() - written:
+        raise SystemExit(f"RecBole scored {len(extra)} sessions that are not test rows (e.g. {sorted(extra)[:3]})")
+    return [0.0 if session is None else scored[session] for session in test_sessions]
+
+
+def trained_or_cached(out: Path, name: str, epochs: int, patience: int, lr: float) -> dict:
+    """One grid point's row: trained now, or read back from an earlier run on this very split.
+
+    Each grid point is saved in `split/` (rewritten, so emptied, whenever the benchmark writes a new
+    split), so the grid can be trained one point at a time (`--lrs 0.003`, then `--lrs 0.001`) and a
+    later run over the whole grid chooses among them without training any twice.
+    """
+    cache = out / "split" / f"peer_{name}_lr{lr}_epochs{epochs}_patience{patience}.json"
+    if cache.exists():
+        print(f"{name} lr {lr}: trained earlier on this split ({cache.name})", file=sys.stderr, flush=True)
+        return json.loads(cache.read_text())
+    row = _train_in_process(out, name, epochs, patience, lr)
+    cache.write_text(json.dumps(row))
+    return row
 
 
 def _train_in_process(out: Path, name: str, epochs: int, patience: int, lr: float) -> dict:
@@ -123,7 +171,8 @@ def _train_one(out: Path, name: str, epochs: int, patience: int, lr: float, work
 
     items = json.loads((out / "split" / "items.json").read_text())
     token = {item: f"i{n}" for n, item in enumerate(items)}  # RecBole splits token_seq on spaces
-    unscorable = write_benchmark_files(out / "split", work / "shopseq", token)
+    test_sessions = write_benchmark_files(out / "split", work / "shopseq", token)
+    unscorable = test_sessions.count(None)
     config = Config(model=MODELS[name], config_dict=recbole_config(work, epochs, patience, lr))
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
@@ -146,8 +195,12 @@ def _train_one(out: Path, name: str, epochs: int, patience: int, lr: float, work
     started = time.perf_counter()
     result = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
     eval_seconds = time.perf_counter() - started
-    scored = sum(1 for _ in open(work / "shopseq" / "shopseq.test.inter")) - 1
+    per_target = in_test_order(test_sessions, ndcg_by_session(trainer, test_data, dataset))
+    scored = len(test_sessions) - unscorable
     share = scored / (scored + unscorable)  # unscorable rows are misses
+    if abs(sum(per_target) / len(per_target) - float(result["ndcg@10"]) * share) > 1e-3:  # tied scores rank apart
+        raise SystemExit(f"{name}: per-target NDCG@10 averages {sum(per_target) / len(per_target):.4f}, "
+                         f"RecBole's own figure {float(result['ndcg@10']) * share:.4f}")
     return {
         "model": name,
         "ndcg@10": round(float(result["ndcg@10"]) * share, 4),
@@ -166,7 +219,30 @@ def _train_one(out: Path, name: str, epochs: int, patience: int, lr: float, work
         "ndcg@10_known_history": round(float(result["ndcg@10"]), 4),  # the rows RecBole could score
         "n_targets": scored + unscorable,
         "unscorable_targets": unscorable,
+        "per_target": per_target,  # main() writes the chosen learning rate's to per_target/<model>.json
     }
+
+
+def ndcg_by_session(trainer, test_data, dataset) -> dict[str, float]:
+    """NDCG@10 of each scored test row, keyed by its session token: RecBole's full-sort scores, ranked here.
+
+    The rank of the target is the number of items scoring strictly higher (padding item 0 excluded,
+    as RecBole's evaluation does), so a row scores 1 / log2(rank + 2) when rank < 10.
+    """
+    import torch
+
+    session_field = trainer.config["USER_ID_FIELD"]
+    values: dict[str, float] = {}
+    trainer.model.eval()
+    with torch.no_grad():
+        for batch in test_data:
+            interaction, scores, positive_u, positive_i = trainer._full_sort_batch_eval(batch)
+            target_scores = scores[positive_u, positive_i]  # (b,)
+            ranks = (scores[positive_u] > target_scores.unsqueeze(1)).sum(dim=1)  # (b,)
+            ndcg = torch.where(ranks < 10, 1.0 / torch.log2(ranks.double() + 2.0), torch.zeros_like(ranks, dtype=torch.float64))
+            sessions = dataset.id2token(session_field, interaction[session_field][positive_u].cpu().numpy())
+            values.update(zip((str(s) for s in sessions), ndcg.tolist()))
+    return values
 
 
 def split_digest(split: Path) -> str:
@@ -177,8 +253,12 @@ def split_digest(split: Path) -> str:
     return digest.hexdigest()
 
 
-def write_benchmark_files(split: Path, directory: Path, token: dict[str, str]) -> int:
-    """`shopseq.{train,valid,test}.inter`, one row per prefix; returns the test rows left out."""
+def write_benchmark_files(split: Path, directory: Path, token: dict[str, str]) -> list[str | None]:
+    """`shopseq.{train,valid,test}.inter`, one row per prefix.
+
+    Returns, for each row of `split/test.jsonl` in order, the session token it was written under,
+    or None for a row left out (no history item or target in the training catalogue).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     header = "session_id:token\titem_id_list:token_seq\titem_id:token\ttimestamp:float\n"
     row_id = 0
@@ -188,24 +268,26 @@ def write_benchmark_files(split: Path, directory: Path, token: dict[str, str]) -
         row_id += 1
         return f"s{row_id}\t{' '.join(history[-MAX_LEN:])}\t{target}\t{row_id}\n"
 
+    test_sessions: list[str | None] = []
+
     with open(directory / "shopseq.train.inter", "w") as handle:
         handle.write(header)
         for raw in open(split / "train.jsonl"):
             seq = [token[i] for i in json.loads(raw)["items"] if i in token]
             for t in range(1, len(seq)):
                 handle.write(line(seq[:t], seq[t]))
-    left_out = 0
     for phase in ("valid", "test"):
         with open(directory / f"shopseq.{phase}.inter", "w") as handle:
             handle.write(header)
             for raw in open(split / f"{phase}.jsonl"):
                 row = json.loads(raw)
                 history = [token[i] for i in row["history"] if i in token]
-                if not history or row["target"] not in token:
-                    left_out += phase == "test"
-                    continue
-                handle.write(line(history, token[row["target"]]))
-    return left_out
+                written = bool(history) and row["target"] in token
+                if written:
+                    handle.write(line(history, token[row["target"]]))
+                if phase == "test":
+                    test_sessions.append(f"s{row_id}" if written else None)
+    return test_sessions
 
 
 def recbole_config(work: Path, epochs: int, patience: int, lr: float) -> dict:

@@ -43,7 +43,8 @@ def main() -> None:
 
     params = load_params()
     device = resolve_device(args.device)
-    data = load_training_data(params)
+    data = load_training_data(params.paths, params.train, params.sequences, params.profiles,
+                              params.embed.review_weight, params.base.seed)
     rows = []
     for family in args.families.split(","):
         set_seed(params.base.seed)

@@ -26,11 +26,12 @@ from shopseq.ops import orchestration as orch
 
 DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
 SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
+NAMES = orch.WorkspaceNames(SETTINGS.workspace)
 
 
 @dag(
-    dag_id="shopseq_audiences",
-    schedule=Asset(orch.CHAMPION_ASSET) | Asset(orch.PROFILES_ASSET),
+    dag_id=NAMES.dag_id("shopseq_audiences"),
+    schedule=Asset(NAMES.champion) | Asset(NAMES.profiles),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
@@ -39,7 +40,7 @@ SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
 )
 def shopseq_audiences() -> None:
     def reproduce(stage: str):
-        @task(task_id=stage, pool=orch.DVC_POOL)
+        @task(task_id=stage, pool=NAMES.pool)
         def run_stage() -> None:
             orch.run_dvc_stage(stage, orch.project_dir(DEFAULT_PROJECT), single=False)
 

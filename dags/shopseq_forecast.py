@@ -21,11 +21,12 @@ from shopseq.ops import orchestration as orch
 
 DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
 SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
+NAMES = orch.WorkspaceNames(SETTINGS.workspace)
 
 
 @dag(
-    dag_id="shopseq_forecast",
-    schedule=[Asset(orch.CHAMPION_ASSET)],
+    dag_id=NAMES.dag_id("shopseq_forecast"),
+    schedule=[Asset(NAMES.champion)],
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
@@ -33,7 +34,7 @@ SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
     default_args=orch.default_args(SETTINGS),
 )
 def shopseq_forecast() -> None:
-    @task(task_id="forecast", pool=orch.DVC_POOL)
+    @task(task_id="forecast", pool=NAMES.pool)
     def forecast() -> None:
         orch.run_dvc_stage("forecast", orch.project_dir(DEFAULT_PROJECT), single=False)
 

@@ -14,7 +14,9 @@ Each DVC stage of the pipeline is one task that runs `dvc repro --single-item <s
 project directory (the parent of `dags/`, or `$SHOPSEQ_PROJECT_DIR`). Airflow's edges give
 the order, so each task reproduces exactly its own stage: one log and one retry per stage,
 and DVC still skips a stage whose inputs did not change. All stage tasks share the pool
-`shopseq_dvc` (one slot), so two runs never write the DVC workspace at the same time.
+`shopseq_dvc` (one slot), so two runs never write the DVC workspace at the same time. With
+`dags.workspace` set (one Airflow serving several shops) the DAG id, the pool and the assets end
+in `.<workspace>`: each shop has its own, and two shops' runs proceed side by side.
 
 After `gate` and `snapshot`, `report` writes the run's HTML page (reports/runs/<run id>/
 report.html: data, validation, metrics against champion and baselines, training curves, trials,
@@ -48,6 +50,7 @@ from shopseq.ops import orchestration as orch
 
 DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
 SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
+NAMES = orch.WorkspaceNames(SETTINGS.workspace)
 
 
 class RecordedApproval(ApprovalOperator):
@@ -70,7 +73,7 @@ def _project() -> Path:
 def _stage_task(stage: str):
     """One task that reproduces one dvc.yaml stage (task id = stage name)."""
 
-    @task(task_id=stage, pool=orch.DVC_POOL)
+    @task(task_id=stage, pool=NAMES.pool)
     def reproduce() -> None:
         project = _project()
         if stage == "ingest":
@@ -90,7 +93,7 @@ def _stage_task(stage: str):
 
 
 @dag(
-    dag_id="shopseq_retrain",
+    dag_id=NAMES.dag_id("shopseq_retrain"),
     schedule=SETTINGS.retrain_schedule,
     catchup=False,
     max_active_runs=1,
@@ -121,7 +124,7 @@ def shopseq_retrain() -> None:
     def check_new_data() -> bool:
         return orch.needs_training(_project(), force=bool(get_current_context()["params"].get("force")))
 
-    @task(task_id="snapshot", pool=orch.DVC_POOL)
+    @task(task_id="snapshot", pool=NAMES.pool)
     def snapshot() -> str:
         return orch.record_data_version(_project())
 
@@ -170,7 +173,7 @@ def shopseq_retrain() -> None:
 
     @task(
         task_id="promote",
-        outlets=[Asset(orch.CHAMPION_ASSET), Asset(orch.PROFILES_ASSET)],
+        outlets=[Asset(NAMES.champion), Asset(NAMES.profiles)],
     )
     def promote(registered: dict[str, str]) -> str:
         answer: dict[str, Any] = get_current_context()["ti"].xcom_pull(task_ids="approval", key="answer")

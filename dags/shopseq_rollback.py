@@ -27,10 +27,11 @@ from shopseq.ops import orchestration as orch
 
 DEFAULT_PROJECT = Path(__file__).resolve().parents[1]
 SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
+NAMES = orch.WorkspaceNames(SETTINGS.workspace)
 
 
 @dag(
-    dag_id="shopseq_rollback",
+    dag_id=NAMES.dag_id("shopseq_rollback"),
     schedule=None,
     catchup=False,
     max_active_runs=1,
@@ -50,8 +51,8 @@ SETTINGS = orch.dag_settings(DEFAULT_PROJECT)
 def shopseq_rollback() -> None:
     @task(
         task_id="rollback",
-        pool=orch.DVC_POOL,
-        outlets=[Asset(orch.CHAMPION_ASSET), Asset(orch.PROFILES_ASSET)],
+        pool=NAMES.pool,
+        outlets=[Asset(NAMES.champion), Asset(NAMES.profiles)],
     )
     def rollback() -> dict:
         context = get_current_context()

@@ -435,6 +435,15 @@ class Dags:
     # Airflow users who may answer the approval request (HITL respondent restriction);
     # empty: any user allowed to edit the DAG may answer.
     approvers: list[str] = field(default_factory=lambda: ["demo-approver"])
+    # The shop this project is, when one Airflow serves several (ClusterAirflow.workspaces, docs/cluster.md):
+    # its DAG ids, DVC pool and assets get the suffix `.<workspace>`. Empty: the project's own Airflow.
+    workspace: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", self.workspace):
+            raise ConfigError(
+                f"dags.workspace must be letters, digits, '_' or '-' (it becomes part of DAG ids); got {self.workspace!r}"
+            )
 
 
 @dataclass(frozen=True)

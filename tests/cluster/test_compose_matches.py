@@ -52,3 +52,12 @@ def test_compose_runs_the_same_mlflow_server_flags() -> None:
     assert [flag for flag in _flags(shipped) if flag != "--allowed-hosts"] == tested
     store = shipped[shipped.index("--backend-store-uri") + 1]
     assert _scheme(store) == "postgresql+psycopg2"
+
+
+def test_compose_restarts_an_exited_airflow_component_as_the_tested_cluster_does() -> None:
+    # The PostgreSQL restart fault test relies on it: the scheduler exits when its database goes away.
+    assert ClusterAirflow(project=Path("/p")).restart_exited
+    services = {name: service for name, service in COMPOSE["services"].items() if name.startswith("airflow-")}
+    for name, service in services.items():
+        if service.get("command") != ["init"]:
+            assert service.get("restart", COMPOSE["x-airflow"]["restart"]) == "unless-stopped", name

@@ -165,3 +165,44 @@ def test_importing_a_dag_file_loads_nothing_heavy(dag_file: str) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"{dag_file} imports {result.stdout.strip()} at module level"
+
+
+def _workspace_project(path: Path, workspace: str) -> Path:
+    """A project directory holding params.yaml (with `dags.workspace`) and a copy of dags/."""
+    import shutil
+
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["dags"]["workspace"] = workspace
+    path.mkdir(parents=True)
+    (path / "params.yaml").write_text(yaml.safe_dump(raw))
+    shutil.copytree(DAGS, path / "dags", ignore=shutil.ignore_patterns("__pycache__"))
+    return path
+
+
+def test_a_workspace_gets_its_own_dag_ids_pool_and_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With dags.workspace set (one Airflow serving several shops), nothing is shared with another shop."""
+    monkeypatch.delenv("SHOPSEQ_PROJECT_DIR", raising=False)  # each DAG file finds its project as its parent
+    bag = DagBag(dag_folder=str(_workspace_project(tmp_path / "shop", "shop_a") / "dags"))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {f"{dag_id}.shop_a" for dag_id in DAG_IDS}
+    pools = {task.pool for dag in bag.dags.values() for task in dag.tasks}
+    assert pools >= {"shopseq_dvc.shop_a"} and orch.DVC_POOL not in pools
+    outlets = {asset.uri for asset in bag.dags["shopseq_retrain.shop_a"].get_task("promote").outlets}
+    assert outlets == {"shopseq://champion.shop_a/", "shopseq://profiles.shop_a/"}
+    scheduled_on = {asset.uri for asset in bag.dags["shopseq_forecast.shop_a"].timetable.asset_condition.objects}
+    assert scheduled_on == {"shopseq://champion.shop_a/"}
+
+
+def test_one_dags_folder_of_links_serves_two_shops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder ClusterAirflow(workspaces=...) builds: a link per shop to its project's dags/."""
+    monkeypatch.delenv("SHOPSEQ_PROJECT_DIR", raising=False)
+    served = tmp_path / "served"
+    served.mkdir()
+    for shop in ("shop_a", "shop_b"):
+        (served / shop).symlink_to(_workspace_project(tmp_path / shop, shop) / "dags", target_is_directory=True)
+    bag = DagBag(dag_folder=str(served))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {f"{dag_id}.{shop}" for dag_id in DAG_IDS for shop in ("shop_a", "shop_b")}
+    assert bag.dags["shopseq_retrain.shop_b"].get_task("train").pool == "shopseq_dvc.shop_b"

@@ -294,6 +294,11 @@ def test_the_demo_answers_only_once_the_scheduler_saw_the_task_park(tmp_path: Pa
         stream.write(line.format(state="awaiting_input", try_number=2))
     assert scheduler_saw_park(log, offset, run, 2)
     assert not scheduler_saw_park(log, offset, "manual__other", 2)
+    # a workspace's DAG (one Airflow serving several shops) is told apart by its id
+    assert not scheduler_saw_park(log, offset, run, 2, "shopseq_retrain.shop_a")
+    with log.open("a") as stream:
+        stream.write(line.replace("dag_id=shopseq_retrain,", "dag_id=shopseq_retrain.shop_a,").format(state="awaiting_input", try_number=2))
+    assert scheduler_saw_park(log, offset, run, 2, "shopseq_retrain.shop_a")
 
 
 def test_a_busy_default_port_is_skipped_and_the_choice_is_said() -> None:

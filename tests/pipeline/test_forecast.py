@@ -123,8 +123,8 @@ def test_propensity_feature_without_a_model_says_what_to_run(project) -> None:
         stage.run(load_params())
 
 
-def test_propensity_feature_from_a_saved_model(project) -> None:
-    """The stage wiring with a real (small, untrained) next-item model saved as the candidate."""
+def _save_propensity_model(project, meta: dict) -> None:
+    """A real (small, untrained) next-item model saved as the candidate, with `meta`; propensity switched on."""
     import torch
 
     from shopseq.sequences.models import ModelConfig, NextItemModel
@@ -133,9 +133,14 @@ def test_propensity_feature_from_a_saved_model(project) -> None:
     torch.manual_seed(0)
     item_ids = [f"i{i}" for i in range(8)]
     model = NextItemModel(ModelConfig(family="gru", n_items=len(item_ids), hidden=8, max_len=20))
-    save_recommender(Recommender(model, item_ids), project / "models/candidate")
+    save_recommender(Recommender(model, item_ids, meta), project / "models/candidate")
     params = (project / "params.yaml").read_text()
     (project / "params.yaml").write_text(params + "  propensity: true\n")
+
+
+def test_propensity_feature_from_a_saved_model(project) -> None:
+    """The stage wiring, with a model trained on events before the first backtest origin (2026-07-06)."""
+    _save_propensity_model(project, {"trained_on_events_before": "2026-07-05T00:00:00+00:00"})
 
     stage.run(load_params())
 
@@ -143,3 +148,19 @@ def test_propensity_feature_from_a_saved_model(project) -> None:
     assert metrics["propensity_from"] == "candidate"
     assert [row["method"] for row in metrics["rows"]] == list(METHODS)
     assert len(pd.read_parquet(project / "data/forecast/forecast.parquet")) == 8 * 7
+
+
+def test_propensity_from_a_model_trained_past_a_backtest_origin_is_refused(project) -> None:
+    """Origins 2026-07-06, -13, -20: a model that read events up to 2026-07-15 knows two of them."""
+    _save_propensity_model(project, {"trained_on_events_before": "2026-07-15T12:00:00+00:00"})
+
+    with pytest.raises(ValueError, match=r"2026-07-06, 2026-07-13.*backtest_origins to 1 or fewer"):
+        stage.run(load_params())
+    assert not (project / "reports/forecast/metrics.json").exists()
+
+
+def test_propensity_from_a_model_that_does_not_say_what_it_read_is_refused(project) -> None:
+    _save_propensity_model(project, {})
+
+    with pytest.raises(ValueError, match="trained_on_events_before.*retrain"):
+        stage.run(load_params())

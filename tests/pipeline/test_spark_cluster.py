@@ -118,3 +118,29 @@ def test_sequences_on_a_spark_cluster_equal_the_embedded_engine(spark_cluster, t
             read_split_file(tmp_path / "embedded" / "sequences" / f"{name}.parquet"),
             read_split_file(tmp_path / "spark" / "sequences" / f"{name}.parquet"),
         )
+
+
+def _run_validate(root: Path, shop, base: dict) -> dict:
+    """Write the shop as raw tables and run the `validate` stage; its summary."""
+    from shopseq.stages import validate
+
+    for name in ("events", "items", "reviews"):
+        write_parquet(getattr(shop, name), root / "raw" / f"{name}.parquet")
+    paths = {name: str(root / name) for name in ("raw", "validated", "quarantine", "reports")}
+    validate.run(from_dict(Params, {"base": base, "paths": paths, "validate": {"min_rows": 10}}))
+    return read_json(root / "reports" / "validation" / "summary.json")
+
+
+def test_validate_in_buckets_on_a_spark_cluster_equals_the_embedded_engine(spark_cluster, tmp_path):
+    """The events suite per bucket on Spark workers: same summary, data version and files."""
+    shop = generate_shop(Synthetic(n_users=400, n_items=150, days=35), 5)
+    base = {"bucket_events": max(1, len(shop.events) // 4)}
+    spark = _run_validate(tmp_path / "spark", shop, {**base, "engine": "spark", "spark_master": spark_cluster})
+    embedded = _run_validate(tmp_path / "embedded", shop, {**base, "engine": "embedded"})
+    assert spark == embedded and spark["rows_in"] == spark["rows_accepted"] + spark["rows_quarantined"]
+    for folder in ("validated", "quarantine"):
+        for name in ("events", "items", "reviews"):
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(tmp_path / "spark" / folder / f"{name}.parquet"),
+                pd.read_parquet(tmp_path / "embedded" / folder / f"{name}.parquet"),
+            )

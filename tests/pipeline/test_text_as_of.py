@@ -2,8 +2,9 @@
 
 Item vectors fuse an item's own text with its reviews. A review written in the validation or test
 window tells what was bought then, so training and validation read item vectors as of the
-training cut (the validation start) and test scoring as of the test start. The real embed stage
-(MiniLM) and the real sequences stage run on a tiny shop; every input is compared byte for byte.
+training cut (the validation start) and test scoring as of the test start; production scoring
+(the `score` stage, the HTTP service) reads every review. The real embed, sequences and score
+stages (MiniLM) run on a tiny shop; every input is compared byte for byte.
 """
 
 from __future__ import annotations
@@ -48,28 +49,47 @@ def project(tmp_path, monkeypatch):
 
 
 def inputs(root, reviews) -> dict[str, bytes]:
-    """Every model input the stages derive from the shop, as bytes: training data and test-time vectors."""
+    """Every model input the stages derive from the shop, as bytes: training data, test-time and production vectors.
+
+    `production_text` is what production scoring swaps into a text model; `production_scores` what
+    the score stage writes with such a model saved as the candidate.
+    """
+    from shopseq.io import write_json
     from shopseq.sequences.models import ModelConfig, NextItemModel
-    from shopseq.sequences.recommender import Recommender
-    from shopseq.stages import embed, sequences
+    from shopseq.sequences.recommender import Recommender, load_recommender, save_recommender
+    from shopseq.sequences.text_vectors import use_production_text_vectors
+    from shopseq.stages import embed, score, sequences
     from shopseq.training.data import load_training_data, use_text_vectors_as_of
 
     write_shop(root, reviews)
     params = load_params()
     embed.run(params)
     sequences.run(params)
-    data = load_training_data(params)
+    data = load_training_data(params.paths, params.train, params.sequences, params.profiles,
+                              params.embed.review_weight, params.base.seed)
     _, test_start = split_cuts(pd.read_parquet("data/validated/events.parquet"), params.sequences)
     # The evaluate stage's path: a trained text model gets the vectors as of the test start.
     config = ModelConfig("gru", n_items=len(data.item_ids), hidden=8, text_dim=data.text_vectors.shape[1])
-    recommender = Recommender(NextItemModel(config, torch.zeros_like(data.text_vectors)), data.item_ids)
-    use_text_vectors_as_of(recommender, params, test_start)
+    torch.manual_seed(0)  # the same weights in every call: only the text vectors may differ
+    recommender = Recommender(NextItemModel(config, data.text_vectors.clone()), data.item_ids)
+    save_recommender(recommender, params.paths.candidate)  # trained as of the training cut
+    write_json(f"{params.paths.champion}/champion.json", {"model_name": "shopseq-next-item", "version": None})
+    use_text_vectors_as_of(recommender, params.paths.embeddings, params.embed.review_weight, test_start)
+    production = load_recommender(params.paths.candidate)
+    assert use_production_text_vectors(production, params.paths.embeddings, params.embed.review_weight) == "all reviews"
+    score.run(params)
     return {
         "train_text": data.text_vectors.numpy().tobytes(),
         "windows": repr(data.windows).encode(),
         "valid": data.valid.to_json().encode(),
         "test_text": recommender.model.text_vectors.numpy().tobytes(),
+        "production_text": production.model.text_vectors.numpy().tobytes(),
+        "production_scores": pd.read_parquet("data/scores/recommendations.parquet").to_json().encode(),
     }
+
+
+EVALUATION = ("train_text", "windows", "valid", "test_text")  # what training, validation and test scoring read
+PRODUCTION = ("production_text", "production_scores")
 
 
 def dated(days: float, text: str = "Arrived broken, returned it at once.") -> tuple:
@@ -83,17 +103,19 @@ def test_the_cuts_are_where_the_windows_start(project):
                                          START + pd.Timedelta(days=DAYS - 6, hours=3))
 
 
-def test_a_review_after_the_test_start_changes_no_training_or_test_input(project):
+def test_a_review_after_the_test_start_changes_production_scoring_only(project):
     before = inputs(project, BASE_REVIEWS)
     after = inputs(project, [*BASE_REVIEWS, dated(DAYS - 2)])
-    assert after == before
+    assert {k: after[k] == before[k] for k in EVALUATION} == dict.fromkeys(EVALUATION, True)
+    assert {k: after[k] == before[k] for k in PRODUCTION} == dict.fromkeys(PRODUCTION, False)
 
 
-def test_a_review_in_the_validation_window_changes_only_the_test_time_vectors(project):
+def test_a_review_in_the_validation_window_changes_only_the_test_time_and_production_inputs(project):
     before = inputs(project, BASE_REVIEWS)
     after = inputs(project, [*BASE_REVIEWS, dated(DAYS - 8)])
     assert {k: after[k] == before[k] for k in before} == {
-        "train_text": True, "windows": True, "valid": True, "test_text": False}
+        "train_text": True, "windows": True, "valid": True, "test_text": False,
+        "production_text": False, "production_scores": False}
 
 
 def test_a_review_before_the_training_cut_reaches_training(project):

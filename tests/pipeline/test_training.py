@@ -14,6 +14,7 @@ import pytest
 
 from shopseq.config import load_params
 from shopseq.io import read_json
+from shopseq.sequences.split import split_cuts
 
 from tiny import write_tiny_params
 
@@ -78,6 +79,8 @@ def test_the_logged_model_has_a_signature_and_recommends_known_items(in_project)
 
     mlflow_client()
     meta = read_json("models/candidate/meta.json")
+    events = pd.read_parquet("data/validated/events.parquet")
+    assert pd.Timestamp(meta["trained_on_events_before"]) == split_cuts(events, load_params().sequences)[1]
     info = mlflow.models.get_model_info(meta["model_uri"])
     assert info.signature is not None
     assert [c.name for c in info.signature.inputs] == ["history"]

@@ -118,6 +118,7 @@ def run_forecast_benchmark(series: Path, out: Path, config: Forecast, options: F
         "hindsight_median_wape": hindsight_median_wape(folds),
         "ets_weights": [f.model.ets_weight for f in folds if f.model is not None],  # per origin, chosen on its holdouts
         "treatments": [f.model.treatment.as_dict() for f in folds if f.model is not None],
+        "band_levels": [f.model.band_levels for f in folds if f.model is not None],  # per origin, chosen on its holdouts
         "targets": targets(rows, interval_coverage(folds, config.interval), config.interval),
         "reproduce": {
             "command": rerun_command(series, out, options),
@@ -181,7 +182,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         "",
         (
             f"Every row scores its mean. Model WAPE of its daily median: {_num(model['wape_median']) if model else 'n/a'}; "
-            f"{report['interval']:.0%} band coverage {_num(report['interval_coverage'])}; "
+            f"{report['interval']:.0%} band coverage {_num(report['interval_coverage'])} (band quantile levels "
+            f"chosen on the holdouts per origin: {_levels(report.get('band_levels'))}); "
             f"reorder service level {report['service_level']} reached {_num(report['service_level_achieved'])}."
         ),
         "Chosen on the holdouts before each origin (weights of LightGBM / exp smoothing / seasonal mean; scaling): "
@@ -207,6 +209,11 @@ def _treatment(treatment: dict[str, Any]) -> str:
     """One origin's choice: weights, scaling and the holdout WAPE they scored."""
     weights = "/".join(f"{w:g}" for w in treatment["weights"].values())
     return f"{weights} {'scaled' if treatment['scaled'] else 'raw'} (holdout WAPE {_num(treatment['holdout_wape'])})"
+
+
+def _levels(levels: list | None) -> str:
+    """Each origin's band levels as "lower-upper", or "central" where the holdouts chose none."""
+    return ", ".join("central" if pair is None else f"{pair[0]:g}-{pair[1]:g}" for pair in levels or []) or "n/a"
 
 
 def _met(flag: bool) -> str:

@@ -250,38 +250,29 @@ def has_text(items: pd.DataFrame) -> bool:
 
 def embed_items(items: pd.DataFrame, item_ids: list[str], params: Params):
     """(len(item_ids) + 1, D) text vectors for the vocabulary (row 0 padding) and the seconds spent."""
-    import torch
-
-    from shopseq.embeddings import VectorCache, embed_texts, item_texts, load_encoder
+    from shopseq.embeddings import VectorCache, embed_texts, item_texts
+    from shopseq.embeddings.precision_check import load_checked_encoder
+    from shopseq.sequences.text_vectors import vocabulary_rows
 
     started = time.perf_counter()
     wanted = items[items[s.ITEM_ID].isin(set(item_ids))].drop_duplicates(s.ITEM_ID)
-    config = params.embed
-    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads)
+    texts = item_texts(wanted)
+    encoder, _ = load_checked_encoder(params.embed, params.base.device, params.paths.embed_cache, texts)
     cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
-    result = embed_texts(item_texts(wanted), encoder, cache, config.batch_size, "logs")
-    position = {item: i for i, item in enumerate(wanted[s.ITEM_ID])}
-    out = np.zeros((len(item_ids) + 1, encoder.dim), dtype=np.float32)
-    for row, item in enumerate(item_ids, start=1):
-        if item in position:
-            out[row] = result.vectors[position[item]]
+    result = embed_texts(texts, encoder, cache, params.embed.batch_size, "logs")
+    vectors = vocabulary_rows(wanted[s.ITEM_ID].to_numpy(), result.vectors, item_ids)  # the train stage's lookup
     seconds = time.perf_counter() - started
-    log.info("embedded %d of %d vocabulary items' text in %.1f s", len(position), len(item_ids), seconds)
-    return torch.from_numpy(out), round(seconds, 2)
+    log.info("embedded %d of %d vocabulary items' text in %.1f s", len(wanted), len(item_ids), seconds)
+    return vectors, round(seconds, 2)
 
 
 def run_baseline(name: str, split, events: pd.DataFrame, config, params: Params):
-    """Fit one baseline on the split's training data; return its scorer."""
-    from shopseq.sequences.split import phase_steps
-    from shopseq.sequences.baselines import BaselineSettings, fit_baselines
+    """Fit one baseline on the split's training data as the evaluate stage does; return its scorer."""
+    from shopseq.sequences.baselines import BaselineSettings, fit_split_baselines
+    from shopseq.sequences.split import ITEMS
 
-    steps = cut = None
-    if name == "recent_popularity":
-        steps, cut, _ = phase_steps(events, config)
-        steps = steps[steps["phase"] == "train"]
-    ev = params.evaluate
-    settings = BaselineSettings.from_params(ev)
-    return fit_baselines([name], split.train["items"].tolist(), split.vocabulary, settings, steps, cut)[name]
+    settings = BaselineSettings.from_params(params.evaluate)
+    return fit_split_baselines([name], split.train[ITEMS].tolist(), split.vocabulary, events, config, settings)[name]
 
 
 @dataclass(frozen=True)
@@ -342,23 +333,12 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params, p
     from dataclasses import replace
 
     from shopseq.sequences.recommender import Recommender
-    from shopseq.training.data import window_profiles
-    from shopseq.training.evaluate import sample_targets
-    from shopseq.training.fit import make_windows, resolve_device
-    from shopseq.training.tune import TrainingData, train_trial
+    from shopseq.training.data import training_data
+    from shopseq.training.fit import resolve_device
+    from shopseq.training.tune import train_trial
 
     item_ids = split.vocabulary[s.ITEM_ID].tolist()
-    index = {item: i + 1 for i, item in enumerate(item_ids)}
-    data = TrainingData(
-        windows=make_windows([[index[i] for i in items] for items in split.train["items"]], params.train.max_len),
-        valid=sample_targets(split.valid, params.train.valid_targets, params.base.seed),
-        item_ids=item_ids,
-        text_vectors=text_vectors,
-        sequences=[[str(i) for i in items] for items in split.train["items"]],
-        profiles=None if profiles is None else profiles.final,
-        window_profiles=None if profiles is None else window_profiles(
-            profiles, split.train[s.USER_ID].astype(str).tolist(), params.train.max_len),
-    )
+    data = training_data(split.train, item_ids, split.valid, params.train, params.base.seed, text_vectors, profiles)
     hp = {**params.train.defaults_for(family), "model": family}
     train = replace(params.train, epochs=epochs)
     seed = params.base.seed if seed is None else seed

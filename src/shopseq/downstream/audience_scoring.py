@@ -204,6 +204,7 @@ def engagement_scores(
     recommender: Scorer | None = None,
     seed: int = 0,
     propensity_now: pd.DataFrame | None = None,
+    recommender_now: Scorer | None = None,
 ) -> pd.DataFrame:
     """Blend propensity and activity into P(engages with the target in the next window) as of `as_of`.
 
@@ -216,11 +217,13 @@ def engagement_scores(
         propensity_now: the model's propensity as of `as_of` already computed (users x targets,
             e.g. read from the batch scores); targets it lacks are scored with `recommender`.
             The training cuts always score point in time (`point_in_time_propensity`).
+        recommender_now: scores the targets `propensity_now` lacks as of `as_of` instead of
+            `recommender` (production: the same model with item vectors fused with every review).
 
     Returns:
         Columns user_id, target, score, then `FEATURES`; one row per (user with history, target).
     """
-    current = _features(events, targets, as_of, window, recommender, propensity_now)
+    current = _features(events, targets, as_of, window, recommender_now or recommender, propensity_now)
     past = events[events[s.TS] < as_of]
     frames, labels = [], []
     for n in range(1, window.train_windows + 1):

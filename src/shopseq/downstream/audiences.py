@@ -335,6 +335,7 @@ def plan_audiences(
     cutoff_profiles: pd.DataFrame | None = None,
     seed: int = 0,
     scores: pd.DataFrame | None = None,
+    production: Scorer | None = None,
 ) -> AudienceRun:
     """Category audiences, campaign audiences and lookalikes as of the end of the data, each checked offline.
 
@@ -355,6 +356,8 @@ def plan_audiences(
         cutoff_profiles: profiles as of the holdout start, to check lookalikes offline (optional).
         scores: the batch scores' propensity table (`shopseq.serving.batch.PROPENSITY_COLUMNS`)
             computed by `recommender` from `events`; None scores production in-process too.
+        production: the model that scores production in-process (campaigns of item lists):
+            `recommender` with item vectors fused with every review; None: `recommender` itself.
     """
     end = end_of_data(events)
     cutoff = end - pd.Timedelta(days=config.holdout_days)
@@ -377,7 +380,7 @@ def plan_audiences(
                            **{campaign_key(c): c.category for c in config.campaigns if c.name in campaign_targets}}
         now = propensity_from_scores(scores, target_category)
     engagement_end = engagement_scores(events, {**category_targets(items, categories), **keyed}, end, window,
-                                       recommender, seed, propensity_now=now)
+                                       recommender, seed, propensity_now=now, recommender_now=production)
     engagement_cut = engagement_scores(events, {**category_targets(items, cut_categories), **keyed}, cutoff, window,
                                        recommender, seed)
     audiences, n_scored = category_audiences(engagement_end, events, items, categories, config.top_users,

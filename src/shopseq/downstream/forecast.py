@@ -347,12 +347,10 @@ def hindsight_median_wape(folds: Sequence[Fold]) -> float | None:
 
 
 def interval_coverage(folds: Sequence[Fold], interval: float) -> float | None:
-    """Share of backtest actuals inside the model's central `interval` band (honest: near it)."""
-    inside = [
-        (f.model.quantile(0.5 - interval / 2) <= f.actual) & (f.actual <= f.model.quantile(0.5 + interval / 2))
-        for f in folds
-        if f.model is not None
-    ]
+    """Share of backtest actuals inside the model's `interval` band (honest: near it)."""
+    inside = [(lower <= f.actual) & (f.actual <= upper)
+              for f in folds if f.model is not None
+              for lower, upper in [f.model.band(interval)]]
     return float(np.mean(np.concatenate(inside))) if inside else None
 
 
@@ -367,12 +365,13 @@ def service_achieved(folds: Sequence[Fold], service_level: float) -> float | Non
 
 
 def forecast_frame(panel: Panel, forecast: DemandForecast, interval: float) -> pd.DataFrame:
-    """The model's forecast for the days after the panel: mean, median and a central `interval` band.
+    """The model's forecast for the days after the panel: mean, median and its `interval` band.
 
     Returns:
         Columns item_id, date, forecast (the mean), median, lower, upper.
     """
     n_series, horizon = forecast.mean.shape
+    lower, upper = forecast.band(interval)  # (N, H) each
     dates = pd.date_range(panel.dates[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
     return pd.DataFrame(
         {
@@ -380,8 +379,8 @@ def forecast_frame(panel: Panel, forecast: DemandForecast, interval: float) -> p
             DATE: np.tile(dates.to_numpy(), n_series),
             FORECAST: forecast.mean.ravel(),
             MEDIAN: forecast.median().ravel(),
-            LOWER: forecast.quantile(0.5 - interval / 2).ravel(),
-            UPPER: forecast.quantile(0.5 + interval / 2).ravel(),
+            LOWER: lower.ravel(),
+            UPPER: upper.ravel(),
         }
     )
 

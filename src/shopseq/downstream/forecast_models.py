@@ -12,8 +12,13 @@ the history, so the backtest in `shopseq.downstream.forecast` can cut wherever i
   different size); exponential smoothing's level; and the mean of the same weekday over the last
   four seasons. On the holdouts the model picks the scaling and the blend weights (a 0.25 grid
   over the three) by the WAPE of the blended mean. Around the mean sits a negative binomial whose
-  dispersion is fitted on the same holdouts and then set so that the holdouts' central interval
-  covers its nominal share; that gives quantiles per day and for the horizon's total.
+  dispersion is fitted on the same holdouts and then set so that the holdouts' interval band
+  covers its nominal share; that gives quantiles per day and for the horizon's total. Demand is
+  counted in whole units, so a central band of a count distribution covers more than its nominal
+  share (an item that sells nothing on 90% of days gets [0, 0], right 90% of the time): the
+  interval band's two quantile levels are therefore chosen on the same holdouts too
+  (`calibrate_band`), so that the holdouts' coverage is as near the nominal share as a band
+  that holds the median allows.
 - `global_gbm`: the peer a planner would use, mlforecast's standard recipe: LightGBM with default
   settings (squared error) on lags 1, season and 2 x season, rolling means of the last season and
   four seasons, and the day of week, forecast recursively (mlforecast's default).
@@ -58,7 +63,7 @@ class GbmSettings:
     threads: int = 1
     seed: int = 0
     dispersion_windows: int = 2  # holdout windows of `horizon` days the treatment and spread are chosen on
-    interval: float = 0.8  # central interval whose holdout coverage the dispersion is set to
+    interval: float = 0.8  # the interval whose holdout coverage the dispersion and band levels are set to
 
     @classmethod
     def from_config(cls, config: Any, seed: int) -> GbmSettings:
@@ -73,7 +78,7 @@ class Treatment:
     weights: tuple[float, float, float] = (1.0, 0.0, 0.0)  # shares of `PARTS` in the mean
     scaled: bool = False  # LightGBM trained on demand over each series' recent level
     holdout_wape: float | None = None  # WAPE of the chosen blend's mean on the holdouts
-    holdout_coverage: float | None = None  # the chosen dispersion's interval coverage there
+    holdout_coverage: float | None = None  # the interval band's coverage there (levels from `calibrate_band`)
 
     def as_dict(self) -> dict:
         """JSON-ready: weights by part name, scaling, holdout figures."""
@@ -97,6 +102,16 @@ class DemandForecast:
     ets_weight: float = 0.0  # exponential smoothing's share in the mean
     total_dispersion: float = 0.0  # phi of horizon totals fitted on the holdouts (0: days independent)
     treatment: Treatment = Treatment()  # what the holdouts chose
+    band_levels: tuple[float, float] | None = None  # quantile levels of the interval band (None: central)
+
+    def band(self, interval: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bound of each day's `interval` band: two (N, H) arrays.
+
+        The levels chosen on the holdouts for the model's own `GbmSettings.interval` (`band_levels`)
+        when set, else the central ones (0.5 -/+ interval / 2).
+        """
+        lower, upper = self.band_levels or (0.5 - interval / 2, 0.5 + interval / 2)
+        return self.quantile(lower), self.quantile(upper)
 
     def quantile(self, q: float) -> np.ndarray:
         """The q-quantile of each day's demand: (N, H)."""
@@ -339,7 +354,8 @@ def demand_model(
     `horizon` days after its stop, so the holdouts measure out-of-sample error the way the real
     forecast will meet it, and use nothing after `history`. On them the model chooses the
     LightGBM scaling and the blend weights (`choose_treatment`), then the dispersion of that blend
-    per day (`calibrate_dispersion`) and for horizon totals. Windows that would leave fewer than
+    per day with the interval band's quantile levels (`calibrate_spread`), and the dispersion of
+    horizon totals. Windows that would leave fewer than
     2 x season days of history are skipped; with none left, the mean is the raw LightGBM's alone
     and phi is 0 (Poisson).
     """
@@ -350,18 +366,19 @@ def demand_model(
             break
         held.append(mean_parts(history[:, :stop], dates[:stop], horizon, season, settings, static, (False, True)))
         actual.append(history[:, stop : stop + horizon])  # (N, H)
-    treatment, phi, total_phi = Treatment(), 0.0, 0.0
+    treatment, phi, total_phi, levels = Treatment(), 0.0, 0.0, None
     if actual:
         actual_all = np.concatenate(actual)  # (M, H)
         parts = {scaled: np.concatenate([h[scaled] for h in held]) for scaled in (False, True)}  # (M, H, P)
         treatment = choose_treatment(actual_all, parts)
         blend = parts[treatment.scaled] @ np.asarray(treatment.weights)  # (M, H)
-        phi, coverage = calibrate_dispersion(actual_all, blend, settings.interval)
+        phi, levels, coverage = calibrate_spread(actual_all, blend, settings.interval)
         treatment = Treatment(treatment.weights, treatment.scaled, treatment.holdout_wape, coverage)
         total_phi = fit_dispersion(actual_all.sum(axis=1), blend.sum(axis=1))
     final = mean_parts(history, dates, horizon, season, settings, static, (treatment.scaled,))[treatment.scaled]
     mean = final @ np.asarray(treatment.weights)  # (N, H)
-    return DemandForecast(mean=mean, dispersion=phi, ets_weight=treatment.weights[1], total_dispersion=total_phi, treatment=treatment)
+    return DemandForecast(mean=mean, dispersion=phi, ets_weight=treatment.weights[1], total_dispersion=total_phi,
+                          treatment=treatment, band_levels=levels)
 
 
 def blend_grid(step: float = BLEND_STEP) -> list[tuple[float, float, float]]:
@@ -402,14 +419,88 @@ def calibrate_dispersion(actual: np.ndarray, mean: np.ndarray, interval: float) 
     moments = fit_dispersion(actual, mean)
     if actual.size == 0:
         return moments, None
-    ladder = {0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0} | {moments * m for m in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)}
     best = None
-    for phi in sorted(ladder, key=lambda c: (abs(c - moments), c)):
+    for phi in dispersion_ladder(moments):
         inside = (_nbinom_ppf(0.5 - interval / 2, mean, phi) <= actual) & (actual <= _nbinom_ppf(0.5 + interval / 2, mean, phi))
         coverage = float(inside.mean())
         if best is None or abs(coverage - interval) < abs(best[1] - interval) - 1e-12:
             best = (phi, coverage)
     return best
+
+
+def dispersion_ladder(moments: float) -> list[float]:
+    """The phi candidates: the moments estimate times 0.5-3 and a fixed ladder from 0 (Poisson) to 3, nearest first."""
+    ladder = {0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0} | {moments * m for m in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)}
+    return sorted(ladder, key=lambda c: (abs(c - moments), c))
+
+
+def calibrate_spread(actual: np.ndarray, mean: np.ndarray, interval: float) -> tuple[float, tuple[float, float], float | None]:
+    """The phi and band levels (`calibrate_band`) whose band covers the holdouts' actuals closest to `interval`.
+
+    Phi candidates as in `calibrate_dispersion`; ties go to the one nearest the moments estimate.
+
+    Returns:
+        (phi, (lower level, upper level), the holdout coverage); coverage is None when there is nothing to cover.
+    """
+    moments = fit_dispersion(actual, mean)
+    best = None
+    for phi in dispersion_ladder(moments):
+        levels, coverage = calibrate_band(actual, mean, phi, interval)
+        if coverage is None:
+            return moments, levels, None
+        if best is None or abs(coverage - interval) < abs(best[2] - interval) - 1e-12:
+            best = (phi, levels, coverage)
+    return best
+
+
+def calibrate_band(actual: np.ndarray, mean: np.ndarray, phi: float, interval: float) -> tuple[tuple[float, float], float | None]:
+    """The quantile levels (lower, upper) of the band whose holdout coverage is closest to `interval`.
+
+    Whole-unit demand makes a central band too wide: its bounds are whole numbers, and the mass
+    on them counts as inside. So the lower level (0.01 .. 0.5, step 0.01) is the one whose
+    quantile the holdouts' actuals fell below closest to (1 - interval) / 2 of the time, and the
+    upper level (0.5 .. 0.99) the one that brings the band's holdout coverage closest to
+    `interval`; ties go to the central levels. On dense demand the result stays near
+    (0.5 -/+ interval / 2); on mostly-zero demand few days fall below any band and the upper
+    level comes down to make up for it. The band always
+    holds the median, so its coverage cannot fall below the share of days that equal their
+    median: on item-days that are mostly 0 that floor can stay above the nominal share (a band
+    that left out the most likely value to hit the number would be no use to a planner).
+
+    Args:
+        actual: (M, H) holdout demand; mean: (M, H) the chosen blend's mean there; phi: its dispersion.
+
+    Returns:
+        ((lower, upper), the holdout coverage of that band); coverage is None when there is nothing to cover.
+    """
+    central = (round(0.5 - interval / 2, 2), round(0.5 + interval / 2, 2))
+    if actual.size == 0:
+        return central, None
+    tail = (1 - interval) / 2
+    # For a whole-number quantile k = ppf(q): y < k exactly when cdf(floor(y)) < q, and y > k exactly
+    # when cdf(ceil(y) - 1) >= q; one cdf per holdout value scores every level at once.
+    below_cdf = _nbinom_cdf(np.floor(actual), mean, phi)  # (M, H)
+    above_cdf = _nbinom_cdf(np.ceil(actual) - 1, mean, phi)  # (M, H)
+    steps = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    lower = min(steps[steps <= 0.5], key=lambda q: (abs(float((below_cdf < q).mean()) - tail), abs(q - central[0])))
+    below = float((below_cdf < lower).mean())
+    # the upper level takes what the lower tail could not: mostly-zero demand has few days below any band
+    upper = min(steps[steps >= 0.5], key=lambda q: (abs(1.0 - below - float((above_cdf >= q).mean()) - interval),
+                                                    abs(q - central[1])))
+    return (float(lower), float(upper)), 1.0 - below - float((above_cdf >= upper).mean())
+
+
+def _nbinom_cdf(x: np.ndarray, mean: np.ndarray, phi: float) -> np.ndarray:
+    """Negative binomial P(Y <= x) with mean `mean` and var = mean + phi * mean^2 (mean 0: all mass on 0)."""
+    x, mean = np.asarray(x, dtype=np.float64), np.asarray(mean, dtype=np.float64)
+    out = (x >= 0).astype(np.float64)  # mean 0: a point mass at 0
+    positive = mean > 0
+    if phi <= 1e-9:
+        out[positive] = stats.poisson.cdf(x[positive], mean[positive])
+    else:
+        size = 1.0 / phi
+        out[positive] = stats.nbinom.cdf(x[positive], size, size / (size + mean[positive]))
+    return out
 
 
 def _nbinom_ppf(q: float, mean: np.ndarray, phi: np.ndarray | float) -> np.ndarray:

@@ -94,8 +94,7 @@ def _item_plot(panel: Panel, folds: Sequence[Fold], forecast: DemandForecast, i:
             steps = np.arange(fold.origin, fold.origin + fold.actual.shape[1])
             ax.plot(steps, fold.model.mean[i], color="tab:orange", lw=1.5, label="backtest" if k == 0 else None)
     ax.plot(future, forecast.mean[i], color="tab:blue", lw=1.5, label="forecast")
-    lower = forecast.quantile(0.5 - interval / 2)[i]
-    upper = forecast.quantile(0.5 + interval / 2)[i]
+    lower, upper = (bound[i] for bound in forecast.band(interval))
     ax.fill_between(future, lower, upper, color="tab:blue", alpha=0.2, step="mid")
     ticks = np.arange(first, future[-1] + 1, 7)
     labels = [(panel.dates[0] + np.timedelta64(int(t), "D")).strftime("%m-%d") for t in ticks]

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from shopseq.config import Embed
 from shopseq.embeddings.encode import encode_texts
-from shopseq.embeddings.model import Encoder
+from shopseq.embeddings.model import Encoder, load_encoder
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +83,18 @@ def settle_precision(
         raise PrecisionError(f"{message}; set embed.precision to fp32 (or auto, which falls back to fp32)")
     log.warning("%s; falling back to fp32", message)
     return dataclasses.replace(encoder, precision="fp32"), cosine
+
+
+def load_checked_encoder(config: Embed, device: str, cache_dir: str | Path, texts: Sequence[str]) -> tuple[Encoder, float]:
+    """The encoder the `embed` section configures, bf16 kept only where `texts` prove it safe.
+
+    The embed stage and `shopseq benchmark quality` both load their encoder here, so both honour
+    `embed.backend` and `embed.precision` alike. `device`: `base.device`; `cache_dir`:
+    `paths.embed_cache` (where an ONNX export is kept).
+
+    Returns:
+        The encoder and the min cosine `settle_precision` checked.
+    """
+    encoder = load_encoder(config.model, device, config.max_tokens, config.pooling, config.threads,
+                           backend=config.backend, cache_dir=cache_dir, precision=config.precision)
+    return settle_precision(encoder, texts, config.precision, config.batch_size)

@@ -27,7 +27,14 @@ UserFunction = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 def map_users(
-    fn: UserFunction, source: Path, out: Path, schema: pa.Schema, base: Base, desc: str, bucketed: bool = False
+    fn: UserFunction,
+    source: Path,
+    out: Path,
+    schema: pa.Schema,
+    base: Base,
+    desc: str,
+    bucketed: bool = False,
+    keep_row: bool = False,
 ) -> Path:
     """Run `fn` over every user of the Parquet table(s) at `source`; Parquet parts under `out`.
 
@@ -36,23 +43,28 @@ def map_users(
         source: a Parquet file or a directory of Parquet files with a `user_id` column.
         bucketed: every file under `source` already holds whole users (the output of an
             earlier `map_users`), so the embedded engine runs `fn` per file without re-bucketing.
+        keep_row: hand `fn` each row's position in its source file as the column `_row`.
     """
     if base.engine == "spark":
         from shopseq.engine.spark import map_users_spark
 
-        return map_users_spark(fn, source, out, schema, base, desc)
+        return map_users_spark(fn, source, out, schema, base, desc, keep_row)
     from shopseq.engine.embedded import map_users_embedded
 
-    return map_users_embedded(fn, source, out, schema, base, desc, bucketed)
+    return map_users_embedded(fn, source, out, schema, base, desc, bucketed, keep_row)
 
 
 ROW = "_row"  # a row's position in its source file: restores the source order inside a bucket
 
 
-def apply_user_function(fn: UserFunction, frame: pd.DataFrame) -> pd.DataFrame:
-    """Call `fn` on one bucket in its source order (by `_row`, when the engine carried it)."""
+def apply_user_function(fn: UserFunction, frame: pd.DataFrame, keep_row: bool = False) -> pd.DataFrame:
+    """Call `fn` on one bucket in its source order (by `_row`, when the engine carried it).
+
+    `_row` is dropped before the call unless `keep_row`.
+    """
     if ROW in frame.columns:
-        frame = frame.sort_values(ROW, kind="stable").drop(columns=ROW).reset_index(drop=True)
+        frame = frame.sort_values(ROW, kind="stable").reset_index(drop=True)
+        frame = frame if keep_row else frame.drop(columns=ROW)
     return fn(frame)
 
 

@@ -70,7 +70,7 @@ def partition_by_user(source: Path, out: Path, buckets: int, base: Base) -> list
 
 
 def map_users_embedded(
-    fn: UserFunction, source: Path, out: Path, schema: pa.Schema, base: Base, desc: str, bucketed: bool
+    fn: UserFunction, source: Path, out: Path, schema: pa.Schema, base: Base, desc: str, bucketed: bool, keep_row: bool
 ) -> Path:
     """`map_users` on this machine: one bucket in memory at a time, one Parquet part per bucket."""
     shutil.rmtree(out, ignore_errors=True)
@@ -89,7 +89,7 @@ def map_users_embedded(
             table = pq.read_table(file, partitioning=None)
             if BUCKET in table.column_names:
                 table = table.drop_columns([BUCKET])
-            part = apply_user_function(fn, from_arrow(table))
+            part = apply_user_function(fn, from_arrow(table), keep_row)
             pq.write_table(to_arrow(part, schema), out / f"part-{number:05d}.parquet")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

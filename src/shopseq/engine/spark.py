@@ -58,7 +58,9 @@ def stop_spark() -> None:
         session.stop()
 
 
-def map_users_spark(fn: UserFunction, source: Path, out: Path, schema: pa.Schema, base: Base, desc: str) -> Path:
+def map_users_spark(
+    fn: UserFunction, source: Path, out: Path, schema: pa.Schema, base: Base, desc: str, keep_row: bool = False
+) -> Path:
     """`map_users` on Spark: hash buckets of users, `fn` per bucket in Python workers."""
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -77,7 +79,7 @@ def map_users_spark(fn: UserFunction, source: Path, out: Path, schema: pa.Schema
     frame = frame.withColumn(BUCKET, F.pmod(F.xxhash64(s.USER_ID), F.lit(buckets)))
     log.info("%s: %d user buckets on Spark %s", desc, buckets, base.spark_master)
     spark_schema = from_arrow_schema(_spark_schema(schema))
-    result = frame.groupBy(BUCKET).applyInPandas(_bucket_function(fn, schema), schema=spark_schema)
+    result = frame.groupBy(BUCKET).applyInPandas(_bucket_function(fn, schema, keep_row), schema=spark_schema)
     result.write.mode("overwrite").parquet(str(out))
     log.info("%s: done on Spark", desc)
     return out
@@ -88,7 +90,7 @@ def _spark_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([(f.name, pa.int64() if pa.types.is_timestamp(f.type) else f.type) for f in schema])
 
 
-def _bucket_function(fn: UserFunction, schema: pa.Schema):
+def _bucket_function(fn: UserFunction, schema: pa.Schema, keep_row: bool = False):
     """Wrap `fn` for applyInPandas: buckets in as the embedded engine gives them, `schema`'s rows out."""
 
     def run(frame: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +99,7 @@ def _bucket_function(fn: UserFunction, schema: pa.Schema):
             frame[s.TS] = pd.to_datetime(frame[s.TS], unit="ns", utc=True)
         # As the embedded engine hands a bucket over: string dtypes, UTC nanosecond timestamps.
         frame = from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
-        table = to_arrow(apply_user_function(fn, frame), schema)
+        table = to_arrow(apply_user_function(fn, frame, keep_row), schema)
         # One chunk (Spark wants Arrays, not ChunkedArrays); nullable int64 stays exact (not float64).
         return table.cast(_spark_schema(schema)).combine_chunks().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 

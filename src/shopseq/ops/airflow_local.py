@@ -16,6 +16,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class LocalAirflow:
     project: Path
     port: int = 8080
     user: str = DEMO_USER
+    restart_exited: bool = False  # restart a component that exits (the cluster's compose policy); see Supervisor
 
     @property
     def home(self) -> Path:
@@ -63,6 +65,11 @@ class LocalAirflow:
     @property
     def log_file(self) -> Path:
         return self.home / "standalone.log"
+
+    @property
+    def restarts_file(self) -> Path:
+        """Where the supervisor records each component it restarted."""
+        return self.home / "restarts.log"
 
     def env(self) -> dict[str, str]:
         """Environment for every airflow command of this project."""
@@ -170,41 +177,97 @@ class LocalAirflow:
                 f"to a port P with P, P+1 and P+2 free (unset, the demo picks free ones)"
             )
         self.prepare()
-        processes: list[subprocess.Popen] = []
+        processes: dict[str, subprocess.Popen] = {}
+
+        def start(name: str) -> None:
+            log_file = self.home / f"{name}.log"
+            log.info("airflow: starting %s on %s (log: %s)", name, self.url, log_file)
+            with log_file.open("ab") as sink:
+                processes[name] = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "airflow"), *self.components()[name]],
+                    env=self.component_env(name),
+                    cwd=self.project,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # setsid: its own process group, stopped as one below
+                )
+
         previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        supervisor = None
         try:
-            for name, args in self.components().items():
-                log_file = self.home / f"{name}.log"
-                log.info("airflow: starting %s on %s (log: %s)", name, self.url, log_file)
-                with log_file.open("ab") as sink:
-                    processes.append(
-                        subprocess.Popen(
-                            [str(Path(sys.executable).parent / "airflow"), *args],
-                            env=self.component_env(name),
-                            cwd=self.project,
-                            stdout=sink,
-                            stderr=subprocess.STDOUT,
-                            start_new_session=True,  # setsid: its own process group, stopped as one below
-                        )
-                    )
+            for name in self.components():
+                start(name)
             wait_until(
                 lambda: healthy(self.url),
                 timeout_s=ready_timeout_s,
                 what="Airflow to become healthy",
-                alive=lambda: all(process.poll() is None for process in processes),
+                alive=lambda: all(process.poll() is None for process in processes.values()),
                 hint=f"see the logs in {self.home}",
             )
+            if self.restart_exited:
+                supervisor = Supervisor(processes, start, self.restarts_file)
+                supervisor.start()
             yield AirflowApi.login(self.url, self.user, self.password())
         finally:
             # A second Ctrl-C (or a SIGTERM) must not cut the clean-up short.
             previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             try:
-                for process in reversed(processes):
+                if supervisor is not None:
+                    supervisor.stop()
+                for process in reversed(list(processes.values())):
                     stop_process_group(process)
             finally:
                 signal.signal(signal.SIGINT, previous_sigint)
                 signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+class Supervisor(threading.Thread):
+    """Restarts an Airflow component whose process exited, as compose's `restart: unless-stopped` does.
+
+    Airflow's scheduler, dag-processor and triggerer exit when their metadata database goes
+    away (a PostgreSQL restart); a deployment restarts them and the run carries on from the
+    state in the database. Each restart is logged and appended to `restarts_file`
+    (`<time> <component> exit <code>`), so a test or an operator can see what came back.
+    """
+
+    def __init__(self, processes: dict[str, subprocess.Popen], start: Callable[[str], None], restarts_file: Path,
+                 poll_s: float = 1.0, backoff_s: float = 10.0) -> None:  # fmt: skip
+        super().__init__(name="airflow-supervisor", daemon=True)
+        self.processes, self.start_component, self.restarts_file = processes, start, restarts_file
+        self.poll_s, self.backoff_s = poll_s, backoff_s
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        started = {name: time.monotonic() for name in self.processes}
+        not_before: dict[str, float] = {}
+        while not self.stopping.wait(self.poll_s):
+            for name, process in list(self.processes.items()):
+                code = process.poll()
+                with self.lock:
+                    if code is None or self.stopping.is_set():
+                        continue
+                    now = time.monotonic()
+                    if name not in not_before:
+                        # One that dies at once again (the database still down) waits before the next try.
+                        not_before[name] = now + (self.backoff_s if now - started[name] < self.backoff_s else 0.0)
+                        log.warning("airflow: %s exited with code %s; restarting it", name, code)
+                    if now < not_before[name]:
+                        continue
+                    del not_before[name]
+                    stop_process_group(process, grace_s=5.0)  # what the group left behind (log servers)
+                    with self.restarts_file.open("a") as record:
+                        record.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {name} exit {code}\n")
+                    self.start_component(name)
+                    started[name] = time.monotonic()
+
+    def stop(self) -> None:
+        """Stop restarting (the block is ending); wait for a restart in progress to finish."""
+        self.stopping.set()
+        with self.lock:
+            pass
+        self.join(timeout=10)
 
 
 def _interrupt(signum: int, frame: object) -> None:

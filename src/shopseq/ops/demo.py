@@ -149,16 +149,16 @@ def wait_for_decision_point(watcher: RunWatcher, timeout_s: float) -> str:
     )
 
 
-def answer_approval(api: AirflowApi, run_id: str, option: str, reason: str) -> dict[str, Any]:
+def answer_approval(api: AirflowApi, run_id: str, option: str, reason: str, dag_id: str = RETRAIN) -> dict[str, Any]:
     """Answer the open approval request through PATCH .../hitlDetails, as the logged-in user."""
-    path = f"/dags/{RETRAIN}/dagRuns/{run_id}/taskInstances/{APPROVAL_TASK}/-1/hitlDetails"
+    path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{APPROVAL_TASK}/-1/hitlDetails"
     request = api.get(path)
     log.info("approval request: %s\n%s", request["subject"], request["body"])
     log.info("%s answers %s through the REST API: PATCH /api/v2%s", api.user, option, path)
     return api.request("PATCH", path, {"chosen_options": [option], "params_input": {"reason": reason}})
 
 
-def scheduler_saw_park(scheduler_log: Path, offset: int, run_id: str, try_number: int) -> bool:
+def scheduler_saw_park(scheduler_log: Path, offset: int, run_id: str, try_number: int, dag_id: str = RETRAIN) -> bool:
     """Whether the scheduler has handled the exit of the worker that parked the approval task.
 
     It logs "TaskInstance Finished: ... task_id=approval, run_id=<run> ... state=awaiting_input
@@ -167,7 +167,7 @@ def scheduler_saw_park(scheduler_log: Path, offset: int, run_id: str, try_number
     with scheduler_log.open("rb") as stream:
         stream.seek(offset)
         text = stream.read().decode("utf-8", errors="replace")
-    marker = f"TaskInstance Finished: dag_id={RETRAIN}, task_id={APPROVAL_TASK}, run_id={run_id},"
+    marker = f"TaskInstance Finished: dag_id={dag_id}, task_id={APPROVAL_TASK}, run_id={run_id},"
     return any(
         marker in line and "state=awaiting_input" in line and f"try_number={try_number}," in line
         for line in text.splitlines()
@@ -184,18 +184,19 @@ def approve(
     answers that fast; a script does. So the demo first waits for the scheduler to log that exit,
     and if the task is retried all the same, it answers the repeated request.
     """
+    dag_id = watcher.dag_id  # shopseq_retrain, or a workspace's shopseq_retrain.<workspace>
     for attempt in range(1, settings.approval_attempts + 1):
-        path = f"/dags/{RETRAIN}/dagRuns/{watcher.run_id}/taskInstances/{APPROVAL_TASK}"
+        path = f"/dags/{dag_id}/dagRuns/{watcher.run_id}/taskInstances/{APPROVAL_TASK}"
         try_number = int(api.get(path)["try_number"])
         try:
             wait_until(
-                lambda: scheduler_saw_park(scheduler_log, offset, watcher.run_id, try_number),
+                lambda: scheduler_saw_park(scheduler_log, offset, watcher.run_id, try_number, dag_id),
                 timeout_s=settings.park_timeout_s,
                 what="the scheduler to register the open approval request",
             )
         except AirflowError as error:
             log.warning("%s; answering anyway", error)
-        answer = answer_approval(api, watcher.run_id, "Approve", settings.reason)
+        answer = answer_approval(api, watcher.run_id, "Approve", settings.reason, dag_id)
 
         def settled() -> str | None:
             state = watcher.poll().get(APPROVAL_TASK)
@@ -205,10 +206,10 @@ def approve(
         if state == "success":
             return str((answer.get("responded_by") or {}).get("name") or settings.user)
         if state != "up_for_retry":
-            raise AirflowError(f"{RETRAIN} task {APPROVAL_TASK} failed after the answer; see its log")
+            raise AirflowError(f"{dag_id} task {APPROVAL_TASK} failed after the answer; see its log")
         log.warning("Airflow lost the answer (attempt %d) and retries the approval task; answering again", attempt)
         wait_for_decision_point(watcher, settings.retrain_timeout_s)
-    raise AirflowError(f"{RETRAIN} kept losing the approval after {settings.approval_attempts} answers")
+    raise AirflowError(f"{dag_id} kept losing the approval after {settings.approval_attempts} answers")
 
 
 def wait_for_run(watcher: RunWatcher, timeout_s: float) -> str:

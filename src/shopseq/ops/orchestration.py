@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import chdir, contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
@@ -40,6 +41,40 @@ RETRAIN_STAGES = RETRAIN
 
 CHAMPION_ASSET = "shopseq://champion"
 PROFILES_ASSET = "shopseq://profiles"
+
+
+@dataclass(frozen=True)
+class WorkspaceNames:
+    """The DAG ids, DVC pool and assets of one project, as the DAG files name them.
+
+    One Airflow can serve several shops (one project directory each, `dags.workspace` naming
+    it). Their DAGs then need their own ids, their own one-slot DVC pool (two shops' runs
+    proceed side by side while one shop's DVC tasks still never overlap) and their own assets
+    (a new champion of one shop starts only that shop's downstream DAGs). With no workspace
+    every name is the plain one.
+    """
+
+    workspace: str = ""
+
+    def scoped(self, name: str) -> str:
+        """`name`, or `name.<workspace>` when the project is one workspace of a shared Airflow."""
+        return f"{name}.{self.workspace}" if self.workspace else name
+
+    def dag_id(self, stem: str) -> str:
+        return self.scoped(stem)
+
+    @property
+    def pool(self) -> str:
+        return self.scoped(DVC_POOL)
+
+    @property
+    def champion(self) -> str:
+        return self.scoped(CHAMPION_ASSET)
+
+    @property
+    def profiles(self) -> str:
+        return self.scoped(PROFILES_ASSET)
+
 
 def project_dir(default: str | Path) -> Path:
     """The shopseq project a DAG works in: $SHOPSEQ_PROJECT_DIR when set, else `default`.

@@ -25,7 +25,8 @@ import pandas as pd
 from scipy import sparse
 
 from shopseq import schema as s
-from shopseq.sequences.split import HISTORY
+from shopseq.config import Sequences
+from shopseq.sequences.split import HISTORY, phase_steps
 
 log = logging.getLogger(__name__)
 
@@ -273,3 +274,24 @@ def _keep_top(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
     rank = np.arange(len(order)) - indptr[rows[order]]  # position of each entry within its row
     keep = order[rank < k]
     return sparse.csr_matrix((data[keep], (rows[keep], indices[keep])), shape=matrix.shape)
+
+
+def fit_split_baselines(
+    names: Sequence[str],
+    sequences: list[list[str]],
+    vocabulary: pd.DataFrame,
+    events: pd.DataFrame,
+    split: Sequences,
+    settings: BaselineSettings,
+) -> dict[str, Baseline]:
+    """Fit the named baselines on the training part of the split `split` makes of `events`.
+
+    The one way the evaluate stage and `shopseq benchmark quality` fit baselines: `sequences` and
+    `vocabulary` are that split's training sequences and vocabulary; recent popularity also counts
+    the training steps of `events` (through the split's own phase rule) up to the validation start.
+    """
+    steps = cut = None
+    if "recent_popularity" in names:
+        steps, cut, _ = phase_steps(events, split)  # cut: the validation start (None: leave-last-out)
+        steps = steps[steps["phase"] == "train"]
+    return fit_baselines(names, sequences, vocabulary, settings, steps, cut)

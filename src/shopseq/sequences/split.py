@@ -126,6 +126,21 @@ def split_cuts(events: pd.DataFrame, config: Sequences) -> tuple[pd.Timestamp | 
     return valid_start, test_start
 
 
+def trained_on_events_before(events: pd.DataFrame, config: Sequences) -> pd.Timestamp:
+    """The time before which every event a model trained on this split read happened.
+
+    Training reads the steps before the validation start and model selection (early stopping,
+    Optuna, the blend) the validation targets, all before the test start; leave-last-out reads
+    other users' events up to the last one, so its bound is just after the last event. A
+    downstream use of the model that must not see a period (the forecast's backtest) compares
+    with this.
+    """
+    _, test_start = split_cuts(events, config)
+    if test_start is not None:
+        return test_start
+    return pd.to_datetime(events[s.TS], utc=True).max() + pd.Timedelta(microseconds=1)
+
+
 def training_steps(events: pd.DataFrame, config: Sequences) -> pd.DataFrame:
     """The training phase's steps (user_id, item_id, ts): what time-aware baselines may count."""
     steps, _, _ = phase_steps(events, config)

@@ -5,7 +5,9 @@ category propensity for every user, which the production audiences rank by), the
 when present (they name the users to target and carry churn risk, price sensitivity and the PCA
 vectors lookalikes need), and the model itself, which still scores histories point in time for
 the offline check and the audience score's training cuts (the batch scores saw the days those
-predict; see `shopseq.downstream.audiences.plan_audiences`). Writes data/audiences/
+predict; see `shopseq.downstream.audiences.plan_audiences`); what it scores for production
+(campaigns of item lists) it scores, like the `score` stage, with item vectors fused with every
+review. Writes data/audiences/
 (audiences.parquet, campaigns/<name>.parquet, lookalikes/<name>.parquet),
 reports/audiences/metrics.json and reports/audiences/report.html.
 """
@@ -29,6 +31,7 @@ def run(params: Params) -> None:
     from shopseq.sequences.recommender import (
         load_recommender,  # torch: import only when run
     )
+    from shopseq.sequences.text_vectors import use_production_text_vectors
 
     paths, config = params.paths, params.audiences
     events = s.conform(read_parquet(Path(paths.validated) / "events.parquet"), s.EVENTS)
@@ -38,10 +41,13 @@ def run(params: Params) -> None:
     model_dir, scored_by = choose_model(paths.champion, paths.candidate)
     scores = _batch_propensity(Path(paths.scores), scored_by, events)
     recommender = load_recommender(model_dir)
+    production = load_recommender(model_dir)  # as the score stage scores: item vectors fused with every review
+    use_production_text_vectors(production, paths.embeddings, params.embed.review_weight)
     cutoff_profiles = _cutoff_profiles(params, events, items) if any(c.lookalike for c in config.campaigns) else None
 
     result = plan_audiences(recommender, events, items, config, params.profiles, profiles=profiles,
-                            cutoff_profiles=cutoff_profiles, seed=params.base.seed, scores=scores)
+                            cutoff_profiles=cutoff_profiles, seed=params.base.seed, scores=scores,
+                            production=production)
     with atomic_dir(paths.audiences) as out:
         result.audiences.to_parquet(out / "audiences.parquet", index=False)
         for folder, audiences in (("campaigns", result.campaigns), ("lookalikes", result.lookalikes)):

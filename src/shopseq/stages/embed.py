@@ -32,12 +32,11 @@ def run(params: Params) -> None:
         embed_texts,
         fuse_item_vectors,
         item_texts,
-        load_encoder,
         review_texts,
         save_item_vectors,
         save_review_vectors,
     )
-    from shopseq.embeddings.precision_check import settle_precision
+    from shopseq.embeddings.precision_check import load_checked_encoder
     from shopseq.embeddings.vectors import (
         ITEM_TEXT_FILE,
         ITEMS_FILE,
@@ -52,10 +51,8 @@ def run(params: Params) -> None:
     reviews = s.conform(read_parquet(validated / "reviews.parquet"), s.REVIEWS)
     texts_items, texts_reviews = item_texts(items), review_texts(reviews)
 
-    encoder = load_encoder(config.model, params.base.device, config.max_tokens, config.pooling, config.threads,
-                           backend=config.backend, cache_dir=params.paths.embed_cache, precision=config.precision)
-    encoder, precision_cosine = settle_precision(encoder, texts_items + texts_reviews, config.precision,
-                                                 config.batch_size)
+    encoder, precision_cosine = load_checked_encoder(config, params.base.device, params.paths.embed_cache,
+                                                     texts_items + texts_reviews)
     cache = VectorCache.for_encoder(params.paths.embed_cache, encoder)
     n_items = len(texts_items)
     with atomic_dir(params.paths.embeddings) as out:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> None:
     from shopseq.sequences.recommender import load_recommender
     from shopseq.sequences.split import leaky_split, split_cuts
-    from shopseq.training.data import use_text_vectors_as_of
+    from shopseq.sequences.text_vectors import use_text_vectors_as_of
     from shopseq.training.evaluate import evaluate_popularity, evaluate_recommender, sample_targets
 
     ks = params.evaluate.ks
@@ -35,7 +35,7 @@ def run(params: Params) -> None:
     champion = None if champion_info["version"] is None else load_recommender(params.paths.champion)
     for model in (candidate, champion):
         if model is not None:
-            use_text_vectors_as_of(model, params, test_start)
+            use_text_vectors_as_of(model, params.paths.embeddings, params.embed.review_weight, test_start)
     metrics = {
         "candidate": evaluate_recommender(candidate, test, ks),
         "popularity": evaluate_popularity(vocabulary, test, ks),
@@ -81,18 +81,14 @@ def evaluate_segments(params: Params, test: pd.DataFrame, vocabulary: pd.DataFra
 def evaluate_baselines(params: Params, test: pd.DataFrame, vocabulary: pd.DataFrame,
                        events: pd.DataFrame) -> dict[str, dict]:
     """Metrics of each baseline in `evaluate.baselines`, fitted on the training split only."""
-    from shopseq.sequences.baselines import BaselineSettings, fit_baselines
-    from shopseq.sequences.split import ITEMS, phase_steps
+    from shopseq.sequences.baselines import BaselineSettings, fit_split_baselines
+    from shopseq.sequences.split import ITEMS
     from shopseq.training.evaluate import evaluate_baseline
 
     config = params.evaluate
     if not config.baselines:
         return {}
-    steps = cut = None
-    if "recent_popularity" in config.baselines:
-        steps, cut, _ = phase_steps(events, params.sequences)  # cut: the validation start (None: leave-last-out)
-        steps = steps[steps["phase"] == "train"]
     train = read_parquet(Path(params.paths.sequences) / "train.parquet")
-    settings = BaselineSettings.from_params(config)
-    fitted = fit_baselines(config.baselines, train[ITEMS].tolist(), vocabulary, settings, steps, cut)
+    fitted = fit_split_baselines(config.baselines, train[ITEMS].tolist(), vocabulary, events, params.sequences,
+                                 BaselineSettings.from_params(config))
     return {name: evaluate_baseline(baseline, test, config.ks) for name, baseline in fitted.items()}

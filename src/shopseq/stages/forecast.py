@@ -19,6 +19,7 @@ from shopseq.config import Params, Paths
 from shopseq.downstream.forecast import (
     StaticFeatures,
     backtest,
+    backtest_origins,
     forecast_frame,
     interval_coverage,
     purchase_panel,
@@ -45,7 +46,8 @@ def run(params: Params) -> None:
     settings = GbmSettings.from_config(config, params.base.seed)
     static_at, scored_by = None, None
     if config.propensity:
-        static_at, scored_by = _propensity_at(paths, events, panel.ids)
+        origins = backtest_origins(len(panel.dates), config.horizon, config.backtest_origins, config.season)
+        static_at, scored_by = _propensity_at(paths, events, panel.ids, [panel.dates[o] for o in origins])
 
     mode = params.base.progress
     folds = backtest(panel.values, panel.dates, config.horizon, config.season, config.backtest_origins, settings, static_at=static_at, mode=mode)
@@ -83,12 +85,17 @@ def run(params: Params) -> None:
         log.info("forecast backtest: %-15s WAPE %s  MASE %s  total WAPE %s", row["method"], row["wape"], row["mase"], row["wape_total"])
 
 
-def _propensity_at(paths: Paths, events: pd.DataFrame, item_ids: list[str]) -> tuple[StaticFeatures, str]:
-    """The champion's (else the candidate's) expected purchases per item as of a day, and its name."""
+def _propensity_at(paths: Paths, events: pd.DataFrame, item_ids: list[str],
+                   origins: list[pd.Timestamp]) -> tuple[StaticFeatures, str]:
+    """The champion's (else the candidate's) expected purchases per item as of a day, and its name.
+
+    Refuses (ValueError) when the model was trained on events after a backtest origin (`origins`).
+    """
     from shopseq.downstream.audiences import choose_model
-    from shopseq.downstream.forecast_propensity import expected_purchases
+    from shopseq.downstream.forecast_propensity import expected_purchases, require_trained_before
     from shopseq.sequences.recommender import load_recommender  # torch: import only when asked
 
     model_dir, scored_by = choose_model(paths.champion, paths.candidate)
     recommender = load_recommender(model_dir)
+    require_trained_before(recommender.meta, origins, scored_by)
     return (lambda day: {PROPENSITY: expected_purchases(recommender, events, item_ids, day)}), scored_by

@@ -1,6 +1,9 @@
 """Stage `score`: top-K items and category propensities for every known user, from the champion.
 
 Until a champion is promoted the candidate scores (logged, and named in the metrics' `scored_by`).
+A model that uses item text scores with the vectors fused with every review (production reads the
+whole past; training and evaluation read only reviews before their cuts), named in the metrics'
+`text_vectors`.
 Writes data/scores/recommendations.parquet, data/scores/propensity.parquet,
 data/scores/manifest.json (the model, the number of users and the last event the scores come from,
 which the audiences stage checks before trusting them) and reports/score/metrics.json.
@@ -25,6 +28,7 @@ def run(params: Params) -> None:
     from shopseq.sequences.recommender import (
         load_recommender,  # torch: import only when run
     )
+    from shopseq.sequences.text_vectors import use_production_text_vectors
     from shopseq.serving.batch import MANIFEST, score_users, scores_manifest
 
     paths, config = params.paths, params.score
@@ -32,8 +36,10 @@ def run(params: Params) -> None:
     events = read_parquet(Path(paths.validated) / "events.parquet")
     items = read_parquet(Path(paths.validated) / "items.parquet")
     model_dir, scored_by = choose_model(paths.champion, paths.candidate)
+    recommender = load_recommender(model_dir)
+    text_vectors = use_production_text_vectors(recommender, paths.embeddings, params.embed.review_weight)
     scores = score_users(
-        load_recommender(model_dir), events, items, config.k, config.batch_size, config.recent_days,
+        recommender, events, items, config.k, config.batch_size, config.recent_days,
         mode=params.base.progress,
     )
     with atomic_dir(paths.scores) as out:  # readers see the old set or the new one, never a mix
@@ -42,6 +48,7 @@ def run(params: Params) -> None:
         write_json(out / MANIFEST, scores_manifest(scored_by, events, scores.n_model_users + scores.n_fallback_users))
     metrics = {
         "scored_by": scored_by,
+        "text_vectors": text_vectors,
         "k": config.k,
         "n_users": scores.n_model_users + scores.n_fallback_users,
         "n_model_users": scores.n_model_users,

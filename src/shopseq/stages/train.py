@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from shopseq.config import Params
-from shopseq.io import write_json
+from shopseq.io import read_parquet, write_json
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def run(params: Params) -> None:
     from shopseq.registry.pyfunc import log_recommender
     from shopseq.sequences.recommender import save_recommender, update_meta
     from shopseq.sequences.baselines import BaselineSettings
-    from shopseq.sequences.split import leaky_split
+    from shopseq.sequences.split import leaky_split, trained_on_events_before
     from shopseq.training.blend import fit_blend
     from shopseq.training.data import load_training_data
     from shopseq.training import distributed
@@ -30,7 +30,8 @@ def run(params: Params) -> None:
     train = params.train
     device = distributed.device_for(resolve_device(params.base.device))
     world = distributed.init_process_group(device)
-    data = load_training_data(params)
+    data = load_training_data(params.paths, train, params.sequences, params.profiles, params.embed.review_weight,
+                              params.base.seed)
     facts = {
         "git_commit": lineage.git_commit(),
         "data_version": lineage.data_version(params.paths.reports),
@@ -65,6 +66,9 @@ def run(params: Params) -> None:
             "profiles_as_of": None if data.profiles is None else data.profiles.as_of,
             "blend": None if blend is None else {"kind": blend.kind, "weight": blend.weight},
             "leaky_split": leaky_split(params.sequences),
+            # what a downstream backtest must start after (the forecast's propensity feature checks it)
+            "trained_on_events_before": trained_on_events_before(
+                read_parquet(Path(params.paths.validated) / "events.parquet"), params.sequences).isoformat(),
         }
         candidate = Path(params.paths.candidate)
         save_recommender(result.best, candidate)

@@ -19,16 +19,25 @@ log = logging.getLogger(__name__)
 
 def run(params: Params) -> None:
     from shopseq.validation import raise_for_failure, validate_tables, write_outcome
+    from shopseq.validation.scale import events_fit_in_buckets, validate_tables_at_scale
 
     raw = Path(params.paths.raw)
-    events, items, reviews = (read_parquet(raw / f"{table.name}.parquet") for table in s.TABLES)
     reports = Path(params.paths.reports) / "validation"
     rejected = {
         table.name: read_parquet(file)
         for table in s.TABLES
         if (file := raw / f"{table.name}{REJECTED_SUFFIX}.parquet").exists()
     }
-    outcome = validate_tables(events, items, reviews, params.validate, docs_dir=reports / "docs", rejected=rejected)
+    validated = Path(params.paths.validated)
+    accepted_events = validated.parent / f".{validated.name}.events.parquet"
+    if events_fit_in_buckets(raw / f"{s.EVENTS.name}.parquet", params.base):
+        # More events than one bucket: the suite runs bucket by bucket, the table stays on disk.
+        outcome = validate_tables_at_scale(
+            raw, params.validate, params.base, accepted_events, docs_dir=reports / "docs", rejected=rejected
+        )
+    else:
+        events, items, reviews = (read_parquet(raw / f"{table.name}.parquet") for table in s.TABLES)
+        outcome = validate_tables(events, items, reviews, params.validate, docs_dir=reports / "docs", rejected=rejected)
     if (raw / INGEST_REPORT).exists():
         # What ingest decided on the data's behalf (time zones, session-only users, ...), counted.
         outcome.summary["ingest"] = read_json(raw / INGEST_REPORT)
@@ -36,8 +45,9 @@ def run(params: Params) -> None:
         outcome,
         quarantine_dir=Path(params.paths.quarantine),
         summary_path=reports / "summary.json",
-        validated_dir=Path(params.paths.validated) if outcome.passed else None,
+        validated_dir=validated if outcome.passed else None,
     )
+    accepted_events.unlink(missing_ok=True)  # left only by a failed run at scale
     summary = outcome.summary
     log.info(
         "validate: %s; %d rows in, %d accepted, %d quarantined %s; data version %s",

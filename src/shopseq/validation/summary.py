@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +68,19 @@ def data_version(frames: dict[str, pd.DataFrame]) -> str:
     It depends on the data only (not on parquet metadata or file times), so the same validated
     data always gets the same version, e.g. `dv-3f2a9c01b7de`.
     """
+    return data_version_of({name: (frame.dtypes, len(frame), [frame]) for name, frame in frames.items()})
+
+
+def data_version_of(tables: dict[str, tuple[pd.Series, int, Iterable[pd.DataFrame]]]) -> str:
+    """`data_version` of tables given as (dtypes, rows, chunks in order): a table need not fit in memory.
+
+    Rows hash one by one, so a table in chunks gets the version it gets whole.
+    """
     digest = hashlib.sha256()
-    for name in sorted(frames):
-        frame = frames[name]
-        header = [name, *(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()), str(len(frame))]
+    for name in sorted(tables):
+        dtypes, rows, chunks = tables[name]
+        header = [name, *(f"{c}:{t}" for c, t in dtypes.astype(str).items()), str(rows)]
         digest.update("\x1f".join(header).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        for chunk in chunks:
+            digest.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
     return DATA_VERSION_PREFIX + digest.hexdigest()[:12]

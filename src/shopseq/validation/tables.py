@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +53,16 @@ class DataValidationError(ValueError):
 
 @dataclass(frozen=True)
 class TableOutcome:
-    """One table after validation: accepted rows, quarantined rows and the counts."""
+    """One table after validation: accepted rows, quarantined rows and the counts.
+
+    `accepted_file`: where the accepted rows already are, as Parquet, when they were too many
+    for memory (`validation.scale`); `accepted` is then empty.
+    """
 
     accepted: pd.DataFrame
     quarantined: pd.DataFrame
     report: TableReport
+    accepted_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,10 @@ def write_outcome(
     if validated_dir is not None:
         with atomic_dir(validated_dir) as tmp:
             for name, table in outcome.tables.items():
-                table.accepted.to_parquet(tmp / f"{name}.parquet", index=False)
+                if table.accepted_file is not None:
+                    shutil.move(table.accepted_file, tmp / f"{name}.parquet")
+                else:
+                    table.accepted.to_parquet(tmp / f"{name}.parquet", index=False)
     write_json(summary_path, outcome.summary)
 
 
@@ -244,10 +253,14 @@ def _table_errors(table: s.Table, frame: pd.DataFrame, results: list[CheckResult
                 f"{table.name}: {CHECK_ERROR}: {result.check.rule} on {where} could not run: {result.error}"
             )
         elif result.check.rule == MIN_ROWS and not result.success:
-            setting = " (validate.min_rows)" if table is s.EVENTS else ""
-            need = result.check.kwargs["min_value"]
-            errors.append(f"{table.name}: {MIN_ROWS}: {result.observed} rows, need at least {need}{setting}")
+            errors.append(min_rows_error(table, result.observed, result.check.kwargs["min_value"]))
     return errors
+
+
+def min_rows_error(table: s.Table, rows: int, need: int) -> str:
+    """The error line of a table with fewer rows than its suite's `min_rows` check asks for."""
+    setting = " (validate.min_rows)" if table is s.EVENTS else ""
+    return f"{table.name}: {MIN_ROWS}: {rows} rows, need at least {need}{setting}"
 
 
 def _share_error(

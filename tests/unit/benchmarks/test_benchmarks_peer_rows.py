@@ -97,7 +97,7 @@ def fake_python(tmp_path) -> Path:
 
 def test_peer_models_choose_which_recbole_rows_train(script, tmp_path, fake_python):
     write_run(tmp_path, [row("markov", 0.3)], ["shopseq benchmark quality --source synthetic"])
-    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=6, timeout=60.0,
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=6, timeout=60.0, peer_lrs=None,
                               peer_models="recbole_sasrec")
 
     script.run_peer(args, tmp_path)
@@ -108,9 +108,21 @@ def test_peer_models_choose_which_recbole_rows_train(script, tmp_path, fake_pyth
     assert (tmp_path / "command.txt").read_text().splitlines()[-1].endswith("--models recbole_sasrec")
 
 
+def test_peer_lrs_narrow_the_learning_rate_grid(script, tmp_path, fake_python):
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=None, timeout=60.0, peer_lrs="0.001,0.003",
+                              peer_models="recbole_sasrec,recbole_gru4rec")
+
+    script.run_peer(args, tmp_path)
+
+    argv = (tmp_path / "argv.txt").read_text().split()
+    assert argv[argv.index("--lrs") + 1] == "0.001,0.003"
+    assert (tmp_path / "command.txt").read_text().splitlines()[-1].endswith("--lrs 0.001,0.003")  # recorded for a rerun
+
+
 def test_both_peer_models_by_default(script, tmp_path, fake_python):
     write_run(tmp_path, [row("markov", 0.3)], ["shopseq"])
-    args = argparse.Namespace(peer=str(fake_python), peer_epochs=3, epochs=None, timeout=60.0,
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=3, epochs=None, timeout=60.0, peer_lrs=None,
                               peer_models="recbole_sasrec,recbole_gru4rec")
 
     script.run_peer(args, tmp_path)
@@ -123,7 +135,7 @@ def test_both_peer_models_by_default(script, tmp_path, fake_python):
 def test_a_peer_run_for_one_model_keeps_the_other_models_command(script, tmp_path, fake_python):
     sasrec = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --epochs 6 --models recbole_sasrec"
     write_run(tmp_path, [row("markov", 0.3), row("recbole_sasrec", 0.2)], ["shopseq", sasrec])
-    args = argparse.Namespace(peer=str(fake_python), peer_epochs=6, epochs=None, timeout=60.0,
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=6, epochs=None, timeout=60.0, peer_lrs=None,
                               peer_models="recbole_gru4rec")
 
     script.run_peer(args, tmp_path)
@@ -137,3 +149,17 @@ def test_a_peer_run_for_one_model_keeps_the_other_models_command(script, tmp_pat
 
     commands = (tmp_path / "command.txt").read_text().splitlines()
     assert len(commands) == 2 and "--models" not in commands[1]
+
+
+def test_the_page_names_each_fair_peer_rows_rate_grid_epochs_and_times(script):
+    fair = {"model": "recbole_sasrec", "settings": {"lr": 0.003, "max_epochs": 30, "patience": 5}, "best_epoch": 7,
+            "epochs_trained": 12, "train_seconds_to_best": 100.2, "train_seconds": 170.0,
+            "lr_grid": [{"lr": 0.001, "valid_ndcg@10": 0.1, "epochs_trained": 30},
+                        {"lr": 0.003, "valid_ndcg@10": 0.12, "epochs_trained": 12}]}
+    old = row("recbole_gru4rec", 0.1)  # from before the fair rerun: no settings, no line
+
+    [line] = script._peer_settings({"rows": [row("markov", 0.3), fair, old]})
+
+    assert line.startswith("  - recbole_sasrec: lr 0.003 chosen on validation")
+    assert "0.001 → 0.1000 (30 epochs), 0.003 → 0.1200 (12 epochs)" in line
+    assert "best epoch 7 of 12 (at most 30, patience 5); 100 s to the best epoch, 170 s in total" in line

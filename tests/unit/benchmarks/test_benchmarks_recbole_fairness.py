@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
-
-
-@pytest.fixture
-def peer():
-    """benchmarks/recbole_peer.py as a module: stdlib only at import, so no RecBole is needed here."""
-    spec = importlib.util.spec_from_file_location("recbole_peer", BENCHMARKS / "recbole_peer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_budget_is_the_benchmarks_epochs_and_patience(peer) -> None:

@@ -60,6 +60,8 @@ def test_bad_values_are_rejected():
         from_dict(Train, {"family_defaults": {"xgboost": {"lr": 0.1}}})
     with pytest.raises(ConfigError, match=r"train.family_defaults.gru: unknown hyperparameter\(s\) \['rate'\]"):
         from_dict(Train, {"family_defaults": {"gru": {"rate": 0.1}}})
+    with pytest.raises(ConfigError, match="dags.workspace must be letters, digits"):
+        from_dict(Params, {"dags": {"workspace": "shop a/eu"}})
 
 
 def test_ints_are_accepted_where_floats_are_expected(tmp_path):

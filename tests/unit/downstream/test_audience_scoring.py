@@ -157,3 +157,19 @@ def test_given_propensity_feeds_only_the_as_of_features_never_the_training_cuts(
     longest = max(len(h) for h in model.scored)
     before_first_cut = events[events[s.TS] < as_of - pd.Timedelta(days=7)].groupby(s.USER_ID).size().max()
     assert longest <= before_first_cut
+
+
+def test_the_production_model_scores_only_the_as_of_features() -> None:
+    """`recommender_now` (production: item vectors fused with every review) scores as of `as_of`; the cuts keep `recommender`."""
+    events = _regulars_and_visitors()
+    as_of = DAY0 + pd.Timedelta(days=21)
+    trained, production = CountRecommender(), CountRecommender()
+
+    engagement_scores(events, TARGETS, as_of, Window(7.0, 7, 7, outcome="purchase"), trained, recommender_now=production)
+
+    # production scored each user once, as of `as_of`; the model as trained scored the training cut
+    users_before = events.loc[events[s.TS] < as_of, s.USER_ID].nunique()
+    assert len(production.scored) == users_before
+    before_cut = events[events[s.TS] < as_of - pd.Timedelta(days=7)]
+    assert trained.scored and max(len(h) for h in trained.scored) <= before_cut.groupby(s.USER_ID).size().max()
+    assert len(trained.scored) <= before_cut[s.USER_ID].nunique()

@@ -40,6 +40,8 @@ from shopseq.downstream.forecast_models import (
     GbmSettings,
     Treatment,
     blend_grid,
+    calibrate_band,
+    calibrate_spread,
     calibrate_dispersion,
     choose_treatment,
     demand_model,
@@ -257,6 +259,35 @@ def test_dispersion_is_set_so_the_holdout_band_covers_its_nominal_share() -> Non
     assert poisson.mean() < 0.6
 
 
+@pytest.mark.parametrize("kind", ["intermittent", "dense"])
+def test_spread_and_band_levels_chosen_on_holdouts_cover_new_days_near_nominal(kind: str) -> None:
+    """A count's central band overshoots (an item selling on 1 day in 10 gets [0, 0]); the calibrated one less so."""
+    rng = np.random.default_rng(3)
+    rates = rng.gamma(0.5, 0.4, size=(500, 1)) if kind == "intermittent" else np.full((300, 1), 20.0)
+    mean = rates * np.ones((1, 14))  # (N, 14)
+    holdout, future = rng.poisson(mean).astype(float), rng.poisson(mean).astype(float)
+
+    phi, levels, holdout_coverage = calibrate_spread(holdout, mean, interval=0.8)
+
+    calibrated, central = DemandForecast(mean, phi, band_levels=levels), DemandForecast(mean, phi)  # central: 0.1, 0.9
+    lower, upper = calibrated.band(0.8)
+    coverage = float(((lower <= future) & (future <= upper)).mean())
+    central_lower, central_upper = central.band(0.8)
+    assert float(((central_lower <= future) & (future <= central_upper)).mean()) > 0.85  # what the band used to be
+    assert (lower <= calibrated.median()).all() and (calibrated.median() <= upper).all()  # it always holds the median
+    assert abs(coverage - holdout_coverage) <= 0.02  # what the holdouts promised, new days keep
+    if kind == "dense":
+        assert abs(coverage - 0.8) <= 0.03
+    else:  # no band holding the median covers less than the days that equal it (here most are 0)
+        floor = float((future == calibrated.median()).mean())
+        assert floor <= coverage <= floor + 0.02 and abs(coverage - 0.8) <= 0.05
+
+
+def test_band_levels_stay_central_without_holdouts() -> None:
+    assert calibrate_band(np.zeros((0, 7)), np.zeros((0, 7)), 0.0, interval=0.8) == ((0.1, 0.9), None)
+    assert calibrate_spread(np.zeros((0, 7)), np.zeros((0, 7)), interval=0.8) == (0.0, (0.1, 0.9), None)
+
+
 def test_fitted_total_dispersion_widens_reorder_levels_only() -> None:
     mean = np.full((2, 7), 2.0)
     daily, lasting = DemandForecast(mean, 0.1), DemandForecast(mean, 0.1, total_dispersion=0.5)
@@ -429,7 +460,8 @@ def test_model_scores_its_mean_like_every_method() -> None:
 
 def test_coverage_and_service_count_actuals_inside_the_model_quantiles() -> None:
     folds = _backtest(_panel_values(seed=2), n_origins=2)
-    inside = np.concatenate([(f.model.quantile(0.1) <= f.actual) & (f.actual <= f.model.quantile(0.9)) for f in folds])
+    inside = np.concatenate([(f.model.quantile(f.model.band_levels[0]) <= f.actual)
+                             & (f.actual <= f.model.quantile(f.model.band_levels[1])) for f in folds])
     covered = np.concatenate([f.actual.sum(axis=1) <= f.model.total_quantile(0.95) for f in folds])
 
     assert interval_coverage(folds, 0.8) == pytest.approx(inside.mean())

@@ -14,7 +14,13 @@ from shopseq.config import ConfigError, Embed
 from shopseq.embeddings import VectorCache, embed_texts, encode_texts, load_encoder
 from shopseq.embeddings import precision as precision_module
 from shopseq.embeddings.precision import cpu_has_native_bf16, resolve_precision
-from shopseq.embeddings.precision_check import PrecisionError, check_sample, settle_precision, verify_precision
+from shopseq.embeddings.precision_check import (
+    PrecisionError,
+    check_sample,
+    load_checked_encoder,
+    settle_precision,
+    verify_precision,
+)
 
 BENCHMARK_TEXTS = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "embed_texts.jsonl"
 # What CPUs report, for the capability probe's test double: AVX-512 without BF16 (Skylake/Cascade Lake),
@@ -72,6 +78,16 @@ def test_a_failed_check_falls_back_to_fp32_under_auto_and_is_an_error_under_bf16
     assert "falling back to fp32" in caplog.text
     with pytest.raises(PrecisionError, match=r"embed\.precision bf16 gives min cosine .* set embed\.precision to fp32"):
         settle_precision(bf16, real_texts[:8], "bf16", min_cosine=1.0)
+
+
+def test_the_checked_encoder_follows_every_embed_setting(real_texts, tmp_path):
+    """What the embed stage and the quality benchmark both load: the section's settings, bf16 checked on the texts."""
+    config = Embed(max_tokens=32, pooling="cls", threads=1, precision="bf16")
+    encoder, cosine = load_checked_encoder(config, "cpu", tmp_path, real_texts[:16])
+    assert (encoder.max_tokens, encoder.pooling, encoder.backend, encoder.precision) == (32, "cls", "torch", "bf16")
+    assert 0.99 <= cosine < 1.0  # bf16 really was checked against fp32
+    fp32, cosine = load_checked_encoder(replace(config, precision="fp32"), "cpu", tmp_path, real_texts[:16])
+    assert fp32.precision == "fp32" and cosine == 1.0
 
 
 def test_native_bf16_probe_agrees_with_the_cpu_flags_the_kernel_reports():

@@ -18,6 +18,7 @@ from shopseq.sequences.baselines import (
     RecentPopularity,
     SessionKNN,
     fit_baselines,
+    fit_split_baselines,
 )
 from shopseq.sequences.split import HISTORY, TARGET, split_sequences, training_steps
 from shopseq.training.evaluate import evaluate_baseline
@@ -142,3 +143,20 @@ def test_baseline_statistics_never_see_an_event_at_or_after_the_validation_cut()
         np.testing.assert_array_equal(fits[0][name].score(histories), fits[1][name].score(histories), err_msg=name)
     # and the training steps the time-aware baseline counts all lie before the cut
     assert (training_steps(events, config)[s.TS] < split.valid_start).all()
+
+
+@pytest.mark.parametrize("kind", ["temporal", "leave_last_out"])
+def test_fitting_on_a_split_reads_only_its_training_steps(kind):
+    """The evaluate stage's and the quality benchmark's one way: the split's training steps, up to its validation start."""
+    config = Sequences(split=kind, valid_days=7, test_days=7)
+    events = shop_events()
+    split = split_sequences(events, config)
+    settings = BaselineSettings(recent_days=3, knn_neighbours=3, knn_history=2, knn_sessions=3)
+    train = split.train["items"].tolist()
+    fitted = fit_split_baselines(BASELINES, train, split.vocabulary, events, config, settings)
+    expected = fit_baselines(BASELINES, train, split.vocabulary, settings, training_steps(events, config), split.valid_start)
+    histories = split.test[HISTORY].tolist()[:20] + [["i1", "i2"], []]
+    for name in BASELINES:
+        np.testing.assert_array_equal(fitted[name].score(histories), expected[name].score(histories), err_msg=name)
+    # without recent popularity no timestamps are read: the events may be left out entirely
+    assert set(fit_split_baselines(["markov"], train, split.vocabulary, events.iloc[:0], config, settings)) == {"markov"}

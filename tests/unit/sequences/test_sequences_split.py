@@ -138,3 +138,14 @@ def test_split_cuts_are_the_phase_rules_cuts(shop):
     split = split_sequences(shop, config)
     assert split_cuts(shop, config) == (split.valid_start, split.test_start)
     assert split_cuts(shop, Sequences(split="leave_last_out")) == (None, None)
+
+
+def test_a_model_trained_on_a_split_read_only_events_before_the_test_start(shop):
+    """What the forecast's propensity check compares backtest origins with."""
+    from shopseq.sequences.split import trained_on_events_before
+
+    config = Sequences(valid_days=7, test_days=7)
+    split = split_sequences(shop, config)
+    assert trained_on_events_before(shop, config) == split.test_start
+    # leave-last-out trains on other users' events up to the very last one
+    assert trained_on_events_before(shop, Sequences(split="leave_last_out")) > pd.to_datetime(shop[s.TS], utc=True).max()

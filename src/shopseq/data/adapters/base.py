@@ -443,21 +443,17 @@ def finish(
       validation's not-null rules; items whose title and description are both empty are
       counted as `items_without_metadata` (their text vector encodes only the category).
     """
-    events = _conform_keeping_index(take_marked(events, s.EVENTS.name, report), s.EVENTS)
+    events = conform_keeping_index(take_marked(events, s.EVENTS.name, report), s.EVENTS)
     events = reject_duplicates(events, s.EVENTS.name, DUPLICATE_EVENTS_DROPPED, report).reset_index(drop=True)
     if reviews is None or reviews.empty:
         reviews = s.conform(pd.DataFrame(columns=list(s.REVIEWS.required)), s.REVIEWS)
     else:
-        reviews = _conform_keeping_index(take_marked(reviews, s.REVIEWS.name, report), s.REVIEWS)
+        reviews = conform_keeping_index(take_marked(reviews, s.REVIEWS.name, report), s.REVIEWS)
         report.count(REVIEWS_WITHOUT_TEXT, int((reviews[s.TEXT].fillna("").str.strip() == "").sum()))
         reviews[s.TEXT] = reviews[s.TEXT].fillna(NO_TEXT)
         reviews = reject_duplicates(reviews, s.REVIEWS.name, DUPLICATE_REVIEWS_DROPPED, report)
         reviews = reviews.reset_index(drop=True)
-    items = _catalogue(events, items, reviews, report)
-    if items_from_events:
-        report.count(ITEMS_BUILT_FROM_EVENTS, len(items))
-    report.notes.setdefault(SESSION_ONLY_USERS, 0)
-    report.notes.setdefault(TIMEZONE_ASSUMED_UTC, 0)
+    items = finish_items(events[s.ITEM_ID], items, reviews, report, items_from_events)
     log.info(
         "%s: %d events, %d items, %d reviews; notes %s",
         report.source,
@@ -469,15 +465,31 @@ def finish(
     return Loaded(events, items, reviews, report)
 
 
-def _conform_keeping_index(frame: pd.DataFrame, table: s.Table) -> pd.DataFrame:
+def finish_items(
+    event_items: pd.Series, items: pd.DataFrame | None, reviews: pd.DataFrame, report: IngestReport, items_from_events: bool
+) -> pd.DataFrame:
+    """The canonical items table of the items that `event_items` or the reviews mention (see `finish`).
+
+    `event_items` may be any collection of the events' item ids (each once is enough): the
+    streamed ingest passes the distinct ids, not one per event.
+    """
+    items = _catalogue(event_items, items, reviews, report)
+    if items_from_events:
+        report.count(ITEMS_BUILT_FROM_EVENTS, len(items))
+    report.notes.setdefault(SESSION_ONLY_USERS, 0)
+    report.notes.setdefault(TIMEZONE_ASSUMED_UTC, 0)
+    return items
+
+
+def conform_keeping_index(frame: pd.DataFrame, table: s.Table) -> pd.DataFrame:
     """`schema.conform`, keeping `frame`'s index (the raw row positions) instead of renumbering."""
     return s.conform(frame, table).set_axis(frame.index)
 
 
 def _catalogue(
-    events: pd.DataFrame, items: pd.DataFrame | None, reviews: pd.DataFrame, report: IngestReport
+    event_items: pd.Series, items: pd.DataFrame | None, reviews: pd.DataFrame, report: IngestReport
 ) -> pd.DataFrame:
-    seen = pd.Index(pd.concat([events[s.ITEM_ID], reviews[s.ITEM_ID]]).dropna().unique())
+    seen = pd.Index(pd.concat([event_items, reviews[s.ITEM_ID]]).dropna().unique())
     if items is None:
         items = pd.DataFrame({s.ITEM_ID: pd.Series([], dtype="string")})
     items = items.copy()

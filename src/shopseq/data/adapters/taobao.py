@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,7 @@ from shopseq.data.adapters.base import (
     no_files_error,
     pick_matching,
     read_csv,
+    reading,
     unix_to_utc,
 )
 
@@ -48,15 +50,35 @@ def check(file: Path) -> None:
 def load(path: Path) -> Loaded:
     """Read UserBehavior file(s) at `path` into canonical frames."""
     report = IngestReport(SOURCE)
+    files = source_files(path, report)
+    raw = pd.concat([read_csv(f, **CSV_OPTIONS) for f in files], ignore_index=True)
+    events, items = map_rows(raw, report)
+    return finish(events, items, None, report, items_from_events=True)
+
+
+# How the headerless files are read: every field as text, empty fields kept as "" (not NaN).
+CSV_OPTIONS = {"header": None, "names": COLUMNS, "dtype": str, "keep_default_na": False}
+
+
+def source_files(path: Path, report: IngestReport) -> list[Path]:
+    """The UserBehavior files at `path` (a file, or every `*.csv` in a directory), recorded in `report`."""
     files = files_in(path, ["*.csv"])
     if not files:
         raise no_files_error(path, SOURCE, "UserBehavior*.csv")
     files = pick_matching(files, SOURCE, check, report, path)
-    raw = pd.concat(
-        [read_csv(f, header=None, names=COLUMNS, dtype=str, keep_default_na=False) for f in files],
-        ignore_index=True,
-    )
     report.files = [str(f) for f in files]
+    return files
+
+
+def read_chunks(files: list[Path], rows: int) -> Iterator[pd.DataFrame]:
+    """The raw rows of `files` in file order, `rows` at a time (the streamed ingest's reader)."""
+    for file in files:
+        with reading(file), pd.read_csv(file, encoding="utf-8", chunksize=rows, **CSV_OPTIONS) as chunks:
+            yield from chunks
+
+
+def map_rows(raw: pd.DataFrame, report: IngestReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw UserBehavior rows as canonical events (unparsed times marked) and item rows; index kept."""
     behaviour = raw["behavior_type"].str.strip()
     unknown = ~behaviour.isin(list(BEHAVIOURS))
     report.count("unknown_behaviour_rows", int(unknown.sum()))
@@ -71,4 +93,4 @@ def load(path: Path) -> Loaded:
     )
     mark_unparsed(events, s.TS, raw["timestamp"], INVALID_TS)
     items = pd.DataFrame({s.ITEM_ID: clean_ids(raw["item_id"]), s.CATEGORY: clean_ids(raw["category_id"])})
-    return finish(events, items, None, report, items_from_events=True)
+    return events, items

@@ -5,14 +5,22 @@ DAGs, user, pool and REST client, but a scheduler, an api-server, a dag-processo
 (the approval task defers to it) and N Celery workers started as separate processes, the
 metadata in PostgreSQL, the queue in Redis and MLflow behind its server. The environment
 variables set here are the ones docker/compose.yaml sets, so what the tests run is what ships.
+
+With `workspaces` the same Airflow serves several shops, one project directory each: its DAGs
+folder holds a link per workspace to that project's `dags/` (a DAG file finds its project
+through the link), and each workspace has its own DAG ids and one-slot DVC pool
+(`dags.workspace` in the project's params.yaml, see `orchestration.WorkspaceNames`), so two
+shops' runs proceed side by side on two workers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from shopseq.ops.airflow_local import LocalAirflow
 from shopseq.config import STUDY_STORAGE_ENV
+from shopseq.ops.orchestration import PROJECT_ENV, WorkspaceNames, load_project_params
 from shopseq.ops.cluster.worker_name import WORKER_NAME_ENV
 
 CELERY_EXECUTOR = "CeleryExecutor"
@@ -48,13 +56,53 @@ class ClusterAirflow(LocalAirflow):
     optuna_storage: str = ""
     workers: tuple[str, ...] = ("worker-1", "worker-2")
     overrides: tuple[tuple[str, str], ...] = ()  # more environment, e.g. a shorter heartbeat timeout
+    workspaces: tuple[Path, ...] = ()  # project directories served side by side (each names its workspace)
+    restart_exited: bool = True  # as compose's `restart: unless-stopped`: a component that exits comes back
 
     def env(self) -> dict[str, str]:
         env = super().env()
         env.update(celery_settings(self.metadata_db, self.broker, self.mlflow_uri, self.optuna_storage))
         env["AIRFLOW__CORE__PARALLELISM"] = str(2 * len(self.workers))
+        if self.workspaces:
+            # Each DAG file finds its own project through its link; one fixed project would override them all.
+            env["AIRFLOW__CORE__DAGS_FOLDER"] = str(self.workspaces_folder)
+            env.pop(PROJECT_ENV, None)
         env.update(dict(self.overrides))
         return env
+
+    @property
+    def workspaces_folder(self) -> Path:
+        return self.home / "workspaces"
+
+    def workspace_names(self) -> dict[str, Path]:
+        """Each served workspace's name (`dags.workspace` of its params.yaml) and project directory.
+
+        Raises:
+            ValueError: a project names no workspace, or two name the same one.
+        """
+        names: dict[str, Path] = {}
+        for project in self.workspaces:
+            name = load_project_params(project).dags.workspace
+            if not name:
+                raise ValueError(f"{project / 'params.yaml'}: set dags.workspace to serve it beside other shops")
+            if name in names:
+                raise ValueError(f"{project} and {names[name]} both set dags.workspace: {name}")
+            names[name] = project.resolve()
+        return names
+
+    def prepare(self) -> None:
+        """The metadata DB and user as usual; then one DAGs link and one DVC pool per workspace."""
+        super().prepare()
+        if not self.workspaces:
+            return
+        self.workspaces_folder.mkdir(parents=True, exist_ok=True)
+        for name, project in self.workspace_names().items():
+            link = self.workspaces_folder / name
+            if link.is_symlink() and link.resolve() != (project / "dags").resolve():
+                link.unlink()
+            if not link.is_symlink():
+                link.symlink_to(project / "dags", target_is_directory=True)
+            self.airflow("pools", "set", WorkspaceNames(name).pool, "1", f"tasks that change {project}'s DVC workspace")
 
     def components(self) -> dict[str, list[str]]:
         components = {
