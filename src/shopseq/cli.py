@@ -431,25 +431,55 @@ def benchmark_catalogue(
     sizes: str = typer.Option("50000,200000,1000000,4000000", help="Catalogue sizes (items), comma-separated."),
     loss: str = typer.Option("full,sampled", help="Losses to train with: full, sampled (comma-separated)."),
     out: Path = typer.Option(..., help="Directory for catalogue.json and catalogue.md."),
-    steps: int = typer.Option(3, help="Timed training steps per row (after as many warm-up steps)."),
+    steps: int = typer.Option(10, help="Timed training steps per row (after 3 warm-up steps); the row shows their median."),
     memory_limit_mb: int = typer.Option(12000, help="Data-size limit of each measuring process; above it: out_of_memory."),
     serve_seconds: float = typer.Option(10.0, help="Seconds of open-loop serving load per size."),
     score_users: int = typer.Option(1000, help="Histories batch-scored per size."),
+    serve_index: Optional[str] = typer.Option(
+        None, help="exact, approximate or auto (default: serve.index); the other index settings come from serve."),
 ) -> None:
     """Training step time, peak memory, scoring and serving cost as the catalogue grows (synthetic data)."""
     from shopseq.benchmarks.catalogue import CatalogueBenchOptions, markdown_table, run_catalogue_benchmark
 
+    serve = _params().serve
     try:
         options = CatalogueBenchOptions(
             sizes=tuple(int(size) for size in sizes.split(",") if size.strip()),
             losses=tuple(name.strip() for name in loss.split(",") if name.strip()),
             steps=steps, memory_limit_mb=memory_limit_mb, serve_seconds=serve_seconds, score_users=score_users,
+            serve_index=serve_index or serve.index, index_above=serve.index_above, index_lists=serve.index_lists,
+            index_probes=serve.index_probes, index_candidates=serve.index_candidates,
+            index_tail_sample=serve.index_tail_sample,
         )
     except ValueError as error:
         raise UserError(f"benchmark catalogue: {error}", hint="e.g. --sizes 50000,1000000 --loss full,sampled") from error
     report = run_catalogue_benchmark(out, options)
     typer.echo(markdown_table(report), nl=False)
     typer.echo(f"wrote {out / 'catalogue.json'} and {out / 'catalogue.md'}")
+
+
+@benchmark_app.command("index-recall")
+def benchmark_index_recall(
+    source: str = typer.Option(..., help=f"Source format: {', '.join(SOURCES)}."),
+    path: Optional[Path] = typer.Option(None, help="File or directory holding the data (not for synthetic)."),
+    out: Path = typer.Option(..., help="Directory for index_recall.json."),
+    epochs: int = typer.Option(2, help="Training epochs of the GRU whose item vectors are indexed."),
+    valid_days: Optional[int] = typer.Option(None, help="Temporal split: validation days (default: sequences.valid_days)."),
+    test_days: Optional[int] = typer.Option(None, help="Temporal split: test days (default: sequences.test_days)."),
+) -> None:
+    """Recall of the approximate serving index (serve.index_*) against exact top-K, on a model trained on real data."""
+    from dataclasses import replace
+
+    from shopseq.benchmarks.index_recall import run_index_recall
+
+    params = _params()
+    overrides = {"valid_days": valid_days, "test_days": test_days}
+    params = replace(params, sequences=replace(params.sequences, **{k: v for k, v in overrides.items() if v is not None}))
+    import json
+
+    report = run_index_recall(source, path, out, params, epochs)
+    typer.echo(json.dumps(report, indent=2))
+    typer.echo(f"wrote {out / 'index_recall.json'}")
 
 
 @benchmark_app.command("forecast")

@@ -182,6 +182,7 @@ class Sequences:
 MODEL_FAMILIES = ("gru", "lstm", "transformer")
 LOSSES = ("full", "sampled", "auto")  # train.loss
 NEGATIVE_SAMPLINGS = ("uniform", "popularity")  # train.negative_sampling
+SERVE_INDEXES = ("exact", "approximate", "auto")  # serve.index
 
 
 BLENDABLE = ("markov", "item_knn", "session_knn")  # baselines a trained model can be blended with
@@ -384,8 +385,17 @@ class Serve:
     poll_seconds: float = 30.0
     recent_days: int = 7
     threads: int = 1
+    index: str = "auto"  # exact | approximate | auto (approximate from index_above items on)
+    index_above: int = 500_000
+    index_lists: int = 0  # IVF lists; 0: 4 x sqrt(catalogue)
+    index_probes: int = 128  # lists searched per request
+    index_candidates: int = 200  # nearest items reranked exactly, besides history and blend items
+    index_tail_sample: int = 4096  # random items that estimate the softmax normaliser beyond the candidates
 
     def __post_init__(self) -> None:
+        _one_of("serve.index", self.index, SERVE_INDEXES)
+        _require_min(self, "serve", ("index_above", "index_probes", "index_candidates", "index_tail_sample"))
+        _require_min(self, "serve", ("index_lists",), low=0)
         if self.threads < 0:
             raise ConfigError(f"serve.threads must be >= 0 (0: torch's default), got {self.threads}")
         if not 0 < self.port < 65536:

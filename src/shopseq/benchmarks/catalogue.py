@@ -7,9 +7,9 @@ loss. Every measurement runs in its own subprocess, so each row's peak RSS is it
 a data-size limit (`memory_limit_mb`, RLIMIT_DATA), so a size that does not fit is a row with
 `status: out_of_memory` instead of a machine driven into swap or a crashed benchmark.
 
-- training (`step_seconds`, `train_peak_mb`): `fit`, the project's training loop, for two epochs
-  of `steps` batches; the first epoch warms up (allocations, optimizer state), the second is
-  timed.
+- training (`step_seconds`, `train_peak_mb`): `fit`, the project's training loop, on one batch
+  per epoch, for `warmup_steps` untimed then `steps` timed steps; `step_seconds` is the median
+  timed step (a shared machine's noise hits single steps, the median less than a mean).
 - scoring (`score_seconds_per_1000_users`): the batch-scoring pass (`serving.batch.summary_batches`:
   top-K, normaliser and category mass over catalogue slices) for `score_users` histories.
 - serving (`serve_p50_ms`, `serve_p99_ms`, `serve_peak_mb`): a process that loads the saved model
@@ -19,6 +19,11 @@ a data-size limit (`memory_limit_mb`, RLIMIT_DATA), so a size that does not fit 
   that on the real service). Scoring and serving do not depend on the loss the model was trained
   with, so they run once per size, on the model of the first loss that trained, and both rows
   show them.
+- serving through the approximate index (`serve_index`: `exact` or `approximate`, chosen by the
+  `serve.index*` settings as the service chooses; `serving.index`): `index_build_seconds`,
+  `index_mb` (the index's own memory; `serve_peak_mb` includes it) and `recall_at_k_vs_exact`,
+  the mean share of the exact top-`k` the approximate top-`k` returns over `recall_histories`
+  of the benchmark's histories.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from shopseq.config import SERVE_INDEXES
 from shopseq.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -52,7 +58,8 @@ class CatalogueBenchOptions:
 
     sizes: tuple[int, ...] = (50_000, 200_000, 1_000_000, 4_000_000)
     losses: tuple[str, ...] = LOSSES
-    steps: int = 3  # timed training steps (after as many warm-up steps)
+    steps: int = 10  # timed training steps; step_seconds is their median
+    warmup_steps: int = 3  # untimed steps first (allocations, optimizer state)
     batch: int = 64
     max_len: int = 50
     hidden: int = 64
@@ -61,6 +68,13 @@ class CatalogueBenchOptions:
     serve_rps: float = 50.0
     serve_seconds: float = 10.0
     k: int = 20
+    serve_index: str = "auto"  # serve.index: exact | approximate | auto
+    index_above: int = 500_000  # serve.index_above
+    index_lists: int = 0  # serve.index_lists
+    index_probes: int = 128  # serve.index_probes
+    index_candidates: int = 200  # serve.index_candidates
+    index_tail_sample: int = 4096  # serve.index_tail_sample
+    recall_histories: int = 200  # histories whose approximate top-k is checked against exact
     memory_limit_mb: int = 12_000  # per measuring process; above it a size is out_of_memory
     timeout_s: float = 1800.0  # per measuring process
     seed: int = 0
@@ -68,6 +82,8 @@ class CatalogueBenchOptions:
     def __post_init__(self) -> None:
         if unknown := [loss for loss in self.losses if loss not in LOSSES]:
             raise ValueError(f"unknown loss(es) {unknown}; use {' or '.join(LOSSES)}")
+        if self.serve_index not in SERVE_INDEXES:
+            raise ValueError(f"serve index {self.serve_index!r}: use {', '.join(SERVE_INDEXES)}")
         if not self.sizes or min(self.sizes) < 2:
             raise ValueError(f"catalogue sizes must be >= 2 items; got {list(self.sizes)}")
 
@@ -112,9 +128,13 @@ def run_catalogue_benchmark(out: Path, options: CatalogueBenchOptions) -> dict[s
 
 
 TRAIN_KEYS = ("step_seconds", "train_peak_mb")
-SERVE_KEYS = ("score_seconds_per_1000_users", "serve_p50_ms", "serve_p99_ms", "serve_peak_mb")
+SERVE_KEYS = ("score_seconds_per_1000_users", "serve_p50_ms", "serve_p99_ms", "serve_peak_mb", "serve_achieved_rps",
+              "serve_index", "recall_at_k_vs_exact", "index_build_seconds", "index_mb", "index_lists", "index_probes")
 ROW_KEYS = ("n_items", "loss", *TRAIN_KEYS, "score_seconds_per_1000_users", "serve_p50_ms", "serve_p99_ms",
             "serve_peak_mb", "status")
+
+
+INDEX_COLUMNS = ("serve_index", "recall_at_k_vs_exact", "index_build_seconds", "index_mb")
 
 
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:
@@ -182,21 +202,26 @@ def train_phase(options: CatalogueBenchOptions, n_items: int, loss: str, model_d
     from shopseq.sequences.recommender import Recommender, save_recommender
     from shopseq.training.fit import fit, negative_sampler
 
-    windows = synthetic_sequences(n_items, options.steps * options.batch, options.max_len + 1, options.seed)
+    windows = synthetic_sequences(n_items, options.batch, options.max_len + 1, options.seed)  # one batch an epoch
     config = ModelConfig("gru", n_items, hidden=options.hidden, max_len=options.max_len, repeat=True)
     model = NextItemModel(config)
     sampler = None
     if loss == "sampled":
         sampler = negative_sampler(windows, n_items, options.negatives, "popularity", True, options.seed)
-    ends: list[float] = []
-    start = time.perf_counter()
-    fit(model, windows, epochs=2, batch_size=options.batch, lr=0.01, weight_decay=0.0, seed=options.seed,
-        on_epoch=lambda epoch, value: ends.append(time.perf_counter()), progress_mode="logs", sampler=sampler)
+    ends: list[float] = [time.perf_counter()]
+    fit(model, windows, epochs=options.warmup_steps + options.steps, batch_size=options.batch, lr=0.01,
+        weight_decay=0.0, seed=options.seed, on_epoch=lambda epoch, value: ends.append(time.perf_counter()),
+        progress_mode="logs", sampler=sampler)
     peak = peak_rss_mb()
     save_recommender(Recommender(model, [f"i{j}" for j in range(n_items)]), model_dir)
+    seconds = np.diff(ends)  # (warmup + steps,) one step each
+    timed = seconds[options.warmup_steps :]
     return {
-        "step_seconds": round((ends[1] - ends[0]) / options.steps, 3),
-        "warmup_step_seconds": round((ends[0] - start) / options.steps, 3),
+        "step_seconds": round(float(np.median(timed)), 3),
+        "step_seconds_mean": round(float(np.mean(timed)), 3),
+        "step_seconds_max": round(float(np.max(timed)), 3),
+        "timed_steps": len(timed),
+        "warmup_step_seconds": round(float(np.mean(seconds[: options.warmup_steps])), 3) if options.warmup_steps else None,
         "train_peak_mb": round(peak),
     }
 
@@ -209,6 +234,7 @@ def serve_phase(options: CatalogueBenchOptions, n_items: int, model_dir: Path | 
     from shopseq.sequences.models import ModelConfig, NextItemModel
     from shopseq.sequences.recommender import Recommender, load_recommender
     from shopseq.sequences.scoring import summary_batches
+    from shopseq.serving.index import recall_against_exact, with_index
     from shopseq.serving.recommend import recommend
 
     if model_dir is not None:
@@ -221,6 +247,8 @@ def serve_phase(options: CatalogueBenchOptions, n_items: int, model_dir: Path | 
     histories = [list(names[np.asarray(seq[: int(rng.integers(1, options.max_len + 1))]) - 1])
                  for seq in synthetic_sequences(n_items, max(options.score_users, 200), options.max_len, options.seed + 1)]
     fallback = pd.Series([1.0], index=[model.item_ids[0]])
+    model = with_index(model, serve_settings(options))  # the service's choice: an index above index_above items
+    index = model.candidate_index
 
     torch.set_num_threads(1)  # as `serve.threads: 1`
     for history in histories[:20]:  # warm-up
@@ -239,17 +267,36 @@ def serve_phase(options: CatalogueBenchOptions, n_items: int, model_dir: Path | 
     torch.set_num_threads(os.cpu_count() or 1)
     users = histories[: options.score_users]
     start = time.perf_counter()
-    for _ in summary_batches(model, users, 512, options.k):
+    for _ in summary_batches(model, users, 512, options.k):  # batch scoring stays exact
         pass
     seconds = time.perf_counter() - start
     p50, p99 = np.percentile(latencies, [50, 99])
-    return {
+    result = {
         "score_seconds_per_1000_users": round(seconds * 1000 / len(users), 3),
         "serve_p50_ms": round(float(p50), 2),
         "serve_p99_ms": round(float(p99), 2),
         "serve_achieved_rps": round(achieved, 1),
         "serve_peak_mb": round(serve_peak),
+        "serve_index": "exact" if index is None else "approximate",
     }
+    if index is not None:
+        result.update({
+            "recall_at_k_vs_exact": round(recall_against_exact(model, index, histories[: options.recall_histories], options.k), 4),
+            "index_build_seconds": round(index.build_seconds, 1),
+            "index_mb": round(index.memory_mb()),
+            "index_lists": index.lists,
+            "index_probes": min(options.index_probes, index.lists),
+        })
+    return result
+
+
+def serve_settings(options: CatalogueBenchOptions):
+    """The `serve` params section the benchmark serves with: its index choice and settings."""
+    from shopseq.config import Serve
+
+    return Serve(index=options.serve_index, index_above=options.index_above, index_lists=options.index_lists,
+                 index_probes=options.index_probes, index_candidates=options.index_candidates,
+                 index_tail_sample=options.index_tail_sample)
 
 
 def peak_rss_mb() -> float:
@@ -279,15 +326,16 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"{report['model']}; {m['cores']} cores, {m['memory_mb']} MB, 1-min load average "
         f"{m['load_average_1m']['before']} before, {m['load_average_1m']['after']} after",
         "",
-        "| items | loss | s/step | train peak MB | score s/1000 users | serve p50 ms | serve p99 ms | serve peak MB | status |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "| items | loss | s/step | train peak MB | score s/1000 users | serve p50 ms | serve p99 ms | serve peak MB | status "
+        "| serve index | recall@k vs exact | index build s | index MB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
     ]
 
     def cell(value: Any) -> str:
         return "-" if value is None else str(value)
 
     for row in report["rows"]:
-        lines.append("| " + " | ".join(cell(row[key]) for key in ROW_KEYS) + " |")
+        lines.append("| " + " | ".join(cell(row.get(key)) for key in (*ROW_KEYS, *INDEX_COLUMNS)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -236,6 +236,22 @@ class NextItemModel(nn.Module):
             scores = scores[:, None].scatter_add(2, column, bonus * inside)[:, 0]  # (B, C)
         return scores
 
+    def score_given(
+        self, last: torch.Tensor, seq: torch.Tensor, lengths: torch.Tensor, items: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores of the item indices `items` (B, C) after each sequence's last state `last` (B, H): (B, C).
+
+        The same numbers as `score_items` for those items (repeat bonus included), for a scattered
+        set of items: the candidates an approximate index returns.
+        """
+        scores = (self.item_vectors(items) @ last[:, :, None])[..., 0]  # (B, C, H) @ (B, H, 1) -> (B, C)
+        if self.config.repeat:
+            at_last = (lengths - 1)[:, None]  # (B, 1)
+            bonus, history = self.repeat_bonus(last[:, None], seq, at_last)  # (B, 1, T) each
+            matches = (items[:, :, None] == history).to(bonus.dtype)  # (B, C, T): candidate c is history step t
+            scores = scores + (matches * bonus).sum(-1)  # (B, C)
+        return scores
+
     def add_repeat_scores(
         self, logits: torch.Tensor, states: torch.Tensor, seq: torch.Tensor, positions: torch.Tensor | None = None
     ) -> torch.Tensor:

@@ -72,14 +72,24 @@ class Blend:
         (finite: the model's share keeps every item above zero).
         """
         log_normaliser = summarise(model_chunks(), len(histories), 1).log_normaliser  # (n,)
-        evidence = self.scorer(item_ids).evidence(histories)  # (n, I) sparse, positive
-        totals = np.asarray(evidence.sum(axis=1), dtype=np.float64).ravel()  # (n,)
-        share = np.where(totals > 0, self.weight, 0.0)[:, None]  # (n, 1): no evidence, no say
-        per_unit = (1.0 / np.where(totals > 0, totals, 1.0))[:, None]  # (n, 1)
+        evidence, share = self.evidence_shares(histories, item_ids)  # (n, I) sparse, (n, 1)
         for start, logits in model_chunks():
-            part = evidence[:, start : start + logits.shape[1]].toarray() * per_unit  # (n, C) evidence share
+            part = evidence[:, start : start + logits.shape[1]].toarray()  # (n, C) evidence share
             probabilities = np.exp(logits.astype(np.float64) - log_normaliser[:, None])  # (n, C)
             yield start, np.log((1.0 - share) * probabilities + share * part).astype(np.float32)
+
+    def evidence_shares(self, histories: list[list[str]], item_ids: list[str]):
+        """Each history's baseline evidence normalised to sum to one, (n, I) sparse, and the baseline's share (n, 1).
+
+        The share is `weight`, or 0 for a history without any evidence (no evidence, no say).
+        """
+        from scipy import sparse
+
+        evidence = self.scorer(item_ids).evidence(histories)  # (n, I) sparse, positive
+        totals = np.asarray(evidence.sum(axis=1), dtype=np.float64).ravel()  # (n,)
+        share = np.where(totals > 0, self.weight, 0.0)[:, None]  # (n, 1)
+        per_unit = 1.0 / np.where(totals > 0, totals, 1.0)  # (n,)
+        return sparse.csr_matrix(sparse.diags(per_unit) @ evidence), share
 
 
 def mix_scores(model_scores: np.ndarray, neighbour_scores: np.ndarray, weight: float) -> np.ndarray:
@@ -122,6 +132,7 @@ class Recommender:
         if model.config.profile_dim and profiles is not None and profiles.dim != model.config.profile_dim:
             raise ValueError(f"profiles have {profiles.dim} features; the model expects {model.config.profile_dim}")
         self._index = {item: i + 1 for i, item in enumerate(self.item_ids)}
+        self.candidate_index = None  # serving.index.CandidateIndex: the service attaches one for large catalogues
 
     @property
     def item_index(self) -> dict[str, int]:
@@ -188,6 +199,14 @@ class Recommender:
                 # Item index = column + 1 (index 0 is padding).
                 parts = [self.model.score_items(last, seq, lengths, start + 1, stop + 1) for seq, lengths, last in batches]
             yield start, torch.cat(parts).float().cpu().numpy() if parts else np.zeros((0, stop - start), np.float32)
+
+    def query_states(
+        self, histories: list[list[str]], profiles: np.ndarray | None = None, batch_size: int = 512
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(seq (B, T), lengths (B,), last state (B, H)) per batch of histories: the queries scoring multiplies with the item table."""
+        self.model.eval()
+        with torch.inference_mode():
+            return self._last_states(histories, profiles, batch_size)
 
     def _last_states(
         self, histories: list[list[str]], profiles: np.ndarray | None, batch_size: int

@@ -60,6 +60,9 @@ class NegativeSampler:
         self.in_batch = in_batch
         self.q = torch.from_numpy(np.concatenate([[0.0], weights / weights.sum()]))  # (N+1,) draw probability
         self.popularity = torch.from_numpy(np.concatenate([[0.0], seen / seen.sum()]))  # (N+1,) in-batch estimate
+        # Cumulative q, built once: a draw is then a binary search per negative, O(S log N). torch.multinomial
+        # rebuilds it from q on every call, a pass over the catalogue per step that grew with N.
+        self.cumulative = torch.cumsum(self.q, 0)  # (N+1,) float64, last entry 1
         self.generator = torch.Generator().manual_seed(seed)
 
     def expected_count(self, items: torch.Tensor, n_in_batch: int) -> torch.Tensor:
@@ -71,12 +74,18 @@ class NegativeSampler:
 
     def draw(self, targets: torch.Tensor) -> Candidates:
         """The shared candidates for a batch whose real targets are `targets` (M,)."""
-        drawn = torch.multinomial(self.q.float(), self.negatives, replacement=True, generator=self.generator) \
-            if self.negatives else torch.zeros(0, dtype=torch.long)  # (S,)
+        drawn = self.draw_negatives()  # (S,)
         pool = torch.cat([drawn, targets.cpu()]) if self.in_batch else drawn  # (K,)
         n_in_batch = len(targets) if self.in_batch else 0
         log_q = torch.log(self.expected_count(pool, n_in_batch)).float()  # (K,)
         return Candidates(pool.to(targets.device), log_q.to(targets.device))
+
+    def draw_negatives(self) -> torch.Tensor:
+        """(S,) item indices drawn with replacement from q, in O(S log N) (no pass over the catalogue)."""
+        uniforms = torch.rand(self.negatives, generator=self.generator, dtype=torch.float64)  # (S,) in [0, 1)
+        drawn = torch.searchsorted(self.cumulative, uniforms, right=True)  # (S,) first index whose cumulative > u
+        # Rounding can leave the last cumulative a hair under 1: clamp to the last item, never the padding index 0.
+        return drawn.clamp(1, len(self.q) - 1)
 
     def target_log_q(self, targets: torch.Tensor, n_in_batch: int) -> torch.Tensor:
         """(M,) the log-Q correction of each target, on the same pool as `draw`'s."""

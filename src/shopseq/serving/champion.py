@@ -19,7 +19,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from shopseq.config import Params
+from shopseq.config import Params, Serve
 from shopseq.registry import CHAMPION
 from shopseq.serving.holder import Holder
 from shopseq.serving.recommend import Scorer
@@ -48,13 +48,16 @@ ModelHolder = Holder[ServedModel]  # the served model, swapped whole on a new ch
 class ChampionSource:
     """Read-only access to one registered model's `champion` alias and versions."""
 
-    def __init__(self, store_uri: str, model_name: str, prepare: Callable[[Scorer], object] | None = None) -> None:
-        """`prepare`: called on each loaded recommender before it serves (e.g. production text vectors)."""
+    def __init__(self, store_uri: str, model_name: str, prepare: Callable[[Scorer], object] | None = None,
+                 serve: Serve | None = None) -> None:
+        """`prepare`: called on each loaded recommender before it serves (e.g. production text vectors);
+        `serve`: how it is served (a candidate index above `serve.index_above` items, else exact)."""
         from mlflow import MlflowClient
 
         self.store_uri = store_uri
         self.model_name = model_name
         self._prepare = prepare
+        self.serve = serve or Serve()
         self._client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
 
     @classmethod
@@ -69,7 +72,8 @@ class ChampionSource:
 
         return cls(tracking_uri(params.base), params.registry.model_name,
                    lambda recommender: use_production_text_vectors(
-                       recommender, params.paths.embeddings, params.embed.review_weight, required=False))
+                       recommender, params.paths.embeddings, params.embed.review_weight, required=False),
+                   params.serve)
 
     def champion_version(self) -> str | None:
         """The version the `champion` alias points at now (None when the model or alias is missing)."""
@@ -87,6 +91,7 @@ class ChampionSource:
         import mlflow
 
         from shopseq.serving.fold import fold_text_vectors
+        from shopseq.serving.index import with_index
         from shopseq.tracking import download_model_version
 
         uri = f"models:/{self.model_name}/{version}"
@@ -96,6 +101,7 @@ class ChampionSource:
         if self._prepare is not None:
             self._prepare(recommender)
         recommender = fold_text_vectors(recommender)  # same scores, a fraction of the CPU per request
+        recommender = with_index(recommender, self.serve)  # a candidate index for a very large catalogue
         log.info("loaded %s (%d items)", uri, len(recommender.item_ids))
         return ServedModel(recommender, self.model_name, str(version), uri, datetime.now(timezone.utc))
 

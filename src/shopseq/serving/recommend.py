@@ -72,12 +72,19 @@ def recommend(
             unknown_items=unknown,
         )
     profile = user_profile(model, user_id)  # (1, P) or None
-    # The catalogue in slices with a running top-K: memory and sort cost stay small for any catalogue.
-    scores = item_chunks(model, [usable], chunk_size(1), profile)
-    summary = summarise(scores, 1, min(k, len(model.item_ids)))
+    if (index := getattr(model, "candidate_index", None)) is not None:
+        # A very large catalogue: the index's candidates, scored exactly (`serving.index`).
+        from shopseq.serving.index import approximate_top_k
+
+        columns, probabilities = approximate_top_k(model, index, [usable], k, profile)
+    else:
+        # The catalogue in slices with a running top-K: memory and sort cost stay small for any catalogue.
+        scores = item_chunks(model, [usable], chunk_size(1), profile)
+        summary = summarise(scores, 1, min(k, len(model.item_ids)))
+        columns, probabilities = summary.top_columns, summary.top_probabilities()
     return Recommendations(
-        item_ids=[model.item_ids[i] for i in summary.top_columns[0]],
-        scores=[float(p) for p in summary.top_probabilities()[0]],
+        item_ids=[model.item_ids[i] for i in columns[0]],
+        scores=[float(p) for p in probabilities[0]],
         source=MODEL,
         unknown_items=unknown,
     )

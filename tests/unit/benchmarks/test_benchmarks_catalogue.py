@@ -38,9 +38,23 @@ def test_tiny_catalogues_write_the_contract_and_a_size_too_big_is_out_of_memory(
     assert (tmp_path / "catalogue.md").read_text().count("\n| ") == 5  # header + 4 rows
 
 
+def test_serving_through_the_index_reports_its_recall_build_time_and_memory(tmp_path):
+    done = CliRunner().invoke(app, [
+        "benchmark", "catalogue", "--sizes", "3000", "--loss", "sampled", "--out", str(tmp_path), "--steps", "2",
+        "--serve-seconds", "0.5", "--score-users", "20", "--serve-index", "approximate",
+    ])
+    assert done.exit_code == 0, done.output
+    [row] = json.loads((tmp_path / "catalogue.json").read_text())["rows"]
+    assert row["status"] == "ok" and row["serve_index"] == "approximate" and row["timed_steps"] == 2
+    assert 0.0 < row["recall_at_k_vs_exact"] <= 1.0
+    assert row["index_build_seconds"] >= 0 and row["index_mb"] >= 0 and row["index_lists"] == 219  # 4 x sqrt(3000)
+    assert "| approximate |" in (tmp_path / "catalogue.md").read_text()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"losses": ("full", "hinge")}, "unknown loss"),
     ({"sizes": (1,)}, "sizes must be"),
+    ({"serve_index": "hnsw"}, "serve index 'hnsw'"),
 ])
 def test_options_name_what_is_wrong(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -75,6 +75,15 @@ def test_expected_counts_of_the_sampler():
     assert drawn.log_q.tolist() == pytest.approx(torch.log(popular.expected_count(drawn.items, 2)).tolist(), rel=1e-6)
 
 
+def test_the_sampler_draws_negatives_in_proportion_to_q_and_never_padding():
+    counts = np.array([0, 60, 30, 10, 0])  # popularity shares 60/101, 30/101, 10/101, 1/101 (unseen counts once)
+    sampler = NegativeSampler(counts, negatives=200_000, sampling="popularity", in_batch=False, seed=3)
+    drawn = sampler.draw_negatives()
+    assert drawn.min() >= 1 and drawn.max() <= 4
+    shares = np.bincount(drawn.numpy(), minlength=5)[1:] / len(drawn)
+    assert shares == pytest.approx(np.array([60, 30, 10, 1]) / 101, abs=0.005)
+
+
 def test_sampler_rejects_no_negatives_and_unknown_sampling():
     with pytest.raises(ValueError, match="negatives"):
         NegativeSampler(np.ones(5), negatives=0, sampling="uniform", in_batch=False, seed=0)

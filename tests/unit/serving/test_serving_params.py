@@ -27,6 +27,8 @@ def test_the_project_params_have_score_serve_and_the_scores_path():
         ({"serve": {"max_k": 0}}, "serve.max_k"),
         ({"serve": {"poll_seconds": 0}}, "serve.poll_seconds"),
         ({"serve": {"max_items": "many"}}, "serve.max_items"),
+        ({"serve": {"index": "hnsw"}}, "serve.index"),
+        ({"serve": {"index_probes": 0}}, "serve.index_probes"),
     ],
 )
 def test_bad_values_name_the_key(raw, where):
