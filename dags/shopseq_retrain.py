@@ -120,7 +120,8 @@ def shopseq_retrain() -> None:
     stages = {stage: _stage_task(stage) for stage in orch.RETRAIN_STAGES}
     ordered = list(stages.values())
 
-    @task.short_circuit(task_id="check_new_data")
+    # in the DVC pool too: its `dvc status` fails on the lock a downstream DAG's `dvc repro` holds
+    @task.short_circuit(task_id="check_new_data", pool=NAMES.pool)
     def check_new_data() -> bool:
         return orch.needs_training(_project(), force=bool(get_current_context()["params"].get("force")))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +49,15 @@ def cluster_airflow(
     `restart_exited`: components that exit are restarted (compose's policy); off where a killed
     worker stands for a lost machine, which does not come back.
     """
+    # A metadata database of its own: the session's `airflow` database keeps earlier tests' asset
+    # events, which would trigger this project's downstream DAGs in the middle of the fault.
+    metadata = f"airflow_{uuid.uuid4().hex[:12]}"
+    postgres.sql(f"CREATE DATABASE {metadata}")
     return ClusterAirflow(
         project=project,
         port=free_port_block(5),
         user="demo-approver",
-        metadata_db=postgres.url("airflow"),
+        metadata_db=postgres.url(metadata),
         broker=redis_server.url,
         mlflow_uri=mlflow_server.url,
         optuna_storage=postgres.url("optuna"),

@@ -63,6 +63,8 @@ def test_retrain_runs_each_stage_in_order_in_the_dvc_pool(dagbag: DagBag) -> Non
     for stage in stages:
         assert dag.get_task(stage).pool == orch.DVC_POOL
     assert dag.get_task("snapshot").pool == orch.DVC_POOL
+    # reads the workspace with `dvc status`, which fails while another DAG's `dvc repro` holds its lock
+    assert dag.get_task("check_new_data").pool == orch.DVC_POOL
 
 
 def test_retrain_takes_until_and_force_params(dagbag: DagBag) -> None:
