@@ -1,8 +1,8 @@
 """RecBole's SASRec and GRU4Rec on exactly the split `shopseq benchmark quality` scored (the peer rows).
 
 Runs in RecBole's own environment (see STACK.md; it pins numpy 1.23 and pandas 2.0, which shopseq
-does not), so it imports nothing from shopseq. It reads `<out>/split/` (written by the benchmark),
-turns it into RecBole benchmark files with one row per prefix, trains each model, ranks the same
+does not), so it imports nothing from shopseq, only its stdlib-only sibling `results_paths.py`. It
+reads `<out>/split/` (written by the benchmark), turns it into RecBole benchmark files with one row per prefix, trains each model, ranks the same
 test rows over the full catalogue, and adds `recbole_sasrec` / `recbole_gru4rec` rows to
 `<out>/quality.json`:
 
@@ -37,12 +37,15 @@ import argparse
 import hashlib
 import json
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_paths import portable_text, repository_relative  # a stdlib-only sibling: runs in RecBole's venv
 
 MODELS = {"recbole_sasrec": "SASRec", "recbole_gru4rec": "GRU4Rec"}
 MAX_LEN = 50
@@ -79,8 +82,24 @@ def main() -> None:
         report["rows"] = [r for r in report["rows"] if r["model"] != name] + [row]
     report["peer"] = {"library": "recbole", "version": _version(), "epochs": epochs, "patience": patience, "lr_grid": lrs,
                       "split_sha256": split_digest(args.out / "split"),
-                      "command": " ".join([Path(sys.executable).name, *sys.argv])}
+                      "command": recorded_command(sys.argv[1:], args.out)}
     report_file.write_text(json.dumps(report, indent=2, default=str))
+
+
+def recorded_command(argv: list[str], out: Path) -> str:
+    """This run's command line as anyone reruns it from the repository root, naming no path of this machine.
+
+    `$RECBOLE_PYTHON` stands for RecBole's venv python and `--out` is written relative to the
+    repository, whatever the current folder and however the script was called (quality.py passes
+    absolute paths).
+    """
+    words = list(argv)
+    for k, word in enumerate(words):
+        if word.startswith("--out="):
+            words[k] = "--out=" + repository_relative(out)
+        elif k and words[k - 1] == "--out":
+            words[k] = repository_relative(out)
+    return "$RECBOLE_PYTHON benchmarks/recbole_peer.py " + portable_text(shlex.join(words))
 
 
 def fair_budget(report: dict, epochs: int | None, patience: int | None) -> tuple[int, int]:

@@ -11,8 +11,9 @@ BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
 @pytest.fixture
-def peer():
+def peer(monkeypatch):
     """benchmarks/recbole_peer.py as a module: stdlib only at import, so no RecBole is needed here."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # it imports its sibling results_paths.py
     spec = importlib.util.spec_from_file_location("recbole_peer", BENCHMARKS / "recbole_peer.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
