@@ -2,9 +2,9 @@
 
 Runs in RecBole's own environment (see STACK.md; it pins numpy 1.23 and pandas 2.0, which shopseq
 does not), so it imports nothing from shopseq, only its stdlib-only sibling `results_paths.py`. It
-reads `<out>/split/` (written by the benchmark), turns it into RecBole benchmark files with one row per prefix, trains each model, ranks the same
-test rows over the full catalogue, and adds `recbole_sasrec` / `recbole_gru4rec` rows to
-`<out>/quality.json`:
+reads `<out>/split/` (written by the benchmark), turns it into RecBole benchmark files with one row
+per prefix, trains each model, ranks the same test rows over the full catalogue, and adds
+`recbole_sasrec` / `recbole_gru4rec` rows to `<out>/quality.json`:
 
     benchmarks/recbole/make_venv.sh /work/recbole-venv      # once: RecBole's pinned environment
     /work/recbole-venv/bin/python benchmarks/recbole_peer.py --out benchmarks/results/quality/synthetic
