@@ -163,10 +163,9 @@ def _train_in_process(out: Path, name: str, epochs: int, patience: int, lr: floa
     """One model at one learning rate in a fresh process (so `peak_mb` is its own)."""
     command = [sys.executable, __file__, "--out", str(out), "--epochs", str(epochs), "--patience", str(patience),
                "--one", name, "--lr", str(lr)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its stderr (epoch lines, errors) shows as it runs
     if done.returncode != 0:
-        print(done.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(f"{name} at lr {lr} failed (exit {done.returncode})")
+        raise SystemExit(f"{name} at lr {lr} failed (exit {done.returncode}; its error is above)")
     row = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"{name} lr {lr}: valid NDCG@10 {row['valid_ndcg@10']:.4f}, best epoch {row['best_epoch']} "
           f"of {row['epochs_trained']}, {row['train_seconds']:.0f} s", file=sys.stderr, flush=True)
@@ -204,6 +203,8 @@ def _train_one(out: Path, name: str, epochs: int, patience: int, lr: float, work
 
     def after_epoch(epoch: int, valid_score: float) -> None:
         validated.append((time.perf_counter() - started, float(valid_score)))
+        print(f"{name} lr {lr}: epoch {len(validated)} of at most {epochs}, valid NDCG@10 {float(valid_score):.4f}, "
+              f"{validated[-1][0]:.0f} s", file=sys.stderr, flush=True)  # progress: an epoch takes minutes
 
     trainer.fit(train_data, valid_data, saved=True, show_progress=False, callback_fn=after_epoch)
     train_seconds = time.perf_counter() - started
