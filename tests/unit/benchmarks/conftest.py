@@ -18,3 +18,13 @@ def peer(monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def script(monkeypatch):
+    """benchmarks/quality.py as a module (it imports its sibling recbole_peer.py and results_paths.py, stdlib only)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("quality_script", BENCHMARKS / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
-
-
-@pytest.fixture
-def script(monkeypatch):
-    """benchmarks/quality.py as a module (it imports its sibling recbole_peer.py, stdlib only)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("quality_script", BENCHMARKS / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_run(out: Path, rows: list[dict], commands: list[str], test_rows: str = '{"history": ["a"], "target": "b"}\n'):

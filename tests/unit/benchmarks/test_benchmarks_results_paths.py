@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -12,16 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 BENCHMARKS = ROOT / "benchmarks"
-
-
-@pytest.fixture
-def script(monkeypatch):
-    """benchmarks/quality.py as a module (it imports its stdlib-only siblings)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("quality_script", BENCHMARKS / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def machine_paths_in(folder: Path, machine_paths: list[str]) -> list[str]:
@@ -90,7 +79,7 @@ def test_the_peer_command_quality_records_is_relative_to_the_repository(script, 
     assert str(ROOT) not in line and str(fake_python) not in line
 
 
-def write_split_with_a_trained_grid_point(out: Path, peer) -> None:
+def write_split_with_a_trained_grid_point(out: Path) -> None:
     """A benchmark folder whose split already holds RecBole's result at lr 0.001 (as a one-rate run leaves it)."""
     split = out / "split"
     split.mkdir(parents=True)
@@ -107,7 +96,7 @@ def write_split_with_a_trained_grid_point(out: Path, peer) -> None:
 
 def test_the_peer_records_its_command_as_a_reader_reruns_it(peer, tmp_path, monkeypatch):
     out = tmp_path / "rees46"
-    write_split_with_a_trained_grid_point(out, peer)
+    write_split_with_a_trained_grid_point(out)
     monkeypatch.setattr(peer, "_version", lambda: "1.2.1")  # RecBole itself is not installed in shopseq's venv
     monkeypatch.setattr(sys, "argv", [str(BENCHMARKS / "recbole_peer.py"), "--out", str(out), "--models", "recbole_sasrec",
                                       "--lrs", "0.001"])
