@@ -207,12 +207,22 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         (out / "peer_error.txt").write_text(reason + "\n")
         print(f"   peer failed: {reason}", flush=True)
         return
-    # Keep the command of earlier peer rows this run did not replace (SASRec, then GRU4Rec alone).
-    rerun = set(args.peer_models.split(","))
-    kept = [line for line in (out / "command.txt").read_text().splitlines()
-            if "recbole_peer.py" not in line or not _peer_models(line) <= rerun]
-    (out / "command.txt").write_text("\n".join([*kept, shown]) + "\n")
+    lines = [*(out / "command.txt").read_text().splitlines(), shown]
+    (out / "command.txt").write_text("\n".join(current_commands(lines)) + "\n")
     (out / "quality.md").write_text(markdown_table([json.loads((out / "quality.json").read_text())]))
+
+
+def current_commands(lines: list[str]) -> list[str]:
+    """The command lines that made rows still in the report: a peer line goes once later lines retrained all its models.
+
+    SASRec, then GRU4Rec alone keeps both lines; an earlier run of both goes once each has been rerun.
+    """
+    current = []
+    for k, line in enumerate(lines):
+        later = [_peer_models(after) for after in lines[k + 1:] if "recbole_peer.py" in after]
+        if "recbole_peer.py" not in line or not _peer_models(line) <= set().union(*later):
+            current.append(line)
+    return current
 
 
 def _peer_models(command: str) -> set[str]:

@@ -138,6 +138,19 @@ def test_a_peer_run_for_one_model_keeps_the_other_models_command(script, tmp_pat
     assert len(commands) == 2 and "--models" not in commands[1]
 
 
+def test_a_run_of_both_peers_is_dropped_once_each_has_been_rerun_alone(script, tmp_path, fake_python):
+    both = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --epochs 6"
+    sasrec = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --models recbole_sasrec --lrs 0.001,0.003"
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq", both, sasrec])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=None, timeout=60.0, peer_lrs="0.001",
+                              peer_models="recbole_gru4rec")
+
+    script.run_peer(args, tmp_path)
+
+    commands = (tmp_path / "command.txt").read_text().splitlines()
+    assert commands[:2] == ["shopseq", sasrec]  # the 6-epoch run of both made no row that is still there
+    assert commands[2].endswith("--models recbole_gru4rec --lrs 0.001") and len(commands) == 3
+
 def test_the_page_names_each_fair_peer_rows_rate_grid_epochs_and_times(script):
     fair = {"model": "recbole_sasrec", "settings": {"lr": 0.003, "max_epochs": 30, "patience": 5}, "best_epoch": 7,
             "epochs_trained": 12, "train_seconds_to_best": 100.2, "train_seconds": 170.0,
