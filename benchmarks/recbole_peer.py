@@ -39,6 +39,7 @@ import json
 import resource
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -175,6 +176,7 @@ def _train_in_process(out: Path, name: str, epochs: int, patience: int, lr: floa
 def train_one(out: Path, name: str, epochs: int, patience: int, lr: float) -> dict:
     """Train RecBole model `name` on `out/split`, evaluate on its test rows; one table row."""
     work = Path(tempfile.mkdtemp(prefix="recbole-"))  # RecBole's files and checkpoints: large, not results
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still removes `work` (finally below)
     try:
         return _train_one(out, name, epochs, patience, lr, work)
     finally:
