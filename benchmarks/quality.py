@@ -179,8 +179,12 @@ def _peer_settings(report: dict) -> list[str]:
     lines = []
     for row in report["rows"]:
         settings = row.get("settings")
-        if not row["model"].startswith("recbole_") or not settings:
-            continue  # rows from before the fair rerun carry no settings; the line above names their epochs
+        if not row["model"].startswith("recbole_"):
+            continue
+        if not settings:  # the `peer` block may already describe a later, fair run of the other model
+            lines.append(f"  - {row['model']}: an older run from before the fair rules (no validation, RecBole's "
+                         "default rate; its epochs are in its command below)")
+            continue
         grid = ", ".join(f"{point['lr']} → {point['valid_ndcg@10']:.4f} ({point['epochs_trained']} epochs)"
                          for point in row.get("lr_grid", []))
         lines.append(f"  - {row['model']}: lr {settings['lr']} chosen on validation NDCG@10 from [{grid}]; "

@@ -156,10 +156,11 @@ def test_the_page_names_each_fair_peer_rows_rate_grid_epochs_and_times(script):
             "epochs_trained": 12, "train_seconds_to_best": 100.2, "train_seconds": 170.0,
             "lr_grid": [{"lr": 0.001, "valid_ndcg@10": 0.1, "epochs_trained": 30},
                         {"lr": 0.003, "valid_ndcg@10": 0.12, "epochs_trained": 12}]}
-    old = row("recbole_gru4rec", 0.1)  # from before the fair rerun: no settings, no line
+    old = row("recbole_gru4rec", 0.1)  # from before the fair rerun: no settings, said so
 
-    [line] = script._peer_settings({"rows": [row("markov", 0.3), fair, old]})
+    line, older = script._peer_settings({"rows": [row("markov", 0.3), fair, old]})
 
+    assert older.startswith("  - recbole_gru4rec: an older run from before the fair rules")
     assert line.startswith("  - recbole_sasrec: lr 0.003 chosen on validation")
     assert "0.001 → 0.1000 (30 epochs), 0.003 → 0.1200 (12 epochs)" in line
     assert "best epoch 7 of 12 (at most 30, patience 5); 100 s to the best epoch, 170 s in total" in line
