@@ -1,0 +1,105 @@
+"""`profiles` bucket by bucket (events larger than one bucket) writes what it writes in memory.
+
+Each case runs the real `profiles` stage twice on the same validated tables and item vectors:
+once with every event in one bucket (the in-memory build) and once with buckets of about a
+quarter of the events, so features, item text, price scores and the churn model's cuts are
+built per bucket of users against population statistics computed once. The profiles (every
+column, every user, in order) and the metrics must be equal up to float rounding.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopseq.config import Params, from_dict
+from shopseq.embeddings.vectors import ItemVectors
+from shopseq.io import read_json
+from shopseq.stages import embed, ingest, profiles, validate
+from tests.shared_samples import sample
+
+BUCKETS = 4  # about: users are hashed to buckets
+
+
+def _params(root: Path, source: str, path: Path | None, bucket_events: int, **sections) -> Params:
+    raw = {
+        "paths": {name: str(root / name) for name in ("raw", "validated", "quarantine", "embeddings", "profiles", "reports")},
+        "ingest": {"source": source, "path": None if path is None else str(path), **sections.pop("ingest", {})},
+        "validate": {"min_rows": 10, "earliest_ts": "2000-01-01"},
+        "base": {"bucket_events": bucket_events, "progress": "logs"},
+        **sections,
+    }
+    raw["paths"]["embed_cache"] = str(root / "cache")
+    return from_dict(Params, raw)
+
+
+def _write_item_vectors(root: Path, seed: int = 3, dim: int = 16) -> None:
+    """Item vectors for every validated item: fixed random unit vectors.
+
+    The embed stage is not under test here (its MiniLM run on the 55k Taobao items takes minutes);
+    the profiles read whatever item vectors they are given, the same ones in both runs.
+    """
+    from shopseq.embeddings.vectors import ITEMS_FILE, REVIEWS_FILE, ReviewVectors, save_item_vectors, save_review_vectors
+
+    items = pd.read_parquet(root / "validated" / "items.parquet", columns=["item_id"])["item_id"].astype(str)
+    vectors = np.random.default_rng(seed).normal(size=(len(items), dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    (root / "embeddings").mkdir(parents=True, exist_ok=True)
+    save_item_vectors(root / "embeddings" / ITEMS_FILE, ItemVectors(ids=items.to_numpy(), vectors=vectors))
+    empty = ReviewVectors(user_ids=np.array([], dtype=str), item_ids=np.array([], dtype=str),
+                          ts=np.array([], dtype="datetime64[ns]"), vectors=np.zeros((0, dim), np.float32))
+    save_review_vectors(root / "embeddings" / REVIEWS_FILE, empty)
+
+
+def _assert_same_profiles(whole: Params, buckets: Params) -> dict:
+    """Both runs' profiles and metrics are equal (floats to 1e-6 relative); the bucketed metrics."""
+    profiles.run(whole)
+    profiles.run(buckets)
+    left = pd.read_parquet(Path(whole.paths.profiles) / "profiles.parquet")
+    right = pd.read_parquet(Path(buckets.paths.profiles) / "profiles.parquet")
+    pd.testing.assert_frame_equal(right, left, check_exact=False, rtol=1e-6, atol=1e-6)
+    metrics = read_json(Path(buckets.paths.reports) / "profiles" / "metrics.json")
+    expected = read_json(Path(whole.paths.reports) / "profiles" / "metrics.json")
+    assert _rounded(metrics) == _rounded(expected)
+    return metrics
+
+
+def _rounded(value):
+    """Metrics with floats to 4 places (they are written rounded to 4 or 6)."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _prepared(tmp_path: Path, source: str, path: Path | None, real_embed: bool, **sections) -> tuple[Params, Params]:
+    """Ingest, validate and item vectors once; params of the whole and the bucketed profiles runs."""
+    first = _params(tmp_path / "whole", source, path, 10**9, **sections)
+    ingest.run(first)
+    validate.run(first)
+    embed.run(first) if real_embed else _write_item_vectors(tmp_path / "whole")
+    shutil.copytree(tmp_path / "whole", tmp_path / "buckets")
+    events = len(pd.read_parquet(tmp_path / "whole" / "validated" / "events.parquet", columns=["user_id"]))
+    return first, _params(tmp_path / "buckets", source, path, max(1, events // BUCKETS), **sections)
+
+
+def test_synthetic_profiles_in_buckets_equal_the_in_memory_build_with_prices_reviews_and_churn(tmp_path: Path) -> None:
+    # 63 days: history, a training and a test window of 14 days each, so the churn model runs.
+    synthetic = {"n_users": 300, "n_items": 80, "n_categories": 6, "days": 63, "sessions_per_week": 2.0}
+    whole, buckets = _prepared(tmp_path, "synthetic", None, True, ingest={"synthetic": synthetic},
+                               embed={"batch_size": 32, "max_tokens": 32}, profiles={"pca_components": 8})
+    metrics = _assert_same_profiles(whole, buckets)
+    assert "skipped" not in metrics["churn"] and metrics["churn"]["n_test"] > 100
+    assert metrics["price_sensitivity_users"] > 200
+
+
+def test_taobao_sample_profiles_in_buckets_equal_the_in_memory_build(tmp_path: Path) -> None:
+    path = sample("taobao_userbehavior/UserBehavior_head_users.csv.gz")
+    whole, buckets = _prepared(tmp_path, "taobao", path, False)
+    metrics = _assert_same_profiles(whole, buckets)
+    assert metrics["n_users"] > 500
