@@ -12,15 +12,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pytest
 
 from shopseq.config import Params, from_dict
-from shopseq.embeddings.vectors import ItemVectors
 from shopseq.io import read_json
 from shopseq.stages import embed, ingest, profiles, validate
-from tests.shared_samples import sample
+from shared_samples import sample
+from tiny import rounded_floats, write_item_vectors
 
 BUCKETS = 4  # about: users are hashed to buckets
 
@@ -37,24 +35,6 @@ def _params(root: Path, source: str, path: Path | None, bucket_events: int, **se
     return from_dict(Params, raw)
 
 
-def _write_item_vectors(root: Path, seed: int = 3, dim: int = 16) -> None:
-    """Item vectors for every validated item: fixed random unit vectors.
-
-    The embed stage is not under test here (its MiniLM run on the 55k Taobao items takes minutes);
-    the profiles read whatever item vectors they are given, the same ones in both runs.
-    """
-    from shopseq.embeddings.vectors import ITEMS_FILE, REVIEWS_FILE, ReviewVectors, save_item_vectors, save_review_vectors
-
-    items = pd.read_parquet(root / "validated" / "items.parquet", columns=["item_id"])["item_id"].astype(str)
-    vectors = np.random.default_rng(seed).normal(size=(len(items), dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    (root / "embeddings").mkdir(parents=True, exist_ok=True)
-    save_item_vectors(root / "embeddings" / ITEMS_FILE, ItemVectors(ids=items.to_numpy(), vectors=vectors))
-    empty = ReviewVectors(user_ids=np.array([], dtype=str), item_ids=np.array([], dtype=str),
-                          ts=np.array([], dtype="datetime64[ns]"), vectors=np.zeros((0, dim), np.float32))
-    save_review_vectors(root / "embeddings" / REVIEWS_FILE, empty)
-
-
 def _assert_same_profiles(whole: Params, buckets: Params) -> dict:
     """Both runs' profiles and metrics are equal (floats to 1e-6 relative); the bucketed metrics."""
     profiles.run(whole)
@@ -64,17 +44,8 @@ def _assert_same_profiles(whole: Params, buckets: Params) -> dict:
     pd.testing.assert_frame_equal(right, left, check_exact=False, rtol=1e-6, atol=1e-6)
     metrics = read_json(Path(buckets.paths.reports) / "profiles" / "metrics.json")
     expected = read_json(Path(whole.paths.reports) / "profiles" / "metrics.json")
-    assert _rounded(metrics) == _rounded(expected)
+    assert rounded_floats(metrics) == rounded_floats(expected)
     return metrics
-
-
-def _rounded(value):
-    """Metrics with floats to 4 places (they are written rounded to 4 or 6)."""
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return round(value, 4) if isinstance(value, float) else value
 
 
 def _prepared(tmp_path: Path, source: str, path: Path | None, real_embed: bool, **sections) -> tuple[Params, Params]:
@@ -82,7 +53,7 @@ def _prepared(tmp_path: Path, source: str, path: Path | None, real_embed: bool, 
     first = _params(tmp_path / "whole", source, path, 10**9, **sections)
     ingest.run(first)
     validate.run(first)
-    embed.run(first) if real_embed else _write_item_vectors(tmp_path / "whole")
+    embed.run(first) if real_embed else write_item_vectors(tmp_path / "whole")
     shutil.copytree(tmp_path / "whole", tmp_path / "buckets")
     events = len(pd.read_parquet(tmp_path / "whole" / "validated" / "events.parquet", columns=["user_id"]))
     return first, _params(tmp_path / "buckets", source, path, max(1, events // BUCKETS), **sections)
