@@ -139,12 +139,22 @@ def category_features(events: pd.DataFrame, max_categories: int, frequent: list 
         out["top_category_share"] = 0.0
         out["n_categories"] = 0.0
         return out
-    shares = pd.crosstab(known[s.USER_ID], known[s.CATEGORY], normalize="index").reindex(users, fill_value=0.0)
-    out = shares.reindex(columns=frequent, fill_value=0.0).add_prefix(CATEGORY_SHARE_PREFIX).astype("float64")
-    has_any = shares.sum(axis=1) > 0
-    out["top_category"] = shares.idxmax(axis=1).astype("string").where(has_any, pd.NA)
-    out["top_category_share"] = shares.max(axis=1)
-    out["n_categories"] = (shares > 0).sum(axis=1).astype("float64")
+    # Counts per (user, category) as a long table: a dense users x categories matrix (what
+    # pd.crosstab builds, one Python call per pair) is slow and grows with the catalogue.
+    counts = known.groupby([s.USER_ID, s.CATEGORY], sort=True).size().rename("n").reset_index()  # (pairs,)
+    total = counts.groupby(s.USER_ID)["n"].sum()  # events with a known category per user
+    share = counts["n"] / counts[s.USER_ID].map(total)
+    wide = counts[counts[s.CATEGORY].isin(frequent)].assign(share=share)
+    wide = wide.pivot(index=s.USER_ID, columns=s.CATEGORY, values="share")
+    out = wide.reindex(index=users, columns=frequent).fillna(0.0).astype("float64")
+    out.columns = [CATEGORY_SHARE_PREFIX + str(c) for c in frequent]
+    # The top category: the largest count, ties to the first category in sorted order (as idxmax
+    # over crosstab's sorted columns picks it).
+    top = counts.sort_values([s.USER_ID, "n", s.CATEGORY], ascending=[True, False, True], kind="stable")
+    top = top.drop_duplicates(s.USER_ID).set_index(s.USER_ID)
+    out["top_category"] = top[s.CATEGORY].reindex(users).astype("string")
+    out["top_category_share"] = (top["n"] / total).reindex(users).fillna(0.0).astype("float64")
+    out["n_categories"] = counts.groupby(s.USER_ID).size().reindex(users, fill_value=0).astype("float64")
     return out
 
 
