@@ -143,9 +143,10 @@ def category_features(events: pd.DataFrame, max_categories: int, frequent: list 
     # pd.crosstab builds, one Python call per pair) is slow and grows with the catalogue.
     counts = known.groupby([s.USER_ID, s.CATEGORY], sort=True).size().rename("n").reset_index()  # (pairs,)
     total = counts.groupby(s.USER_ID)["n"].sum()  # events with a known category per user
-    share = counts["n"] / counts[s.USER_ID].map(total)
-    wide = counts[counts[s.CATEGORY].isin(frequent)].assign(share=share)
-    wide = wide.pivot(index=s.USER_ID, columns=s.CATEGORY, values="share")
+    counts["share"] = counts["n"] / counts[s.USER_ID].map(total)
+    wide = counts[counts[s.CATEGORY].isin(frequent)]
+    # pivot fails on no rows (no share category, or none of them in a bucket): all shares are 0 then
+    wide = wide.pivot(index=s.USER_ID, columns=s.CATEGORY, values="share") if len(wide) else pd.DataFrame()
     out = wide.reindex(index=users, columns=frequent).fillna(0.0).astype("float64")
     out.columns = [CATEGORY_SHARE_PREFIX + str(c) for c in frequent]
     # The top category: the largest count, ties to the first category in sorted order (as idxmax

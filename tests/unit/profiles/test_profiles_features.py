@@ -209,3 +209,15 @@ def test_a_bucket_gets_the_share_columns_of_the_whole_table_even_for_categories_
     assert given.loc["u2", "category_share__z"] == 0.0
     for column in ("category_share__a", "category_share__b", "top_category", "top_category_share", "n_categories"):
         assert given.loc["u2", column] == whole.loc["u2", column], column
+
+
+@pytest.mark.parametrize("frequent", [[], ["z"]])
+def test_a_bucket_without_any_share_category_gets_zero_shares_and_its_own_top_category(frequent):
+    prepared = prepare_events(events(), items(), pd.Timedelta(minutes=30))
+    given = category_features(prepared, max_categories=5, frequent=frequent)
+    assert list(given.columns) == [f"category_share__{c}" for c in frequent] + [
+        "top_category", "top_category_share", "n_categories"]
+    assert (given.filter(like="category_share__") == 0.0).all().all()
+    whole = category_features(prepared, max_categories=5)
+    pd.testing.assert_frame_equal(given[["top_category", "top_category_share", "n_categories"]],
+                                  whole[["top_category", "top_category_share", "n_categories"]])
