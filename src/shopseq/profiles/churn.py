@@ -179,25 +179,31 @@ def evaluate_churn(
     Raises:
         ValueError: the data is too short for two cuts with history before the first.
     """
-    return evaluate_churn_on(events[s.TS].min(), build_features, lambda cut: churn_labels(events, cut, days), end, days, seed)
+    data = ChurnData(events[s.TS].min(), build_features, lambda cut: churn_labels(events, cut, days))
+    return evaluate_churn_on(data, end, days, seed)
 
 
-def evaluate_churn_on(
-    first_event: pd.Timestamp,
-    build_features: FeatureBuilder,
-    build_labels: Callable[[pd.Timestamp], pd.Series],
-    end: pd.Timestamp,
-    days: int,
-    seed: int = 0,
-) -> tuple[dict, ChurnModel]:
-    """`evaluate_churn` from the first event's time and the labels as of a cut (`churn_labels`).
+@dataclass(frozen=True)
+class ChurnData:
+    """What the churn model reads, without the events in memory (the bucketed build gives it so).
 
-    The bucketed build (`profiles.scale`) reads features and labels per cut from its parts.
+    Attributes:
+        first_event: the earliest event's time (is there history before the first cut?).
+        features: features of every user as of a cut.
+        labels: `churn_labels` as of a cut.
     """
+
+    first_event: pd.Timestamp
+    features: FeatureBuilder
+    labels: Callable[[pd.Timestamp], pd.Series]
+
+
+def evaluate_churn_on(data: ChurnData, end: pd.Timestamp, days: int, seed: int = 0) -> tuple[dict, ChurnModel]:
+    """`evaluate_churn` from `data`: the bucketed build (`profiles.scale`) reads it from its parts."""
     train_cut, test_cut = churn_cuts(end, days)
-    check_churn_span(first_event, end, days)
-    train_x, test_x = build_features(train_cut), build_features(test_cut)
-    train_y, test_y = build_labels(train_cut), build_labels(test_cut)
+    check_churn_span(data.first_event, end, days)
+    train_x, test_x = data.features(train_cut), data.features(test_cut)
+    train_y, test_y = data.labels(train_cut), data.labels(test_cut)
     model, rule = fit_churn_model(train_x, train_y, seed), fit_recency_rule(train_x, train_y)
     test = test_x.join(test_y, how="inner")
     outcomes = test["churned"].to_numpy()
@@ -248,24 +254,17 @@ def churn_risk(
     def labels(cut: pd.Timestamp) -> pd.Series:
         return churn_labels(events, cut, params.churn_days)
 
-    return churn_risk_from(events[s.TS].min(), build, labels, end, params, seed)
+    return churn_risk_from(ChurnData(events[s.TS].min(), build, labels), end, params, seed)
 
 
-def churn_risk_from(
-    first_event: pd.Timestamp,
-    build_features: FeatureBuilder,
-    build_labels: Callable[[pd.Timestamp], pd.Series],
-    end: pd.Timestamp,
-    params: Profiles,
-    seed: int = 0,
-) -> tuple[pd.Series | None, dict]:
-    """`churn_risk` from the first event's time, features as of a cut and labels as of a cut."""
+def churn_risk_from(data: ChurnData, end: pd.Timestamp, params: Profiles, seed: int = 0) -> tuple[pd.Series | None, dict]:
+    """`churn_risk` from `data` (features and labels as of a cut) rather than the events."""
     try:
-        metrics, model = evaluate_churn_on(first_event, build_features, build_labels, end, params.churn_days, seed)
+        metrics, model = evaluate_churn_on(data, end, params.churn_days, seed)
     except ValueError as error:
         log.warning("churn risk skipped: %s", error)
         return None, {"horizon_days": params.churn_days, "skipped": str(error)}
-    return model.predict(build_features(end)), metrics
+    return model.predict(data.features(end)), metrics
 
 
 def truth_auc(risk: pd.Series, truth: pd.DataFrame) -> tuple[float | None, int]:

@@ -37,7 +37,9 @@ from shopseq.engine import ROW, map_users
 from shopseq.engine.embedded import connect
 from shopseq.profiles import features as f
 from shopseq.profiles.build import Population, ProfileTable, behaviour_features, finish_profiles
-from shopseq.profiles.churn import EXCLUDED_PREFIXES, check_label_window, churn_cuts, churn_risk_from, user_labels
+from shopseq.profiles.churn import (
+    EXCLUDED_PREFIXES, ChurnData, check_label_window, churn_cuts, churn_risk_from, user_labels,
+)
 from shopseq.profiles.text import decayed_item_vectors
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ def build_profiles_in_buckets(
         named, text = _end_features(users, items, item_vectors, end, params, base, work, sql)
         table = finish_profiles(named, text, end, params, reviews, item_vectors.dim, seed)
         churn = _ChurnInputs(users, items, end, last, params, base, work, sql)
-        risk, metrics = churn_risk_from(first, churn.features(named), churn.labels, end, params, seed)
+        risk, metrics = churn_risk_from(ChurnData(first, churn.features(named), churn.labels), end, params, seed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return table, risk, metrics
