@@ -356,6 +356,7 @@ def benchmark_volume(
     stages: str = typer.Option("ingest,validate,sequences", help="Stages to run, in order, comma-separated."),
     src: Optional[Path] = typer.Option(None, help="Run the stages with the shopseq package in this src/ (older code, side by side)."),
     keep_data: bool = typer.Option(False, help="Keep each size's grown data and outputs under OUT/work/."),
+    embeddings: Optional[Path] = typer.Option(None, help="The embed stage's output for SAMPLE (its catalogue): needed to time profiles."),
 ) -> None:
     """Grow a real sample to each size in its published layout and time each stage on it."""
     from shopseq.benchmarks.volume import run_volume
@@ -365,7 +366,8 @@ def benchmark_volume(
     except ValueError as error:
         raise UserError(f"--events {events!r} is not a comma-separated list of whole numbers", hint="e.g. 1000000,10000000") from error
     result = run_volume(
-        source, path, sizes, engine, out, Path(_state["params"]), tuple(s for s in stages.split(",") if s), src, keep_data
+        source, path, sizes, engine, out, Path(_state["params"]), tuple(s for s in stages.split(",") if s), src, keep_data,
+        embeddings,
     )
     for row in result["rows"]:
         typer.echo(f"{row['events']:>12,} {row['engine']:<9} {row['stage']:<10} {row['seconds']:>8.1f} s {row['peak_mb']:>9,.0f} MB")

@@ -144,3 +144,29 @@ def test_validate_in_buckets_on_a_spark_cluster_equals_the_embedded_engine(spark
                 pd.read_parquet(tmp_path / "spark" / folder / f"{name}.parquet"),
                 pd.read_parquet(tmp_path / "embedded" / folder / f"{name}.parquet"),
             )
+
+
+def test_profiles_in_buckets_on_a_spark_cluster_equal_the_embedded_engine(spark_cluster, tmp_path):
+    """Per-bucket profiles (prices, reviews and the churn model's cuts) on Spark workers: same table and metrics."""
+    from tiny import rounded_floats, write_item_vectors
+
+    from shopseq.stages import profiles
+
+    shop = generate_shop(Synthetic(n_users=300, n_items=80, days=63), 5)  # 63 days: the churn model runs
+    runs = {}
+    for engine, base in (("spark", {"engine": "spark", "spark_master": spark_cluster}), ("embedded", {})):
+        root = tmp_path / engine
+        for name in ("events", "items"):
+            write_parquet(getattr(shop, name), root / "validated" / f"{name}.parquet")
+        write_item_vectors(root)
+        paths = {name: str(root / name) for name in ("validated", "embeddings", "profiles", "reports", "raw")}
+        base = {**base, "bucket_events": max(1, len(shop.events) // 4)}
+        profiles.run(from_dict(Params, {"base": base, "paths": paths, "profiles": {"pca_components": 8}}))
+        runs[engine] = read_json(root / "reports" / "profiles" / "metrics.json")
+    assert "skipped" not in runs["spark"]["churn"]
+    assert rounded_floats(runs["spark"]) == rounded_floats(runs["embedded"])
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "spark" / "profiles" / "profiles.parquet"),
+        pd.read_parquet(tmp_path / "embedded" / "profiles" / "profiles.parquet"),
+        check_exact=False, rtol=1e-6, atol=1e-6,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 TINY_PARAMS = {
@@ -54,3 +56,32 @@ def copy_project(root: Path, names: tuple[str, ...] = ("dvc.yaml", "src", ".dvci
             shutil.copy2(source, root / name)
     write_tiny_params(root, **sections)
     return root
+
+
+def write_item_vectors(root: Path, seed: int = 3, dim: int = 16) -> None:
+    """Item vectors for every validated item: fixed random unit vectors.
+
+    The embed stage is not under test here (its MiniLM run on the 55k Taobao items takes minutes);
+    the profiles read whatever item vectors they are given, the same ones in both runs.
+    """
+    from shopseq.embeddings.vectors import (
+        ITEMS_FILE, REVIEWS_FILE, ItemVectors, ReviewVectors, save_item_vectors, save_review_vectors,
+    )
+
+    items = pd.read_parquet(root / "validated" / "items.parquet", columns=["item_id"])["item_id"].astype(str)
+    vectors = np.random.default_rng(seed).normal(size=(len(items), dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    (root / "embeddings").mkdir(parents=True, exist_ok=True)
+    save_item_vectors(root / "embeddings" / ITEMS_FILE, ItemVectors(ids=items.to_numpy(), vectors=vectors))
+    empty = ReviewVectors(user_ids=np.array([], dtype=str), item_ids=np.array([], dtype=str),
+                          ts=np.array([], dtype="datetime64[ns]"), vectors=np.zeros((0, dim), np.float32))
+    save_review_vectors(root / "embeddings" / REVIEWS_FILE, empty)
+
+
+def rounded_floats(value):
+    """Metrics with floats to 4 places (they are written rounded to 4 or 6)."""
+    if isinstance(value, dict):
+        return {k: rounded_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded_floats(v) for v in value]
+    return round(value, 4) if isinstance(value, float) else value

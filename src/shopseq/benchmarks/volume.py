@@ -8,6 +8,10 @@ local Spark JVM and its Python workers are in that tree). Rows of `volume.json`:
 Row counts: `ingest` counts the source rows in, the events it wrote and the rows it rejected
 (which `validate` quarantines); `validate` reports its summary's totals (all tables); later
 stages read every validated event and neither drop nor quarantine one (accepted = in).
+
+`profiles` reads the embed stage's item vectors. Growing keeps the sample's catalogue, so the
+vectors embedded once for the sample (`embeddings`: that run's `paths.embeddings` folder) are
+copied in for every size rather than re-embedding the same items each time.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from shopseq.io import read_json, write_json
 log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "validate", "sequences")
+NEEDS_EMBEDDINGS = ("profiles",)  # stages that read paths.embeddings
 ENGINES = ("embedded", "spark")
 RESULT_FILE = "volume.json"
 
@@ -42,6 +47,7 @@ def run_volume(
     stages: tuple[str, ...] = STAGES,
     src: Path | None = None,
     keep_data: bool = False,
+    embeddings: Path | None = None,
 ) -> dict[str, Any]:
     """Grow `sample` to each size, run `stages` on it, write and return `out/volume.json`.
 
@@ -52,15 +58,24 @@ def run_volume(
             one (an older checkout, to measure old and new code side by side on one machine).
             Its params must not know `base.engine`, so none is written; rows say `pandas`.
         keep_data: keep each size's grown CSV and stage outputs (otherwise removed after it).
+        embeddings: the embed stage's output for `sample` (same catalogue as every grown size);
+            required when `stages` holds a stage that reads embeddings (`profiles`).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if embeddings is None and any(stage in NEEDS_EMBEDDINGS for stage in stages):
+        raise ValueError(
+            f"stages {', '.join(s for s in stages if s in NEEDS_EMBEDDINGS)} read item vectors: pass the embed "
+            "stage's output for the sample (--embeddings DIR, its paths.embeddings folder)"
+        )
     rows: list[dict[str, Any]] = []
     result: dict[str, Any] = {"source": source, "sample": str(sample), "rows": rows}
     for events in sizes:
         work = out / "work" / str(events)
         csv = grow_sample(source, sample, events, work / "input" / f"{source}.csv")
         params = _work_params(params_file, source, csv, work, None if src else engine)
+        if embeddings is not None:
+            _copy_embeddings(Path(embeddings), params)
         for stage in stages:
             row = _timed_stage(stage, params, work, src)
             row.update(events=events, engine="pandas" if src else engine, **_row_counts(stage, work, events))
@@ -85,6 +100,17 @@ def _work_params(params_file: Path, source: str, csv: Path, work: Path, engine: 
     path = work / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def _copy_embeddings(embeddings: Path, params: Path) -> None:
+    """Put the sample's embed output where this size's `paths.embeddings` points."""
+    import shutil
+
+    target = Path(yaml.safe_load(params.read_text())["paths"]["embeddings"])
+    if not (embeddings / "items.npz").exists():
+        raise FileNotFoundError(f"--embeddings {embeddings}: no items.npz there (an embed stage's output folder?)")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(embeddings, target)
 
 
 def _timed_stage(stage: str, params: Path, work: Path, src: Path | None) -> dict[str, Any]:

@@ -63,9 +63,31 @@ def build_profiles(
     as_of = f.utc_timestamp(as_of)
     named, prepared = behaviour_features(events, items, as_of, params)
     users = pd.Index(named.index.astype("string"), name=s.USER_ID)
-
     text = decayed_item_vectors(prepared, item_vectors, users, as_of, params.text_half_life_days)  # (U, H)
-    review_text, n_reviews = mean_review_vectors(reviews, users, as_of, item_vectors.dim)  # (U, H), (U,)
+    return finish_profiles(named, text, as_of, params, reviews, item_vectors.dim, seed)
+
+
+def finish_profiles(
+    named: pd.DataFrame,
+    text: np.ndarray,
+    as_of: pd.Timestamp,
+    params: Profiles,
+    reviews: ReviewVectors | None,
+    dim: int,
+    seed: int = 0,
+) -> ProfileTable:
+    """The profile table from every user's named features and decayed item text (rows of `named`).
+
+    Adds each user's review text and count, then reduces [features | text] with PCA over all
+    users; `build_profiles` and the bucketed build (`profiles.scale`) both end here.
+
+    Args:
+        named: `behaviour_features` of every user, sorted by user id.
+        text: (U, H) `decayed_item_vectors` in the rows of `named`.
+        dim: the item vectors' width H.
+    """
+    users = pd.Index(named.index.astype("string"), name=s.USER_ID)
+    review_text, n_reviews = mean_review_vectors(reviews, users, as_of, dim)  # (U, H), (U,)
     named["n_reviews"] = n_reviews
 
     numeric = [c for c in named.columns if c != "top_category"]
@@ -92,10 +114,41 @@ def build_profiles(
     )
 
 
+@dataclass(frozen=True)
+class Population:
+    """What each user's features are measured against: statistics over every user before one cut.
+
+    Attributes:
+        medians: median price per category (`features.category_median_prices`).
+        frequent: the categories that get a share column (`features.frequent_categories`).
+        price: the price scores fitted over all users together (`features.fit_price_population`).
+    """
+
+    medians: pd.Series
+    frequent: list
+    price: f.PriceFits
+
+
+def population_of(prepared: pd.DataFrame, items: pd.DataFrame, params: Profiles) -> Population:
+    """The population statistics of a whole table of prepared events (all users, one cut)."""
+    medians = f.category_median_prices(items, prepared)
+    priced = f.with_log_relative(prepared, medians)
+    fits = f.fit_price_population(f.view_conversions(priced), f.free_choices(priced))
+    return Population(medians, f.frequent_categories(prepared, params.max_categories), fits)
+
+
 def behaviour_features(
-    events: pd.DataFrame, items: pd.DataFrame, as_of: str | pd.Timestamp, params: Profiles
+    events: pd.DataFrame,
+    items: pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    params: Profiles,
+    population: Population | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The named behaviour features of every user from events strictly before `as_of`.
+
+    Args:
+        population: the statistics the features are measured against; by default those of
+            `events` (a bucket of users passes the whole table's, `profiles.scale`).
 
     Returns:
         (features indexed by user id, sorted; the prepared events before `as_of`).
@@ -108,14 +161,14 @@ def behaviour_features(
     if past.empty:
         raise ValueError(f"events: none before as_of {as_of.isoformat()}; nothing to build profiles from")
     prepared = f.prepare_events(past, items, pd.Timedelta(minutes=params.session_gap_minutes))
-    medians = f.category_median_prices(items, prepared)
+    population = population_of(prepared, items, params) if population is None else population
     named = pd.concat(
         [
             f.activity_features(prepared, as_of),
             f.funnel_features(prepared),
             f.monetary_features(prepared),
-            f.category_features(prepared, params.max_categories),
-            f.price_features(prepared, medians),
+            f.category_features(prepared, params.max_categories, population.frequent),
+            f.price_features(prepared, population.medians, population.price),
             f.churn_features(prepared, as_of),
         ],
         axis=1,

@@ -55,19 +55,33 @@ def churn_labels(events: pd.DataFrame, cut: str | pd.Timestamp, days: int) -> pd
         ValueError: `days` < 1, or the events end before cut + days (the label would be unknown).
     """
     cut = utc_timestamp(cut)
-    if days < 1:
-        raise ValueError(f"churn label horizon must be >= 1 day, got {days}")
-    if events.empty or events[s.TS].max() < cut + (days - 1) * DAY:
-        last = "none" if events.empty else events[s.TS].max().isoformat()
-        raise ValueError(
-            f"churn labels as of {cut.isoformat()} need events until {(cut + days * DAY).isoformat()}; "
-            f"the last event is {last}"
-        )
+    check_label_window(None if events.empty else events[s.TS].max(), cut, days)
+    return user_labels(events, cut, days)
+
+
+def user_labels(events: pd.DataFrame, cut: pd.Timestamp, days: int) -> pd.Series:
+    """`churn_labels` of the users in `events`, without checking that the data reaches cut + days.
+
+    Each user's label reads only that user's events, so a bucket of whole users gets the labels
+    the whole table gives them (the caller checks the table's end once, `check_label_window`).
+    """
     before = events.loc[events[s.TS] < cut, s.USER_ID].unique()
     window = events[(events[s.TS] >= cut) & (events[s.TS] < cut + days * DAY)]
     came_back = set(window[s.USER_ID].unique())
     users = pd.Index(sorted(before), name=s.USER_ID)
     return pd.Series([0 if u in came_back else 1 for u in users], index=users, name="churned", dtype="int64")
+
+
+def check_label_window(last_event: pd.Timestamp | None, cut: pd.Timestamp, days: int) -> None:
+    """Raise ValueError unless `days` >= 1 and the data (last event `last_event`) reaches cut + days."""
+    if days < 1:
+        raise ValueError(f"churn label horizon must be >= 1 day, got {days}")
+    if last_event is None or last_event < cut + (days - 1) * DAY:
+        last = "none" if last_event is None else last_event.isoformat()
+        raise ValueError(
+            f"churn labels as of {cut.isoformat()} need events until {(cut + days * DAY).isoformat()}; "
+            f"the last event is {last}"
+        )
 
 
 def churn_feature_columns(features: pd.DataFrame) -> list[str]:
@@ -165,15 +179,31 @@ def evaluate_churn(
     Raises:
         ValueError: the data is too short for two cuts with history before the first.
     """
+    data = ChurnData(events[s.TS].min(), build_features, lambda cut: churn_labels(events, cut, days))
+    return evaluate_churn_on(data, end, days, seed)
+
+
+@dataclass(frozen=True)
+class ChurnData:
+    """What the churn model reads, without the events in memory (the bucketed build gives it so).
+
+    Attributes:
+        first_event: the earliest event's time (is there history before the first cut?).
+        features: features of every user as of a cut.
+        labels: `churn_labels` as of a cut.
+    """
+
+    first_event: pd.Timestamp
+    features: FeatureBuilder
+    labels: Callable[[pd.Timestamp], pd.Series]
+
+
+def evaluate_churn_on(data: ChurnData, end: pd.Timestamp, days: int, seed: int = 0) -> tuple[dict, ChurnModel]:
+    """`evaluate_churn` from `data`: the bucketed build (`profiles.scale`) reads it from its parts."""
     train_cut, test_cut = churn_cuts(end, days)
-    if events[s.TS].min() >= train_cut - days * DAY:
-        span = (end - events[s.TS].min()) / DAY
-        raise ValueError(
-            f"churn evaluation needs at least {3 * days} days of events (history, a training and a test "
-            f"window of {days} days each); the data spans {span:.1f} days"
-        )
-    train_x, test_x = build_features(train_cut), build_features(test_cut)
-    train_y, test_y = churn_labels(events, train_cut, days), churn_labels(events, test_cut, days)
+    check_churn_span(data.first_event, end, days)
+    train_x, test_x = data.features(train_cut), data.features(test_cut)
+    train_y, test_y = data.labels(train_cut), data.labels(test_cut)
     model, rule = fit_churn_model(train_x, train_y, seed), fit_recency_rule(train_x, train_y)
     test = test_x.join(test_y, how="inner")
     outcomes = test["churned"].to_numpy()
@@ -196,6 +226,17 @@ def evaluate_churn(
     return metrics, fit_churn_model(test_x, test_y, seed)
 
 
+def check_churn_span(first_event: pd.Timestamp, end: pd.Timestamp, days: int) -> None:
+    """Raise ValueError when the data is too short for two cuts with history before the first."""
+    train_cut, _ = churn_cuts(end, days)
+    if first_event >= train_cut - days * DAY:
+        span = (end - first_event) / DAY
+        raise ValueError(
+            f"churn evaluation needs at least {3 * days} days of events (history, a training and a test "
+            f"window of {days} days each); the data spans {span:.1f} days"
+        )
+
+
 def churn_risk(
     events: pd.DataFrame, items: pd.DataFrame, end: pd.Timestamp, params: Profiles, seed: int = 0
 ) -> tuple[pd.Series | None, dict]:
@@ -210,12 +251,20 @@ def churn_risk(
     def build(as_of: pd.Timestamp) -> pd.DataFrame:
         return behaviour_features(events, items, as_of, params)[0]
 
+    def labels(cut: pd.Timestamp) -> pd.Series:
+        return churn_labels(events, cut, params.churn_days)
+
+    return churn_risk_from(ChurnData(events[s.TS].min(), build, labels), end, params, seed)
+
+
+def churn_risk_from(data: ChurnData, end: pd.Timestamp, params: Profiles, seed: int = 0) -> tuple[pd.Series | None, dict]:
+    """`churn_risk` from `data` (features and labels as of a cut) rather than the events."""
     try:
-        metrics, model = evaluate_churn(events, build, end, params.churn_days, seed)
+        metrics, model = evaluate_churn_on(data, end, params.churn_days, seed)
     except ValueError as error:
         log.warning("churn risk skipped: %s", error)
         return None, {"horizon_days": params.churn_days, "skipped": str(error)}
-    return model.predict(build(end)), metrics
+    return model.predict(data.features(end)), metrics
 
 
 def truth_auc(risk: pd.Series, truth: pd.DataFrame) -> tuple[float | None, int]:

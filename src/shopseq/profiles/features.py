@@ -7,6 +7,8 @@ no cart-per-view rate); counts and shares are never NaN.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,7 @@ UNITS = "units"  # quantity, 1 when the event does not say
 SESSION = "session_key"  # session id, or a derived one for events without a session id
 PRICE_SIGNAL_PRIOR = 5.0  # pseudo-views at the category mean: shrinks the choice score of users with few views
 CATEGORY_SHARE_PREFIX = "category_share__"
+MOVE_FROM, MOVE_TO = "from", "to"  # a view's previous item in its session, and its own item
 
 
 def utc_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
@@ -85,7 +88,7 @@ def activity_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame
 
 def funnel_features(events: pd.DataFrame) -> pd.DataFrame:
     """Counts per event type and the funnel rates cart/view, purchase/cart, purchase/view."""
-    counts = pd.crosstab(events[s.USER_ID], events[s.EVENT_TYPE])
+    counts = events.groupby([s.USER_ID, s.EVENT_TYPE]).size().unstack(fill_value=0)  # crosstab's counts, vectorised
     views, carts, purchases = (_column(counts, kind) for kind in (s.VIEW, s.CART, s.PURCHASE))
     return pd.DataFrame(
         {
@@ -113,35 +116,108 @@ def monetary_features(events: pd.DataFrame) -> pd.DataFrame:
     ).rename_axis(s.USER_ID)
 
 
-def category_features(events: pd.DataFrame, max_categories: int) -> pd.DataFrame:
+def frequent_categories(events: pd.DataFrame, max_categories: int) -> list:
+    """The `max_categories` most frequent known categories of `events`, ties in order of first appearance."""
+    return list(events[s.CATEGORY].dropna().value_counts().index[:max_categories])
+
+
+def category_features(events: pd.DataFrame, max_categories: int, frequent: list | None = None) -> pd.DataFrame:
     """Share of each user's events per category (the `max_categories` most frequent), top category.
 
     Events of items without a known category are left out of the shares.
+
+    Args:
+        frequent: the categories that get a share column; by default the most frequent of
+            `events` (`frequent_categories`). A bucket of users passes the whole table's.
     """
     known = events[events[s.CATEGORY].notna()]
     users = pd.Index(events[s.USER_ID].unique(), name=s.USER_ID)
+    frequent = frequent_categories(known, max_categories) if frequent is None else frequent
     if known.empty:
-        top = pd.Series(pd.NA, index=users, dtype="string")
-        return pd.DataFrame({"top_category": top, "top_category_share": 0.0, "n_categories": 0.0})
-    shares = pd.crosstab(known[s.USER_ID], known[s.CATEGORY], normalize="index").reindex(users, fill_value=0.0)
-    frequent = known[s.CATEGORY].value_counts().index[:max_categories]
-    out = shares[frequent].add_prefix(CATEGORY_SHARE_PREFIX).astype("float64")
-    has_any = shares.sum(axis=1) > 0
-    out["top_category"] = shares.idxmax(axis=1).astype("string").where(has_any, pd.NA)
-    out["top_category_share"] = shares.max(axis=1)
-    out["n_categories"] = (shares > 0).sum(axis=1).astype("float64")
+        out = pd.DataFrame(0.0, index=users, columns=[CATEGORY_SHARE_PREFIX + str(c) for c in frequent])
+        out["top_category"] = pd.Series(pd.NA, index=users, dtype="string")
+        out["top_category_share"] = 0.0
+        out["n_categories"] = 0.0
+        return out
+    # Counts per (user, category) as a long table: a dense users x categories matrix (what
+    # pd.crosstab builds, one Python call per pair) is slow and grows with the catalogue.
+    counts = known.groupby([s.USER_ID, s.CATEGORY], sort=True).size().rename("n").reset_index()  # (pairs,)
+    total = counts.groupby(s.USER_ID)["n"].sum()  # events with a known category per user
+    counts["share"] = counts["n"] / counts[s.USER_ID].map(total)
+    wide = counts[counts[s.CATEGORY].isin(frequent)]
+    # pivot fails on no rows (no share category, or none of them in a bucket): all shares are 0 then
+    wide = wide.pivot(index=s.USER_ID, columns=s.CATEGORY, values="share") if len(wide) else pd.DataFrame()
+    out = wide.reindex(index=users, columns=frequent).fillna(0.0).astype("float64")
+    out.columns = [CATEGORY_SHARE_PREFIX + str(c) for c in frequent]
+    # The top category: the largest count, ties to the first category in sorted order (as idxmax
+    # over crosstab's sorted columns picks it).
+    top = counts.sort_values([s.USER_ID, "n", s.CATEGORY], ascending=[True, False, True], kind="stable")
+    top = top.drop_duplicates(s.USER_ID).set_index(s.USER_ID)
+    out["top_category"] = top[s.CATEGORY].reindex(users).astype("string")
+    out["top_category_share"] = (top["n"] / total).reindex(users).fillna(0.0).astype("float64")
+    out["n_categories"] = counts.groupby(s.USER_ID).size().reindex(users, fill_value=0).astype("float64")
     return out
 
 
-def category_median_prices(items: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """Median catalogue price per category; the median event price where the catalogue has none."""
+def category_median_prices(
+    items: pd.DataFrame, events: pd.DataFrame | None, observed: pd.Series | None = None
+) -> pd.Series:
+    """Median catalogue price per category; the median event price where the catalogue has none.
+
+    Args:
+        events: prepared events, for the median unit price per category.
+        observed: that median when computed elsewhere (over buckets of users, in SQL); then
+            `events` is not read.
+    """
     catalogue = items.dropna(subset=[s.CATEGORY, s.PRICE]).groupby(s.CATEGORY)[s.PRICE].median()
-    observed = events.dropna(subset=[s.CATEGORY, UNIT_PRICE]).groupby(s.CATEGORY)[UNIT_PRICE].median()
+    if observed is None:
+        observed = events.dropna(subset=[s.CATEGORY, UNIT_PRICE]).groupby(s.CATEGORY)[UNIT_PRICE].median()
     medians = catalogue.combine_first(observed)
     return medians[medians > 0]
 
 
-def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
+@dataclass(frozen=True)
+class PriceFits:
+    """The population fits behind the price features: per-user scores fitted over all users together.
+
+    Attributes:
+        choice: price_choice_score per user with freely chosen priced views.
+        slope: price_conversion_slope per user with priced views.
+        slope_fill: the slope of a user without one (the population mean; 0 without any).
+        sensitivity: price_sensitivity per user with priced views or choices.
+    """
+
+    choice: pd.Series
+    slope: pd.Series
+    slope_fill: float
+    sensitivity: pd.Series
+
+
+def with_log_relative(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
+    """Prepared events with `relative` (unit price / category median) and its log (NaN where unknown)."""
+    relative = events[UNIT_PRICE] / events[s.CATEGORY].map(medians).astype("float64")
+    return events.assign(relative=relative, log_relative=np.log(relative.where(relative > 0)))
+
+
+def fit_price_population(views: pd.DataFrame, choices: pd.DataFrame) -> PriceFits:
+    """Fit the price scores over all users at once (empirical Bayes: one population prior).
+
+    Args:
+        views: `view_conversions` of every user.
+        choices: `free_choices` of every user.
+    """
+    evidence = price.choice_evidence(choices)
+    mean_variance = float(evidence["V"].sum() / max(len(choices), 1))  # category variance of one view
+    slope = price.conversion_slopes(views)
+    return PriceFits(
+        choice=evidence["R"] / (evidence["V"] + PRICE_SIGNAL_PRIOR * mean_variance),
+        slope=slope,
+        slope_fill=float(slope.mean()) if slope.notna().any() else 0.0,
+        sensitivity=price.sensitivity_scores(views, evidence),
+    )
+
+
+def price_features(events: pd.DataFrame, medians: pd.Series, fits: PriceFits | None = None) -> pd.DataFrame:
     """Price sensitivity from what users pick and what they convert on, relative to the category.
 
     - cheap_purchase_share: share of purchases priced below their category's median (NaN: none).
@@ -157,10 +233,13 @@ def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
       the conversion slope and the choice tilt, their ratio fitted by marginal likelihood
       (`price.sensitivity_scores`); 0 is the average user, higher is more sensitive. An event's
       price is the price paid, so carts on discounted views count as reactions to price changes.
+
+    Args:
+        fits: the population fits; by default fitted on `events` (a bucket of users passes the
+            fits over every user, `fit_price_population`).
     """
-    median = events[s.CATEGORY].map(medians).astype("float64")
-    relative = events[UNIT_PRICE] / median  # NaN where price or category median is unknown
-    log_relative = np.log(relative.where(relative > 0))
+    priced = with_log_relative(events, medians)
+    relative = priced["relative"]  # NaN where price or category median is unknown
     is_purchase = (events[s.EVENT_TYPE] == s.PURCHASE) & relative.notna()
     frame = pd.DataFrame(
         {
@@ -171,22 +250,15 @@ def price_features(events: pd.DataFrame, medians: pd.Series) -> pd.DataFrame:
     )
     by_user = frame.groupby(s.USER_ID)
     users = by_user.size().index
-    priced = events.assign(log_relative=log_relative)
-    views = view_conversions(priced)
-    choices = free_choices(priced)
-    evidence = price.choice_evidence(choices)
-    mean_variance = float(evidence["V"].sum() / max(len(choices), 1))  # category variance of one view
-    choice = (evidence["R"] / (evidence["V"] + PRICE_SIGNAL_PRIOR * mean_variance)).reindex(users, fill_value=0.0)
-    slope = price.conversion_slopes(views).reindex(users)
-    slope = slope.fillna(float(slope.mean()) if slope.notna().any() else 0.0)
-    sensitivity = price.sensitivity_scores(views, evidence).reindex(users, fill_value=0.0)
+    if fits is None:
+        fits = fit_price_population(view_conversions(priced), free_choices(priced))
     return pd.DataFrame(
         {
             "cheap_purchase_share": by_user["cheap"].mean(),
             "price_paid_ratio": by_user["paid_ratio"].mean(),
-            "price_choice_score": choice.fillna(0.0),
-            "price_conversion_slope": slope,
-            "price_sensitivity": sensitivity,
+            "price_choice_score": fits.choice.reindex(users, fill_value=0.0).fillna(0.0),
+            "price_conversion_slope": fits.slope.reindex(users).fillna(fits.slope_fill),
+            "price_sensitivity": fits.sensitivity.reindex(users, fill_value=0.0),
         }
     )
 
@@ -206,6 +278,25 @@ def view_conversions(events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def view_moves(events: pd.DataFrame) -> pd.DataFrame:
+    """Every view with the item viewed before it in its session (`from`, NA for a session's first view).
+
+    Args:
+        events: prepared events with a `log_relative` column.
+
+    Returns:
+        Columns user_id, from, to, category, x (log relative price), one row per view, each
+        user's views in time order.
+    """
+    views = events.loc[events[s.EVENT_TYPE] == s.VIEW, [s.USER_ID, s.ITEM_ID, SESSION, s.TS, s.CATEGORY, "log_relative"]]
+    views = views.sort_values([s.USER_ID, s.TS], kind="stable")
+    previous = views.groupby([s.USER_ID, SESSION], sort=False)[s.ITEM_ID].shift()
+    return pd.DataFrame(
+        {s.USER_ID: views[s.USER_ID], MOVE_FROM: previous, MOVE_TO: views[s.ITEM_ID],
+         s.CATEGORY: views[s.CATEGORY], "x": views["log_relative"]}
+    )
+
+
 def free_choices(events: pd.DataFrame) -> pd.DataFrame:
     """Priced views a user chose, not followed from a link: the evidence of what prices a user picks.
 
@@ -220,16 +311,13 @@ def free_choices(events: pd.DataFrame) -> pd.DataFrame:
     Returns:
         Columns user_id, category, x (log relative price), one row per freely chosen priced view.
     """
-    views = events.loc[events[s.EVENT_TYPE] == s.VIEW, [s.USER_ID, s.ITEM_ID, SESSION, s.TS, s.CATEGORY, "log_relative"]]
-    views = views.sort_values([s.USER_ID, s.TS], kind="stable")
-    previous = views.groupby([s.USER_ID, SESSION], sort=False)[s.ITEM_ID].shift()
-    moves = pd.DataFrame({"from": previous, "to": views[s.ITEM_ID], s.USER_ID: views[s.USER_ID]}).dropna()
-    walkers = moves.groupby(["from", "to"])[s.USER_ID].nunique()
+    moves = view_moves(events)
+    walkers = moves[[MOVE_FROM, MOVE_TO, s.USER_ID]].dropna().groupby([MOVE_FROM, MOVE_TO])[s.USER_ID].nunique()
     shared = pd.Series(
-        walkers.reindex(pd.MultiIndex.from_arrays([previous, views[s.ITEM_ID]])).to_numpy(), index=views.index
+        walkers.reindex(pd.MultiIndex.from_arrays([moves[MOVE_FROM], moves[MOVE_TO]])).to_numpy(), index=moves.index
     ).fillna(0.0) >= 2
-    chosen = views[~shared & views["log_relative"].notna()]
-    return pd.DataFrame({s.USER_ID: chosen[s.USER_ID], s.CATEGORY: chosen[s.CATEGORY], "x": chosen["log_relative"]})
+    chosen = moves[~shared & moves["x"].notna()]
+    return pd.DataFrame({s.USER_ID: chosen[s.USER_ID], s.CATEGORY: chosen[s.CATEGORY], "x": chosen["x"]})
 
 
 def churn_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

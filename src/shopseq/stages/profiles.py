@@ -1,7 +1,8 @@
 """Stage `profiles`: validated events + embeddings -> `data/profiles/profiles.parquet`.
 
 Profiles describe every user as of the end of the data (the midnight after the last event),
-with a churn risk from a model trained and checked on earlier cuts. With the synthetic source,
+with a churn risk from a model trained and checked on earlier cuts. Events that outnumber one
+user bucket (`base.bucket_events`) are profiled bucket by bucket (`profiles.scale`). With the synthetic source,
 the price sensitivity score and the churn risk are checked against the generator's truth.
 """
 
@@ -24,23 +25,26 @@ CHURN_RISK = "churn_risk"
 def run(params: Params) -> None:
     from shopseq.embeddings import load_item_vectors, load_review_vectors
     from shopseq.embeddings.vectors import ITEMS_FILE, REVIEWS_FILE
+    from shopseq.engine.embedded import count_rows
     from shopseq.profiles import build_profiles, end_of_data, price_sensitivity_spearman
     from shopseq.profiles.churn import churn_risk, truth_auc
 
     validated, embeddings = Path(params.paths.validated), Path(params.paths.embeddings)
-    events = s.conform(read_parquet(validated / "events.parquet"), s.EVENTS)
     items = s.conform(read_parquet(validated / "items.parquet"), s.ITEMS)
-    end = end_of_data(events)
-    table = build_profiles(
-        events,
-        items,
-        load_item_vectors(embeddings / ITEMS_FILE),
-        end,
-        params.profiles,
-        reviews=load_review_vectors(embeddings / REVIEWS_FILE),
-        seed=params.base.seed,
-    )
-    risk, churn_metrics = churn_risk(events, items, end, params.profiles, params.base.seed)
+    item_vectors = load_item_vectors(embeddings / ITEMS_FILE)
+    reviews = load_review_vectors(embeddings / REVIEWS_FILE)
+    if count_rows(validated / "events.parquet") > params.base.bucket_events:  # out of core, per user bucket
+        from shopseq.profiles.scale import build_profiles_in_buckets
+
+        table, risk, churn_metrics = build_profiles_in_buckets(
+            validated / "events.parquet", items, item_vectors, params.profiles, params.base,
+            Path(params.paths.profiles).parent / ".profiles.work", reviews, params.base.seed,
+        )
+    else:
+        events = s.conform(read_parquet(validated / "events.parquet"), s.EVENTS)
+        end = end_of_data(events)
+        table = build_profiles(events, items, item_vectors, end, params.profiles, reviews=reviews, seed=params.base.seed)
+        risk, churn_metrics = churn_risk(events, items, end, params.profiles, params.base.seed)
     frame = table.frame
     frame[CHURN_RISK] = frame[s.USER_ID].map(risk) if risk is not None else float("nan")
     frame[CHURN_RISK] = frame[CHURN_RISK].astype("float64")

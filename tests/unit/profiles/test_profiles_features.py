@@ -14,8 +14,10 @@ from shopseq.embeddings import ItemVectors
 from shopseq.profiles import build_profiles, end_of_data
 from shopseq.profiles.features import (
     PRICE_SIGNAL_PRIOR,
+    category_features,
     conversion_slopes,
     free_choices,
+    frequent_categories,
     prepare_events,
     session_keys,
 )
@@ -191,3 +193,31 @@ def test_a_shop_without_prices_or_categories_still_gets_profiles():
     assert frame["price_sensitivity"].eq(0).all()  # no priced event: the prior, no opinion
     assert frame["top_category"].isna().all() and frame["n_categories"].eq(0).all()
     assert not any(c.startswith("category_share__") for c in frame.columns)
+
+
+def test_frequent_categories_break_ties_by_first_appearance():
+    frame = pd.DataFrame({s.CATEGORY: pd.array(["b", "a", None, "c", "a", "b", "c", "d"], dtype="string")})
+    assert frequent_categories(frame, 3) == ["b", "a", "c"]  # b, a and c twice each; b first seen
+
+
+def test_a_bucket_gets_the_share_columns_of_the_whole_table_even_for_categories_it_lacks():
+    prepared = prepare_events(events(), items(), pd.Timedelta(minutes=30))
+    whole = category_features(prepared, max_categories=5)
+    bucket = prepared[prepared[s.USER_ID] == "u2"]  # one user: the bucket's own counts would differ
+    given = category_features(bucket, max_categories=5, frequent=["b", "a", "z"])
+    assert list(given.columns[:3]) == ["category_share__b", "category_share__a", "category_share__z"]
+    assert given.loc["u2", "category_share__z"] == 0.0
+    for column in ("category_share__a", "category_share__b", "top_category", "top_category_share", "n_categories"):
+        assert given.loc["u2", column] == whole.loc["u2", column], column
+
+
+@pytest.mark.parametrize("frequent", [[], ["z"]])
+def test_a_bucket_without_any_share_category_gets_zero_shares_and_its_own_top_category(frequent):
+    prepared = prepare_events(events(), items(), pd.Timedelta(minutes=30))
+    given = category_features(prepared, max_categories=5, frequent=frequent)
+    assert list(given.columns) == [f"category_share__{c}" for c in frequent] + [
+        "top_category", "top_category_share", "n_categories"]
+    assert (given.filter(like="category_share__") == 0.0).all().all()
+    whole = category_features(prepared, max_categories=5)
+    pd.testing.assert_frame_equal(given[["top_category", "top_category_share", "n_categories"]],
+                                  whole[["top_category", "top_category_share", "n_categories"]])
