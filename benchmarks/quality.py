@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from recbole_peer import MODELS as PEER_MODELS  # noqa: E402  (stdlib only at import: no RecBole needed)
 from recbole_peer import split_digest  # noqa: E402
+from results_paths import portable_json, portable_text  # noqa: E402
 from shopseq.benchmarks.quality import BASELINE_ROWS, markdown_table  # noqa: E402
 from shopseq.benchmarks.quality_choice import add_choice_and_comparisons  # noqa: E402
 
@@ -81,51 +82,12 @@ def main() -> None:
     if unknown := set(args.peer_models.split(",")) - set(PEER_MODELS):
         parser.error(f"--peer-models: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PEER_MODELS)}")
 
+    args.data, args.out = args.data.resolve(), args.out.resolve()  # the benchmark runs in the repository root
     shopseq = str(Path(sys.executable).with_name("shopseq"))
     for name in filter(None, args.only.split(",")):
-        source, relative, extra = DATASETS[name]
         out = args.out / "quality" / name
-        if args.peer_only:
-            if (out / "quality.json").exists() and (out / "split").exists():
-                run_peer(args, out)
-                refresh_comparisons(out)
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        previous = previous_peer(out)
-        for stale in ("quality.json", "quality.md", "skipped.txt"):
-            (out / stale).unlink(missing_ok=True)
-        command = [shopseq, "--params", str(ROOT / "params.yaml"), "--no-verbose", "benchmark", "quality",
-                   "--source", source, "--out", str(out), "--families", args.families, "--text", args.text, *extra]
-        if relative is not None:
-            command += ["--path", str(args.data / relative)]
-        for option, value in (("--epochs", args.epochs), ("--max-users", args.max_users), ("--max-targets", args.max_targets),
-                              ("--seeds", args.seeds)):
-            if value is not None:
-                command += [option, str(value)]
-        shown = shlex.join(["shopseq", *command[1:]]).replace(str(ROOT) + "/", "").replace(str(args.data), "$DATA")
-        (out / "command.txt").write_text(shown + "\n")
-        print(f"== {name}: {shown}", flush=True)
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            skip(out, f"did not finish within {args.timeout:.0f} s")
-            continue
-        if done.returncode < 0:
-            skip(out, f"stopped by signal {-done.returncode}")
-            continue
-        if done.returncode != 0:
-            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-            lines = errors or done.stderr.strip().splitlines()[-1:]
-            skip(out, lines[0].removeprefix("error: ") if lines else f"exit code {done.returncode}")
-            continue
-        if args.peer:
-            run_peer(args, out)
-        elif previous is not None:
-            keep_peer(out, previous)
-        refresh_comparisons(out)
-        print(markdown_table([json.loads((out / "quality.json").read_text())]), flush=True)
-        print(f"   {time.perf_counter() - started:.0f} s", flush=True)
+        run_dataset(args, name, out, shopseq)
+        make_portable(out, args.data)
 
     # The page collects every data set's latest result, so data sets can be rerun one at a time.
     reports, skipped, commands = [], {}, []
@@ -140,6 +102,66 @@ def main() -> None:
     (args.out / "quality.json").write_text(json.dumps({"reports": reports, "skipped": skipped}, indent=2, default=str))
     (args.out / "quality.md").write_text(render(reports, skipped, commands))
     print(f"wrote {args.out / 'quality.md'} and {args.out / 'quality.json'}")
+
+
+def run_dataset(args: argparse.Namespace, name: str, out: Path, shopseq: str) -> None:
+    """One data set: the benchmark in its own process (or, with --peer-only, RecBole's rows only) into `out`."""
+    source, relative, extra = DATASETS[name]
+    if args.peer_only:
+        if (out / "quality.json").exists() and (out / "split").exists():
+            run_peer(args, out)
+            refresh_comparisons(out)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    previous = previous_peer(out)
+    for stale in ("quality.json", "quality.md", "skipped.txt"):
+        (out / stale).unlink(missing_ok=True)
+    command = [shopseq, "--params", str(ROOT / "params.yaml"), "--no-verbose", "benchmark", "quality",
+               "--source", source, "--out", str(out), "--families", args.families, "--text", args.text, *extra]
+    if relative is not None:
+        command += ["--path", str(args.data / relative)]
+    for option, value in (("--epochs", args.epochs), ("--max-users", args.max_users), ("--max-targets", args.max_targets),
+                          ("--seeds", args.seeds)):
+        if value is not None:
+            command += [option, str(value)]
+    shown = portable_text(shlex.join(["shopseq", *command[1:]]), args.data)
+    (out / "command.txt").write_text(shown + "\n")
+    print(f"== {name}: {shown}", flush=True)
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        skip(out, f"did not finish within {args.timeout:.0f} s")
+        return
+    if done.returncode < 0:
+        skip(out, f"stopped by signal {-done.returncode}")
+        return
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        lines = errors or done.stderr.strip().splitlines()[-1:]
+        skip(out, lines[0].removeprefix("error: ") if lines else f"exit code {done.returncode}")
+        return
+    if args.peer:
+        run_peer(args, out)
+    elif previous is not None:
+        keep_peer(out, previous)
+    refresh_comparisons(out)
+    print(markdown_table([json.loads((out / "quality.json").read_text())]), flush=True)
+    print(f"   {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def make_portable(out: Path, data: Path) -> None:
+    """Rewrite what a run left in `out` so it names no path of this machine: `$DATA/...`, repository-relative.
+
+    The benchmark records the `--path` it was given, and a failure's reason may quote one; the
+    committed files must read the same on every machine, as `command.txt` does.
+    """
+    for name in ("quality.md", "skipped.txt", "peer_error.txt", "command.txt"):
+        if (out / name).exists():
+            (out / name).write_text(portable_text((out / name).read_text(), data))
+    if (out / "quality.json").exists():
+        report = portable_json(json.loads((out / "quality.json").read_text()), data)
+        (out / "quality.json").write_text(json.dumps(report, indent=2, default=str))
 
 
 def _hyperparameters(hp: dict | None) -> str:
@@ -157,8 +179,12 @@ def _peer_settings(report: dict) -> list[str]:
     lines = []
     for row in report["rows"]:
         settings = row.get("settings")
-        if not row["model"].startswith("recbole_") or not settings:
-            continue  # rows from before the fair rerun carry no settings; the line above names their epochs
+        if not row["model"].startswith("recbole_"):
+            continue
+        if not settings:  # the `peer` block may already describe a later, fair run of the other model
+            lines.append(f"  - {row['model']}: an older run from before the fair rules (no validation, RecBole's "
+                         "default rate; its epochs are in its command below)")
+            continue
         grid = ", ".join(f"{point['lr']} → {point['valid_ndcg@10']:.4f} ({point['epochs_trained']} epochs)"
                          for point in row.get("lr_grid", []))
         lines.append(f"  - {row['model']}: lr {settings['lr']} chosen on validation NDCG@10 from [{grid}]; "
@@ -177,7 +203,7 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         command += ["--models", args.peer_models]
     if args.peer_lrs:
         command += ["--lrs", args.peer_lrs]
-    shown = "$RECBOLE_PYTHON " + shlex.join(command[1:]).replace(str(ROOT) + "/", "")  # unquoted: a variable to expand
+    shown = "$RECBOLE_PYTHON " + portable_text(shlex.join(command[1:]))  # unquoted: a variable to expand
     print(f"   peer: {shown}", flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
     if done.returncode != 0:
@@ -185,12 +211,22 @@ def run_peer(args: argparse.Namespace, out: Path) -> None:
         (out / "peer_error.txt").write_text(reason + "\n")
         print(f"   peer failed: {reason}", flush=True)
         return
-    # Keep the command of earlier peer rows this run did not replace (SASRec, then GRU4Rec alone).
-    rerun = set(args.peer_models.split(","))
-    kept = [line for line in (out / "command.txt").read_text().splitlines()
-            if "recbole_peer.py" not in line or not _peer_models(line) <= rerun]
-    (out / "command.txt").write_text("\n".join([*kept, shown]) + "\n")
+    lines = [*(out / "command.txt").read_text().splitlines(), shown]
+    (out / "command.txt").write_text("\n".join(current_commands(lines)) + "\n")
     (out / "quality.md").write_text(markdown_table([json.loads((out / "quality.json").read_text())]))
+
+
+def current_commands(lines: list[str]) -> list[str]:
+    """The command lines that made rows still in the report: a peer line goes once later lines retrained all its models.
+
+    SASRec, then GRU4Rec alone keeps both lines; an earlier run of both goes once each has been rerun.
+    """
+    current = []
+    for k, line in enumerate(lines):
+        later = [_peer_models(after) for after in lines[k + 1:] if "recbole_peer.py" in after]
+        if "recbole_peer.py" not in line or not _peer_models(line) <= set().union(*later):
+            current.append(line)
+    return current
 
 
 def _peer_models(command: str) -> set[str]:

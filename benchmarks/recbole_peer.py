@@ -1,10 +1,10 @@
 """RecBole's SASRec and GRU4Rec on exactly the split `shopseq benchmark quality` scored (the peer rows).
 
 Runs in RecBole's own environment (see STACK.md; it pins numpy 1.23 and pandas 2.0, which shopseq
-does not), so it imports nothing from shopseq. It reads `<out>/split/` (written by the benchmark),
-turns it into RecBole benchmark files with one row per prefix, trains each model, ranks the same
-test rows over the full catalogue, and adds `recbole_sasrec` / `recbole_gru4rec` rows to
-`<out>/quality.json`:
+does not), so it imports nothing from shopseq, only its stdlib-only sibling `results_paths.py`. It
+reads `<out>/split/` (written by the benchmark), turns it into RecBole benchmark files with one row
+per prefix, trains each model, ranks the same test rows over the full catalogue, and adds
+`recbole_sasrec` / `recbole_gru4rec` rows to `<out>/quality.json`:
 
     benchmarks/recbole/make_venv.sh /work/recbole-venv      # once: RecBole's pinned environment
     /work/recbole-venv/bin/python benchmarks/recbole_peer.py --out benchmarks/results/quality/synthetic
@@ -37,12 +37,16 @@ import argparse
 import hashlib
 import json
 import resource
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_paths import portable_text, repository_relative  # a stdlib-only sibling: runs in RecBole's venv
 
 MODELS = {"recbole_sasrec": "SASRec", "recbole_gru4rec": "GRU4Rec"}
 MAX_LEN = 50
@@ -79,8 +83,24 @@ def main() -> None:
         report["rows"] = [r for r in report["rows"] if r["model"] != name] + [row]
     report["peer"] = {"library": "recbole", "version": _version(), "epochs": epochs, "patience": patience, "lr_grid": lrs,
                       "split_sha256": split_digest(args.out / "split"),
-                      "command": " ".join([Path(sys.executable).name, *sys.argv])}
+                      "command": recorded_command(sys.argv[1:], args.out)}
     report_file.write_text(json.dumps(report, indent=2, default=str))
+
+
+def recorded_command(argv: list[str], out: Path) -> str:
+    """This run's command line as anyone reruns it from the repository root, naming no path of this machine.
+
+    `$RECBOLE_PYTHON` stands for RecBole's venv python and `--out` is written relative to the
+    repository, whatever the current folder and however the script was called (quality.py passes
+    absolute paths).
+    """
+    words = list(argv)
+    for k, word in enumerate(words):
+        if word.startswith("--out="):
+            words[k] = "--out=" + repository_relative(out)
+        elif k and words[k - 1] == "--out":
+            words[k] = repository_relative(out)
+    return "$RECBOLE_PYTHON benchmarks/recbole_peer.py " + portable_text(shlex.join(words))
 
 
 def fair_budget(report: dict, epochs: int | None, patience: int | None) -> tuple[int, int]:
@@ -144,10 +164,9 @@ def _train_in_process(out: Path, name: str, epochs: int, patience: int, lr: floa
     """One model at one learning rate in a fresh process (so `peak_mb` is its own)."""
     command = [sys.executable, __file__, "--out", str(out), "--epochs", str(epochs), "--patience", str(patience),
                "--one", name, "--lr", str(lr)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its stderr (epoch lines, errors) shows as it runs
     if done.returncode != 0:
-        print(done.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(f"{name} at lr {lr} failed (exit {done.returncode})")
+        raise SystemExit(f"{name} at lr {lr} failed (exit {done.returncode}; its error is above)")
     row = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"{name} lr {lr}: valid NDCG@10 {row['valid_ndcg@10']:.4f}, best epoch {row['best_epoch']} "
           f"of {row['epochs_trained']}, {row['train_seconds']:.0f} s", file=sys.stderr, flush=True)
@@ -157,6 +176,7 @@ def _train_in_process(out: Path, name: str, epochs: int, patience: int, lr: floa
 def train_one(out: Path, name: str, epochs: int, patience: int, lr: float) -> dict:
     """Train RecBole model `name` on `out/split`, evaluate on its test rows; one table row."""
     work = Path(tempfile.mkdtemp(prefix="recbole-"))  # RecBole's files and checkpoints: large, not results
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still removes `work` (finally below)
     try:
         return _train_one(out, name, epochs, patience, lr, work)
     finally:
@@ -185,6 +205,8 @@ def _train_one(out: Path, name: str, epochs: int, patience: int, lr: float, work
 
     def after_epoch(epoch: int, valid_score: float) -> None:
         validated.append((time.perf_counter() - started, float(valid_score)))
+        print(f"{name} lr {lr}: epoch {len(validated)} of at most {epochs}, valid NDCG@10 {float(valid_score):.4f}, "
+              f"{validated[-1][0]:.0f} s", file=sys.stderr, flush=True)  # progress: an epoch takes minutes
 
     trainer.fit(train_data, valid_data, saved=True, show_progress=False, callback_fn=after_epoch)
     train_seconds = time.perf_counter() - started

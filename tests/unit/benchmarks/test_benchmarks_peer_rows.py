@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
-
-
-@pytest.fixture
-def script(monkeypatch):
-    """benchmarks/quality.py as a module (it imports its sibling recbole_peer.py, stdlib only)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("quality_script", BENCHMARKS / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_run(out: Path, rows: list[dict], commands: list[str], test_rows: str = '{"history": ["a"], "target": "b"}\n'):
@@ -151,15 +138,29 @@ def test_a_peer_run_for_one_model_keeps_the_other_models_command(script, tmp_pat
     assert len(commands) == 2 and "--models" not in commands[1]
 
 
+def test_a_run_of_both_peers_is_dropped_once_each_has_been_rerun_alone(script, tmp_path, fake_python):
+    both = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --epochs 6"
+    sasrec = "$RECBOLE_PYTHON benchmarks/recbole_peer.py --out o --models recbole_sasrec --lrs 0.001,0.003"
+    write_run(tmp_path, [row("markov", 0.3)], ["shopseq", both, sasrec])
+    args = argparse.Namespace(peer=str(fake_python), peer_epochs=None, epochs=None, timeout=60.0, peer_lrs="0.001",
+                              peer_models="recbole_gru4rec")
+
+    script.run_peer(args, tmp_path)
+
+    commands = (tmp_path / "command.txt").read_text().splitlines()
+    assert commands[:2] == ["shopseq", sasrec]  # the 6-epoch run of both made no row that is still there
+    assert commands[2].endswith("--models recbole_gru4rec --lrs 0.001") and len(commands) == 3
+
 def test_the_page_names_each_fair_peer_rows_rate_grid_epochs_and_times(script):
     fair = {"model": "recbole_sasrec", "settings": {"lr": 0.003, "max_epochs": 30, "patience": 5}, "best_epoch": 7,
             "epochs_trained": 12, "train_seconds_to_best": 100.2, "train_seconds": 170.0,
             "lr_grid": [{"lr": 0.001, "valid_ndcg@10": 0.1, "epochs_trained": 30},
                         {"lr": 0.003, "valid_ndcg@10": 0.12, "epochs_trained": 12}]}
-    old = row("recbole_gru4rec", 0.1)  # from before the fair rerun: no settings, no line
+    old = row("recbole_gru4rec", 0.1)  # from before the fair rerun: no settings, said so
 
-    [line] = script._peer_settings({"rows": [row("markov", 0.3), fair, old]})
+    line, older = script._peer_settings({"rows": [row("markov", 0.3), fair, old]})
 
+    assert older.startswith("  - recbole_gru4rec: an older run from before the fair rules")
     assert line.startswith("  - recbole_sasrec: lr 0.003 chosen on validation")
     assert "0.001 → 0.1000 (30 epochs), 0.003 → 0.1200 (12 epochs)" in line
     assert "best epoch 7 of 12 (at most 30, patience 5); 100 s to the best epoch, 170 s in total" in line
