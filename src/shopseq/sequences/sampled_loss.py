@@ -98,6 +98,8 @@ def sampled_softmax_loss(
     targets: torch.Tensor,
     candidates: Candidates,
     target_log_q: torch.Tensor,
+    sure_logits: torch.Tensor | None = None,
+    scored_surely: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean cross-entropy of each target against the shared candidates, log-Q corrected.
 
@@ -106,10 +108,21 @@ def sampled_softmax_loss(
         candidate_logits: (M, K) each position's score of every shared candidate.
         targets: (M,) target item indices (to mask accidental hits).
         candidates: the shared candidates and their log-Q.
-        target_log_q: (M,) each target's log-Q.
+        target_log_q: (M,) each target's log-Q (0 for a target that is one of its position's sure candidates).
+        sure_logits: (M, S) scores of items each position counts exactly once, uncorrected (its own
+            history: certain members of the pool, so their log-Q is log 1 = 0); -inf where a
+            position has fewer than S.
+        scored_surely: (M, K) True where a shared candidate is one of that position's sure items,
+            already counted in `sure_logits`, so its draws must not count it a second time.
     """
     corrected = candidate_logits - candidates.log_q[None, :]  # (M, K)
-    corrected = corrected.masked_fill(candidates.items[None, :] == targets[:, None], float("-inf"))  # (M, K)
-    logits = torch.cat([(target_logits - target_log_q)[:, None], corrected], dim=1)  # (M, 1 + K)
+    excluded = candidates.items[None, :] == targets[:, None]  # (M, K) accidental hits
+    if scored_surely is not None:
+        excluded = excluded | scored_surely
+    corrected = corrected.masked_fill(excluded, float("-inf"))  # (M, K)
+    columns = [(target_logits - target_log_q)[:, None], corrected]
+    if sure_logits is not None:
+        columns.append(sure_logits)  # (M, S)
+    logits = torch.cat(columns, dim=1)  # (M, 1 + K [+ S])
     zeros = torch.zeros(len(targets), dtype=torch.long, device=targets.device)  # the target is column 0
     return F.cross_entropy(logits, zeros)
