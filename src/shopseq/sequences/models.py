@@ -202,7 +202,8 @@ class NextItemModel(nn.Module):
         target_seen = ((seq[:, None, :] == targets[:, :, None]) & causal[None]).any(-1)  # (B, T)
         history_kept = causal[None] & first[:, None, :] & (seq[:, None, :] != targets[:, :, None])  # (B, T, T)
         history_kept = history_kept & (seq[:, None, :] != 0)
-        drawn_in_history = matches.cummax(dim=1).values  # (B, T, K): candidate k is at some step s <= t
+        drawn_in_history = matches.to(states.dtype).cumsum(1) > 0  # (B, T, K): candidate k is at some step s <= t
+        # (cumsum, not cummax: cummax over (B, T, K) took seconds per step on the CPU)
         flat = real.nonzero()[:, 0]  # (M,)
         return sampled_softmax_loss(
             target_logits.flatten()[real],
