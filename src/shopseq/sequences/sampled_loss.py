@@ -15,6 +15,14 @@ Each candidate's logit is corrected by minus the log of its expected count in th
 popular items are not punished for being drawn often; a candidate equal to the position's own
 target is masked out (an accidental hit). With every catalogue item as a candidate exactly once
 and no in-batch candidates, every correction is log 1 = 0 and the loss is the full softmax.
+
+Each position's own history items are candidates of that position for sure (`sure_logits`, each
+once, uncorrected): the full softmax ranks a target against the items a shopper returns to at
+every position, and a shared draw from a long-tailed catalogue rarely holds them, so without them
+the repeat head is pushed up on every repeat and hardly ever down (the suspected cause of the
+sampled loss's gap on the Taobao sample: benchmarks/results/catalogue/README.md). A draw of one
+of them is not counted again, and a target found in its history takes no correction, so the
+full-softmax limit above still holds.
 """
 
 from __future__ import annotations
