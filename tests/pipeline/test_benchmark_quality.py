@@ -75,6 +75,10 @@ def test_every_row_has_its_validation_score_and_trained_rows_their_seeds(synthet
         assert row["ndcg@10"] == pytest.approx(sum(row["ndcg@10_per_seed"]) / 2, abs=1e-4)
         assert row["ndcg@10_std"] == pytest.approx(abs(row["ndcg@10_per_seed"][0] - row["ndcg@10_per_seed"][1]) / 2**0.5,
                                                    abs=1e-4)
+    gru = next(r for r in synthetic["rows"] if r["model"] == "gru")
+    # the first seed's validation curve, one point per epoch trained, for "time to reach a quality"
+    assert [point["epoch"] for point in gru["valid_curve"]] == [1]
+    assert gru["valid_curve"][0]["seconds"] > 0 and 0.0 <= gru["valid_curve"][0]["valid_ndcg@10"] <= 1.0
 
 
 def test_the_shopseq_row_is_the_trained_row_best_on_validation_and_is_compared_with_a_bootstrap(synthetic, root):

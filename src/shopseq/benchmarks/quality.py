@@ -16,7 +16,8 @@ profile input, a `<model>+profile` row: profiles as of the training cut (`profil
 same split and targets as the row without.
 
 Every row also carries its validation NDCG@10 (`valid_ndcg@10`, on the validation targets the
-models stop early on). With `seeds` > 1 each trained row is the mean over that many training
+models stop early on); a trained row also its `valid_curve` (per epoch of the first seed: validation
+NDCG@10 and wall seconds since training began), so "time to reach a quality" is read, not guessed. With `seeds` > 1 each trained row is the mean over that many training
 seeds, with `seeds` and `ndcg@10_std`. The `shopseq` row, the validation-chosen row, and the
 paired-bootstrap `comparisons` are explained in `benchmarks.quality_choice`; `leaky_split` says
 whether the split lets later events into training (leave-last-out).
@@ -282,6 +283,7 @@ class Trained:
     recommender: Any  # sequences.recommender.Recommender
     data: Any  # training.tune.TrainingData: validation targets and training sequences
     epochs_trained: int
+    history: tuple[dict, ...] = ()  # training.tune.TrialOutcome.history: per epoch, validation metrics and seconds
 
 
 def train_seeds(name: str, family: str, split, text_vectors, profiles, epochs: int, params: Params,
@@ -304,6 +306,7 @@ def train_seeds(name: str, family: str, split, text_vectors, profiles, epochs: i
 
         row, values = measure(name, train, *scoring)
         row["epochs_trained"] = trained[0].epochs_trained
+        row["valid_curve"] = valid_curve(trained[0].history)
         plain.append((row, values))
         if params.train.blend:
             mixed, mixed_values = measure(name, partial(blend_model, trained[0], params), *scoring)
@@ -345,7 +348,14 @@ def train_model(family: str, split, text_vectors, epochs: int, params: Params, p
     outcome = train_trial(hp, data, train, params.evaluate.ks, seed, resolve_device(params.base.device), "logs")
     log.info("%s: best validation ndcg@10 %.4f at epoch %d of %d", family, outcome.value,
              max(outcome.history, key=lambda h: h["valid_ndcg@10"])["epoch"], len(outcome.history))
-    return Trained(Recommender(outcome.model, item_ids, profiles=data.profiles), data, len(outcome.history))
+    return Trained(Recommender(outcome.model, item_ids, profiles=data.profiles), data, len(outcome.history),
+                   tuple(outcome.history))
+
+
+def valid_curve(history: tuple[dict, ...]) -> list[dict]:
+    """Per epoch: validation NDCG@10 and the wall seconds since training began, to read "time to reach a quality"."""
+    return [{"epoch": h["epoch"], "valid_ndcg@10": round(h["valid_ndcg@10"], 4), "seconds": h["seconds"]}
+            for h in history]
 
 
 def blend_model(trained: Trained, params: Params):

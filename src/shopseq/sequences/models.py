@@ -177,26 +177,42 @@ class NextItemModel(nn.Module):
         self, states: torch.Tensor, seq: torch.Tensor, targets: torch.Tensor, candidates: Candidates,
         target_log_q: torch.Tensor,
     ) -> torch.Tensor:
-        """Softmax of each real position's target against `candidates` (K,), log-Q corrected; repeat bonus included.
+        """Softmax of each real position's target against `candidates` (K,) and its own history; repeat bonus included.
 
-        `target_log_q` (M,): the correction of each real target, in row-major order of `targets`.
+        `target_log_q` (M,): the correction of each real target, in row-major order of `targets`; a
+        target found in its position's history takes none (it is a sure candidate there). Each
+        position's history items (distinct, up to that position) are scored exactly and uncorrected,
+        and a shared draw of one of them is not counted again (`sampled_loss.sampled_softmax_loss`).
         """
         real = targets.flatten() != 0  # (B*T,)
         wanted = targets.flatten()[real]  # (M,)
-        target_vectors = self.item_vectors(targets)  # (B, T, H)
-        target_logits = (states * target_vectors).sum(-1)  # (B, T)
+        T = seq.shape[1]
+        causal = torch.ones(T, T, dtype=torch.bool, device=seq.device).tril()  # (T, T): query t sees steps s <= t
+        same = (seq[:, :, None] == seq[:, None, :]) & (seq[:, :, None] != 0)  # (B, T, T): steps s', s hold one item
+        first = ~(same & ~causal[None]).any(1)  # (B, T): no step s' < s (~causal[s', s]) holds step s's item
+        target_logits = (states * self.item_vectors(targets)).sum(-1)  # (B, T)
         candidate_logits = states @ self.item_vectors(candidates.items).T  # (B, T, K)
+        history_logits = states @ self.item_vectors(seq).transpose(1, 2)  # (B, T, T): query t, history step s
+        matches = (seq[:, :, None] == candidates.items[None, None, :])  # (B, T, K): step s holds candidate k
         if self.config.repeat:
             bonus, history = self.repeat_bonus(states, seq)  # (B, T, T) each
             target_logits = target_logits + (bonus * (history == targets[:, :, None])).sum(-1)  # (B, T)
-            matches = (seq[:, :, None] == candidates.items[None, None, :]).to(bonus.dtype)  # (B, T, K)
-            candidate_logits = candidate_logits + bonus @ matches  # (B, T, K)
+            candidate_logits = candidate_logits + bonus @ matches.to(bonus.dtype)  # (B, T, K)
+            history_logits = history_logits + bonus @ same.to(bonus.dtype)  # (B, T, T): all of the item's steps
+        target_seen = ((seq[:, None, :] == targets[:, :, None]) & causal[None]).any(-1)  # (B, T)
+        history_kept = causal[None] & first[:, None, :] & (seq[:, None, :] != targets[:, :, None])  # (B, T, T)
+        history_kept = history_kept & (seq[:, None, :] != 0)
+        drawn_in_history = matches.to(states.dtype).cumsum(1) > 0  # (B, T, K): candidate k is at some step s <= t
+        # (cumsum, not cummax: cummax over (B, T, K) took seconds per step on the CPU)
+        flat = real.nonzero()[:, 0]  # (M,)
         return sampled_softmax_loss(
             target_logits.flatten()[real],
             candidate_logits.flatten(0, 1)[real],
             wanted,
             candidates,
-            target_log_q,
+            target_log_q.masked_fill(target_seen.flatten()[flat], 0.0),
+            history_logits.masked_fill(~history_kept, float("-inf")).flatten(0, 1)[real],
+            drawn_in_history.flatten(0, 1)[real],
         )
 
     def last_states(

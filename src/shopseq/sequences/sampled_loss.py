@@ -15,6 +15,14 @@ Each candidate's logit is corrected by minus the log of its expected count in th
 popular items are not punished for being drawn often; a candidate equal to the position's own
 target is masked out (an accidental hit). With every catalogue item as a candidate exactly once
 and no in-batch candidates, every correction is log 1 = 0 and the loss is the full softmax.
+
+Each position's own history items are candidates of that position for sure (`sure_logits`, each
+once, uncorrected): the full softmax ranks a target against the items a shopper returns to at
+every position, and a shared draw from a long-tailed catalogue rarely holds them, so without them
+the repeat head is pushed up on every repeat and hardly ever down (the suspected cause of the
+sampled loss's gap on the Taobao sample: benchmarks/results/catalogue/README.md). A draw of one
+of them is not counted again, and a target found in its history takes no correction, so the
+full-softmax limit above still holds.
 """
 
 from __future__ import annotations
@@ -98,6 +106,8 @@ def sampled_softmax_loss(
     targets: torch.Tensor,
     candidates: Candidates,
     target_log_q: torch.Tensor,
+    sure_logits: torch.Tensor | None = None,
+    scored_surely: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean cross-entropy of each target against the shared candidates, log-Q corrected.
 
@@ -106,10 +116,21 @@ def sampled_softmax_loss(
         candidate_logits: (M, K) each position's score of every shared candidate.
         targets: (M,) target item indices (to mask accidental hits).
         candidates: the shared candidates and their log-Q.
-        target_log_q: (M,) each target's log-Q.
+        target_log_q: (M,) each target's log-Q (0 for a target that is one of its position's sure candidates).
+        sure_logits: (M, S) scores of items each position counts exactly once, uncorrected (its own
+            history: certain members of the pool, so their log-Q is log 1 = 0); -inf where a
+            position has fewer than S.
+        scored_surely: (M, K) True where a shared candidate is one of that position's sure items,
+            already counted in `sure_logits`, so its draws must not count it a second time.
     """
     corrected = candidate_logits - candidates.log_q[None, :]  # (M, K)
-    corrected = corrected.masked_fill(candidates.items[None, :] == targets[:, None], float("-inf"))  # (M, K)
-    logits = torch.cat([(target_logits - target_log_q)[:, None], corrected], dim=1)  # (M, 1 + K)
+    excluded = candidates.items[None, :] == targets[:, None]  # (M, K) accidental hits
+    if scored_surely is not None:
+        excluded = excluded | scored_surely
+    corrected = corrected.masked_fill(excluded, float("-inf"))  # (M, K)
+    columns = [(target_logits - target_log_q)[:, None], corrected]
+    if sure_logits is not None:
+        columns.append(sure_logits)  # (M, S)
+    logits = torch.cat(columns, dim=1)  # (M, 1 + K [+ S])
     zeros = torch.zeros(len(targets), dtype=torch.long, device=targets.device)  # the target is column 0
     return F.cross_entropy(logits, zeros)

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -100,7 +101,7 @@ class TrialPruned(StopTraining):
 class TrialOutcome:
     model: NextItemModel  # holding the weights of its best validation epoch
     value: float  # the best validation NDCG@10
-    history: list[dict]  # per epoch: epoch, train_loss, valid metrics
+    history: list[dict]  # per epoch: epoch, train_loss, valid metrics, seconds (wall since training began)
     pruned: bool
 
 
@@ -129,7 +130,8 @@ def train_trial(
 
     def on_epoch(epoch: int, loss: float) -> None:
         metrics = evaluate_recommender(recommender, data.valid, ks)
-        history.append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in metrics.items()}})
+        history.append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in metrics.items()},
+                        "seconds": round(time.perf_counter() - started, 2)})
         if metrics[OBJECTIVE] > state["value"]:
             state.update(value=metrics[OBJECTIVE], epoch=epoch, weights=copy.deepcopy(model.state_dict()))
         if report is not None:
@@ -142,6 +144,7 @@ def train_trial(
             log.info("no better validation %s for %d epochs: stopping", OBJECTIVE, train.patience)
             raise StopTraining
 
+    started = time.perf_counter()  # each epoch's `seconds`: training and the earlier epochs' validation
     sampler = None
     if train.uses_sampled_loss(len(data.item_ids)):
         sampler = negative_sampler(data.windows, len(data.item_ids), train.negatives, train.negative_sampling,

@@ -51,6 +51,42 @@ def test_gradient_equals_full_softmax_when_the_candidates_are_the_whole_catalogu
         assert torch.allclose(grad, sampled_grads[name], atol=1e-6), name
 
 
+def test_each_position_ranks_its_target_against_its_own_history_even_when_no_draw_holds_it():
+    # The shared pool holds items 2, 3 and 8 only; every position must still count each item of its
+    # history once (uncorrected), whether or not the pool drew it: the softmax over
+    # {target} + pool + history, with the repeat bonus, computed here from the full logits.
+    model = trained_like_model("gru")
+    seq, lengths = pad_batch([[1, 2, 3, 2, 5], [4, 6, 7, 4, 9, 10, 8], [3, 3]], max_len=9)
+    inputs, targets = seq[:, :-1], seq[:, 1:]
+    states = model(inputs, lengths - 1)  # (B, T, H)
+    full = model.add_repeat_scores(states @ model.item_vectors().T, states, inputs)  # (B, T, N+1)
+    pool = [2, 3, 8]
+    by_hand = []
+    for b, t in (targets != 0).nonzero().tolist():
+        counted = sorted({int(targets[b, t]), *pool, *inputs[b, : t + 1].tolist()})
+        row = full[b, t, counted]
+        by_hand.append(torch.logsumexp(row, 0) - full[b, t, int(targets[b, t])])
+    n_targets = int((targets != 0).sum())
+    loss = model.candidate_loss(states, inputs, targets, Candidates(torch.tensor(pool), torch.zeros(3)),
+                                torch.zeros(n_targets))
+    assert loss.item() == pytest.approx(torch.stack(by_hand).mean().item(), rel=1e-5)
+
+
+def test_a_target_in_its_own_history_takes_no_log_q_correction():
+    # Item 2 is both a repeat target (seen at step 1) and a popular draw: at the position whose
+    # history holds it, it is a sure candidate, so a large log-Q on it must not change the loss there.
+    model = trained_like_model("gru")
+    seq, lengths = pad_batch([[1, 2, 2]], max_len=9)
+    inputs, targets = seq[:, :-1], seq[:, 1:]  # positions: 1 -> 2 (new), 2 -> 2 (repeat)
+    states = model(inputs, lengths - 1)
+    pool = Candidates(torch.tensor([5]), torch.zeros(1))
+    plain = model.candidate_loss(states, inputs, targets, pool, torch.zeros(2))
+    corrected_repeat_only = model.candidate_loss(states, inputs, targets, pool, torch.tensor([0.0, 3.0]))
+    corrected_new_only = model.candidate_loss(states, inputs, targets, pool, torch.tensor([3.0, 0.0]))
+    assert corrected_repeat_only.item() == pytest.approx(plain.item(), rel=1e-6)
+    assert corrected_new_only.item() != pytest.approx(plain.item(), rel=1e-3)
+
+
 def test_log_q_correction_by_hand():
     # One position: target logit 1.0 with log-Q log 1; candidates (items 7, 8) at 2.0 and 0.5 with
     # expected counts 2 and 0.5, and an accidental hit (item 3, the target itself) that must not count.
