@@ -179,8 +179,7 @@ def evaluate_churn(
     Raises:
         ValueError: the data is too short for two cuts with history before the first.
     """
-    data = ChurnData(events[s.TS].min(), build_features, lambda cut: churn_labels(events, cut, days))
-    return evaluate_churn_on(data, end, days, seed)
+    return evaluate_churn_on(ChurnData.of_events(events, build_features, days), end, days, seed)
 
 
 @dataclass(frozen=True)
@@ -196,6 +195,11 @@ class ChurnData:
     first_event: pd.Timestamp
     features: FeatureBuilder
     labels: Callable[[pd.Timestamp], pd.Series]
+
+    @classmethod
+    def of_events(cls, events: pd.DataFrame, features: FeatureBuilder, days: int) -> ChurnData:
+        """The churn inputs of a table held in memory: its first event, `features`, labels over `days` days."""
+        return cls(events[s.TS].min(), features, lambda cut: churn_labels(events, cut, days))
 
 
 def evaluate_churn_on(data: ChurnData, end: pd.Timestamp, days: int, seed: int = 0) -> tuple[dict, ChurnModel]:
@@ -251,10 +255,7 @@ def churn_risk(
     def build(as_of: pd.Timestamp) -> pd.DataFrame:
         return behaviour_features(events, items, as_of, params)[0]
 
-    def labels(cut: pd.Timestamp) -> pd.Series:
-        return churn_labels(events, cut, params.churn_days)
-
-    return churn_risk_from(ChurnData(events[s.TS].min(), build, labels), end, params, seed)
+    return churn_risk_from(ChurnData.of_events(events, build, params.churn_days), end, params, seed)
 
 
 def churn_risk_from(data: ChurnData, end: pd.Timestamp, params: Profiles, seed: int = 0) -> tuple[pd.Series | None, dict]:
