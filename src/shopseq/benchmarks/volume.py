@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -104,8 +105,6 @@ def _work_params(params_file: Path, source: str, csv: Path, work: Path, engine: 
 
 def _copy_embeddings(embeddings: Path, params: Path) -> None:
     """Put the sample's embed output where this size's `paths.embeddings` points."""
-    import shutil
-
     target = Path(yaml.safe_load(params.read_text())["paths"]["embeddings"])
     if not (embeddings / "items.npz").exists():
         raise FileNotFoundError(f"--embeddings {embeddings}: no items.npz there (an embed stage's output folder?)")
